@@ -1,0 +1,178 @@
+"""Compile CEL once, evaluate many times, and report problems where the author wrote them.
+
+An :class:`Expr` is a CEL expression together with where it sits in a YAML file. :class:`Environment`
+compiles it against declared, typed variables; compile errors become :class:`Diagnostic` values with
+``file:line:col``, the source line and a caret, all collected by the caller. Evaluation errors raise
+:class:`EvalError` naming the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_bindings, ext_math, ext_strings
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from fedrender.cel.types import TypeRegistry
+from fedrender.models.diagnostics import Diagnostic, Location
+
+_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*?)(?:\n \|[^\n]*\n \|[^\n]*)?(?= \[[A-Z_]+\]$|\nERROR: |$)", re.S)
+MAX_EXPRESSION_LENGTH = 10_000
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A CEL expression and where it was written: the YAML scalar's 1-based line, column and style."""
+
+    text: str
+    file: str = "<inline>"
+    line: int = 0
+    col: int = 0
+    style: str | None = None
+    rule: str = ""
+
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.col)
+
+
+class EvalError(Exception):
+    """A rule failed while evaluating; the message names the rule and what it was evaluated for."""
+
+
+class CompileError(Exception):
+    """An expression did not compile; carries the diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(d.render() for d in diagnostics))
+
+
+class Environment:
+    """Typed variables (CEL type signatures or registered message types) over one descriptor pool."""
+
+    def __init__(self, registry: TypeRegistry, variables: Mapping[str, str]) -> None:
+        self.registry = registry
+        self.variables = dict(variables)
+        self._env = cel.NewEnv(
+            registry.pool,
+            variables={k: parse_type(v) for k, v in variables.items()},
+            extensions=[ext_bindings.ExtBindings(), ext_strings.ExtStrings(), ext_math.ExtMath()],
+        )
+
+    def compile(self, expr: Expr, expect: str | None = None) -> Program:
+        """Compile ``expr``; raises CompileError with positioned diagnostics. ``expect`` checks the result type."""
+        if len(expr.text) > MAX_EXPRESSION_LENGTH:
+            raise CompileError([_diag(expr, 1, 1, f"expression longer than {MAX_EXPRESSION_LENGTH} characters")])
+        try:
+            compiled = self._env.compile(expr.text)
+        except RuntimeError as exc:
+            raise CompileError(_diagnostics(expr, str(exc))) from None
+        result = compiled.return_type()
+        if expect is not None and not _assignable(expect, result):
+            raise CompileError([_diag(expr, 1, 1, f"expression must evaluate to {expect}, not {result.name().lower()}")])
+        return Program(expr, compiled)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A compiled expression."""
+
+    expr: Expr
+    compiled: cel.Expression
+
+    def eval(self, data: Mapping[str, Any], subject: str = "") -> Any:
+        """Evaluate with ``data`` bound to the declared variables; returns plain Python values."""
+        try:
+            value = self.compiled.eval(data=data)
+        except RuntimeError as exc:  # pragma: no cover - cel-expr-python reports most failures as values
+            raise EvalError(self._message(str(exc), subject)) from None
+        if value.type() == cel.Type.ERROR:
+            raise EvalError(self._message(str(value.value()), subject))
+        return to_python(value.value() if value.type().is_message() else value.plain_value())
+
+    def _message(self, problem: str, subject: str) -> str:
+        rule = f"rule {self.expr.rule!r} " if self.expr.rule else ""
+        where = f" for {subject}" if subject else ""
+        return f"{self.expr.location()}: {rule}failed{where}: {problem}"
+
+
+def to_python(value: Any) -> Any:
+    """Plain Python from CEL results; JSON doubles that are whole numbers become ints."""
+    if isinstance(value, Message):
+        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+    if isinstance(value, dict):
+        return {to_python(k): to_python(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_python(v) for v in value]
+    return value
+
+
+_PRIMITIVES = {
+    "int": cel.Type.INT, "uint": cel.Type.UINT, "double": cel.Type.DOUBLE, "bool": cel.Type.BOOL,
+    "string": cel.Type.STRING, "bytes": cel.Type.BYTES, "dyn": cel.Type.DYN, "null": cel.Type.NULL,
+    "timestamp": cel.Type.TIMESTAMP, "duration": cel.Type.DURATION,
+}
+
+
+def parse_type(signature: str) -> cel.Type:
+    """``int``, ``list(string)``, ``map(string, list(dyn))`` or a message name, as a cel.Type."""
+    text = signature.replace(" ", "")
+    if text in _PRIMITIVES:
+        return _PRIMITIVES[text]
+    if text.startswith("list(") and text.endswith(")"):
+        return cel.Type.List(parse_type(text[5:-1]))
+    if text.startswith("map(") and text.endswith(")"):
+        inner = text[4:-1]
+        depth = 0
+        for i, ch in enumerate(inner):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if ch == "," and depth == 0:
+                return cel.Type.Map(parse_type(inner[:i]), parse_type(inner[i + 1 :]))
+        raise ValueError(f"bad map type {signature!r}")
+    return cel.Type(text)
+
+
+def _assignable(expect: str, result: cel.Type) -> bool:
+    return result.name() == "DYN" or parse_type(expect).is_assignable_from(result)
+
+
+def _diagnostics(expr: Expr, text: str) -> list[Diagnostic]:
+    found = [_diag(expr, int(m.group(1)), int(m.group(2)), m.group(3).strip()) for m in _ERROR.finditer(text)]
+    return found or [_diag(expr, 1, 1, text.strip())]
+
+
+def _diag(expr: Expr, line: int, col: int, message: str) -> Diagnostic:
+    """A diagnostic at ``line``:``col`` of the expression, mapped into the YAML file around it."""
+    lines = expr.text.splitlines() or [""]
+    expr_line = lines[min(line, len(lines)) - 1]
+    file_line, file_col, text = _locate(expr, line, expr_line)
+    prefix = f"rule {expr.rule!r}: " if expr.rule else ""
+    return Diagnostic(
+        f"{prefix}{message}",
+        Location(expr.file, file_line, file_col + col - 1 if file_line else 0),
+        source_line=text if text is not None else expr_line,
+        caret_col=(file_col + col - 1) if text is not None else col,
+    )
+
+
+def _locate(expr: Expr, line: int, expr_line: str) -> tuple[int, int, str | None]:
+    """File line, column of the expression line's first character there, and the file's text of that line."""
+    if not expr.line:
+        return 0, 1, None
+    try:
+        file_lines = Path(expr.file).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return expr.line, expr.col, None
+    needle = expr_line.strip()
+    start = expr.line - 1 + (line - 1 if expr.style in ("", None, "'", '"') else line)
+    for number in range(max(start - 1, 0), min(start + 50, len(file_lines))):
+        if needle and needle in file_lines[number]:
+            offset = file_lines[number].index(needle) - (len(expr_line) - len(expr_line.lstrip()))
+            return number + 1, offset + 1, file_lines[number]
+    return expr.line, expr.col, None

@@ -1,0 +1,36 @@
+"""Canonical YAML: one object per file, stable key order, same inputs -> same bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeDumper as _Dumper
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+
+_FIRST = ("apiVersion", "kind", "metadata", "spec")
+
+
+def canonical(obj: Any, top: bool = True) -> Any:
+    """Keys ordered: apiVersion, kind, metadata, spec first at the top, everything else sorted."""
+    if isinstance(obj, Mapping):
+        keys = sorted(obj, key=lambda k: (_FIRST.index(k) if top and k in _FIRST else len(_FIRST), k))
+        return {k: canonical(obj[k], False) for k in keys}
+    if isinstance(obj, list):
+        return [canonical(v, False) for v in obj]
+    return obj
+
+
+def dump(obj: Mapping[str, Any]) -> bytes:
+    text = yaml.dump(canonical(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True, width=1_000_000)
+    return text.encode("utf-8")
+
+
+def filename(obj: Mapping[str, Any]) -> str:
+    """``<kind>-<name>.yaml``, lowercase."""
+    return f"{str(obj['kind']).lower()}-{str(obj['metadata']['name']).lower()}.yaml"

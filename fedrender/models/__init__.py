@@ -1,0 +1,1 @@
+"""Input and output data models: the bottom layer, importing nothing else from fedrender."""

@@ -1,0 +1,130 @@
+"""The rule-pack format (``rules/<middleware>/pack.yaml``): what a middleware needs, as CEL and templates.
+
+Field values typed ``CEL`` hold CEL source; the rules layer compiles them against the pack's environment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from fedrender.models.base import Strict
+
+CEL = str
+
+
+class PackMetadata(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str
+    description: str = ""
+
+
+class InputKind(Strict):
+    apiVersion: str
+    kind: str
+
+
+class Validation(Strict):
+    """A check over one instance (``spec``, ``metadata``, ``overlay``); deny fails the render, warn reports."""
+
+    name: str
+    expression: CEL
+    message: str = ""
+    messageExpression: CEL | None = None
+    fieldPath: str = ""
+    severity: Literal["deny", "warn"] = "deny"
+
+
+class Filter(Strict):
+    """A cluster is eligible only if every filter holds; ``reason`` (CEL string) says why it doesn't."""
+
+    name: str
+    expression: CEL
+    reason: CEL
+
+
+class Score(Strict):
+    """An int per eligible cluster; the weighted sum orders clusters (higher first, ties by name)."""
+
+    name: str
+    expression: CEL
+    weight: int = 1
+
+
+class PlacementCheck(Strict):
+    """A check over the finished placement (``placement``, ``members``, ``eligible``)."""
+
+    name: str
+    expression: CEL
+    message: str = ""
+    messageExpression: CEL | None = None
+    severity: Literal["deny", "warn"] = "deny"
+
+
+class Scheduling(Strict):
+    memberRequests: CEL = Field(description="list(map(string,string)): resource requests of each container of a member")
+    clusterTolerations: CEL | None = Field(default=None, description="list of Karmada cluster tolerations")
+    filters: list[Filter] = Field(default_factory=list)
+    scores: list[Score] = Field(default_factory=list)
+    maxMembersPerCluster: CEL = Field(description="int over `members` and `eligible` (counts)")
+    checks: list[PlacementCheck] = Field(default_factory=list)
+
+
+class Roles(Strict):
+    votes: CEL
+    priority: CEL
+    tags: CEL = "{}"
+
+
+class Overrider(Strict):
+    operator: Literal["add", "remove", "replace"]
+    value: CEL | None = None
+
+
+class PlaintextOverrider(Overrider):
+    path: str
+
+
+class OverrideRule(Strict):
+    """Per target cluster: when ``when`` holds, these Karmada overriders (values are CEL) apply to ``kinds``."""
+
+    name: str
+    kinds: list[str] = Field(min_length=1)
+    when: CEL = "true"
+    labelsOverrider: list[Overrider] = Field(default_factory=list)
+    annotationsOverrider: list[Overrider] = Field(default_factory=list)
+    plaintext: list[PlaintextOverrider] = Field(default_factory=list)
+
+
+class Template(Strict):
+    """A manifest template (``${...}`` CEL) and how Karmada propagates it."""
+
+    file: str
+    propagation: Literal["divided", "all", "ordinal"]
+    forEach: Literal["ordinal"] | None = None
+    stateful: bool = False
+
+
+class Reference(Strict):
+    """An object the templates reference and the user creates in the control plane (never rendered)."""
+
+    kind: Literal["Secret", "ConfigMap"]
+    name: CEL = Field(description="string; an empty name means no reference")
+
+
+class PackSpec(Strict):
+    input: InputKind
+    validations: list[Validation] = Field(default_factory=list)
+    scheduling: Scheduling
+    roles: Roles
+    references: list[Reference] = Field(default_factory=list)
+    overrides: list[OverrideRule] = Field(default_factory=list)
+    templates: list[Template] = Field(min_length=1)
+
+
+class RulePack(Strict):
+    apiVersion: Literal["fedrender.io/v1alpha1"]
+    kind: Literal["RulePack"]
+    metadata: PackMetadata
+    spec: PackSpec

@@ -1,0 +1,60 @@
+"""The values rules see. Their JSON Schemas become typed CEL message types (see ``fedrender.cel.types``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from fedrender.models.base import Strict
+
+
+class TaintView(Strict):
+    key: str
+    value: str = ""
+    effect: str
+
+
+class ClusterView(Strict):
+    """``cluster`` in filter, score and override rules."""
+
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    provider: str = ""
+    region: str = ""
+    zone: str = ""
+    zones: list[str] = Field(default_factory=list)
+    ready: bool = Field(description="the Ready condition is True")
+    readyReason: str = Field(default="", description="reason and message of a Ready condition that is not True")
+    taints: list[TaintView] = Field(default_factory=list)
+    vip: str = Field(default="", description="external address of the cluster (label `vip`, or the overlay)")
+    allocatable: dict[str, str] = Field(default_factory=dict)
+    fits: int = Field(default=0, description="members that fit, by Karmada's general estimator")
+    capacity: str = Field(default="", description="which resource limits `fits`, in words")
+
+
+class MetadataView(Strict):
+    """``metadata`` of the instance being rendered (namespace defaulted)."""
+
+    name: str
+    namespace: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class MemberView(Strict):
+    """One replica-set member: ``member`` in role rules, items of ``members`` in templates and checks."""
+
+    id: int
+    cluster: str
+    ordinal: int
+    host: str
+    votes: int = 0
+    priority: int = 0
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class OrdinalView(Strict):
+    """``ordinal`` in ``forEach: ordinal`` templates: one per pod ordinal used in any cluster."""
+
+    index: int
+    nodePort: int
+    clusters: list[str] = Field(default_factory=list)

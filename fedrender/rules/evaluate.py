@@ -1,0 +1,201 @@
+"""Evaluate a compiled pack's rules for one instance. Each function returns plain values; nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+
+from fedrender.cel.engine import EvalError, Program
+from fedrender.models.diagnostics import Diagnostic, Location
+from fedrender.models.source import SourceDoc
+from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
+from fedrender.rules.pack import Pack, Rule, TemplateSpec
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One input object with its source document and the CEL values built from it once."""
+
+    doc: SourceDoc
+    namespace: str
+    name: str
+    spec: Message
+    metadata: Message
+    overlay: Mapping[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def data(self, **extra: Any) -> dict[str, Any]:
+        return {"spec": self.spec, "metadata": self.metadata, "overlay": self.overlay, **extra}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    eligible: bool
+    reason: str
+    score: int
+
+
+@dataclass(frozen=True)
+class Override:
+    """The evaluated overriders of one override rule for one cluster."""
+
+    rule: str
+    kinds: tuple[str, ...]
+    labels: tuple[tuple[str, Any], ...]
+    annotations: tuple[tuple[str, Any], ...]
+    plaintext: tuple[tuple[str, str, Any], ...]
+    location: Location
+
+
+def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: MetadataView,
+             overlay: Mapping[str, Any]) -> Instance:
+    return Instance(doc, meta.namespace, meta.name, pack.types.message(pack.spec_type, dict(spec)),
+                    pack.types.message(_type(pack, "Metadata"), meta.model_dump()), overlay)
+
+
+def _type(pack: Pack, name: str) -> str:
+    return f"{pack.types.package}.{name.lower()}.{name}"
+
+
+def _message(rule: Rule, data: Mapping[str, Any], subject: str) -> str:
+    if rule.message_program is not None:
+        return str(rule.message_program.eval(data, subject))
+    return rule.message or f"rule {rule.name!r} does not hold"
+
+
+def validate(pack: Pack, inst: Instance) -> list[Diagnostic]:
+    """Every failing validation, located at its fieldPath in the instance's file."""
+    data = inst.data()
+    out = []
+    for rule in pack.validations:
+        if rule.program.eval(data, inst.subject) is True:
+            continue
+        path = tuple(p for p in rule.field_path.split(".") if p)
+        out.append(Diagnostic(f"{_message(rule, data, inst.subject)} [{pack.name}/{rule.name}]",
+                              inst.doc.location(path), rule.field_path,
+                              "error" if rule.severity == "deny" else "warning"))
+    return out
+
+
+def member_requests(pack: Pack, inst: Instance) -> list[dict[str, dict[str, str]]]:
+    assert pack.member_requests is not None
+    value = pack.member_requests.eval(inst.data(), inst.subject)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise EvalError(f"{pack.member_requests.expr.location()}: memberRequests must be a list of "
+                        f"{{requests, limits}} maps for {inst.subject}")
+    return [{k: {str(n): str(q) for n, q in dict(v.get(k, {})).items()} for k in ("requests", "limits")}
+            for v in value]
+
+
+def cluster_message(pack: Pack, view: ClusterView) -> Message:
+    return pack.types.message(_type(pack, "Cluster"), view.model_dump())
+
+
+def verdict(pack: Pack, inst: Instance, cluster: Message, name: str) -> Verdict:
+    data = inst.data(cluster=cluster)
+    subject = f"{inst.subject} on cluster {name}"
+    for rule in pack.filters:
+        if rule.program.eval(data, subject) is not True:
+            return Verdict(False, _message(rule, data, subject), 0)
+    score = sum(int(rule.program.eval(data, subject)) * rule.weight for rule in pack.scores)
+    return Verdict(True, "", score)
+
+
+def max_members(pack: Pack, inst: Instance, members: int, eligible: int) -> int:
+    assert pack.max_members is not None
+    return int(pack.max_members.eval(inst.data(memberCount=members, eligibleCount=eligible), inst.subject))
+
+
+def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str]], placement: Mapping[str, int],
+          init_cluster: str) -> list[MemberView]:
+    """Members with votes, priority and tags from the pack's role rules; slots are (id, cluster, ordinal, host)."""
+    assert pack.votes is not None and pack.priority is not None and pack.tags is not None
+    member_type = _type(pack, "Member")
+    out = []
+    for id_, cluster, ordinal, host in slots:
+        base = MemberView(id=id_, cluster=cluster, ordinal=ordinal, host=host)
+        data = inst.data(member=pack.types.message(member_type, base.model_dump()), memberCount=len(slots),
+                         placement=dict(placement), initCluster=init_cluster)
+        subject = f"{inst.subject} member {id_}"
+        votes = int(pack.votes.eval(data, subject))
+        data["member"] = pack.types.message(member_type, base.model_copy(update={"votes": votes}).model_dump())
+        priority = int(pack.priority.eval(data, subject))
+        tags = {str(k): str(v) for k, v in dict(pack.tags.eval(data, subject)).items()}
+        out.append(base.model_copy(update={"votes": votes, "priority": priority, "tags": tags}))
+    return out
+
+
+def placed_data(pack: Pack, inst: Instance, members: Sequence[MemberView], placement: Mapping[str, int],
+                eligible: int, init_cluster: str) -> dict[str, Any]:
+    member_type = _type(pack, "Member")
+    return inst.data(members=[pack.types.message(member_type, m.model_dump()) for m in members],
+                     placement=dict(placement), eligibleCount=eligible, initCluster=init_cluster)
+
+
+def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnostic]:
+    out = []
+    for rule in pack.checks:
+        if rule.program.eval(data, inst.subject) is not True:
+            out.append(Diagnostic(f"{inst.subject}: {_message(rule, data, inst.subject)} [{pack.name}/{rule.name}]",
+                                  inst.doc.location(), severity="error" if rule.severity == "deny" else "warning"))
+    return out
+
+
+def references(pack: Pack, inst: Instance) -> list[tuple[str, str]]:
+    """(kind, name) of every Secret and ConfigMap the templates reference, empty names dropped, sorted."""
+    data = inst.data()
+    found = {(kind, str(p.eval(data, inst.subject))) for kind, p in pack.references}
+    return sorted((kind, name) for kind, name in found if name)
+
+
+def templates(pack: Pack, inst: Instance, data: Mapping[str, Any],
+              ordinals: Sequence[OrdinalView]) -> list[tuple[TemplateSpec, dict[str, Any], int | None]]:
+    """Rendered templates with the ordinal each ``forEach: ordinal`` copy was rendered for."""
+    out: list[tuple[TemplateSpec, dict[str, Any], int | None]] = []
+    ordinal_type = _type(pack, "Ordinal")
+    for spec in pack.templates:
+        contexts: list[tuple[dict[str, Any], int | None]] = (
+            [({**data, "ordinal": pack.types.message(ordinal_type, o.model_dump())}, o.index) for o in ordinals]
+            if spec.for_each == "ordinal" else [(dict(data), None)])
+        for context, index in contexts:
+            rendered = spec.template.render(context, f"{inst.subject} ({spec.template.file})")
+            if not isinstance(rendered, dict):
+                raise EvalError(f"{spec.template.file}: a template must render to a mapping ({inst.subject})")
+            out.append((spec, rendered, index))
+    return out
+
+
+def cluster_tolerations(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
+    """Extra Karmada clusterTolerations the instance asks for (the pack's ``clusterTolerations``)."""
+    if pack.cluster_tolerations is None:
+        return []
+    value = pack.cluster_tolerations.eval(inst.data(), inst.subject)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise EvalError(f"{pack.cluster_tolerations.expr.location()}: clusterTolerations must be a list of "
+                        f"tolerations for {inst.subject}")
+    return [dict(v) for v in value]
+
+
+def overrides(pack: Pack, inst: Instance, data: Mapping[str, Any], cluster: Message, name: str) -> list[Override]:
+    context = {**data, "cluster": cluster}
+    subject = f"{inst.subject} on cluster {name}"
+    out = []
+    for rule in pack.overrides:
+        if rule.when.eval(context, subject) is not True:
+            continue
+
+        def value(program: Program | None, context: dict[str, Any] = context) -> Any:
+            return None if program is None else program.eval(context, subject)
+
+        out.append(Override(rule.name, rule.kinds,
+                            tuple((op, value(p)) for op, p in rule.labels),
+                            tuple((op, value(p)) for op, p in rule.annotations),
+                            tuple((op, path, value(p)) for op, path, p in rule.plaintext),
+                            rule.location))
+    return out

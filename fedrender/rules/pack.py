@@ -1,0 +1,225 @@
+"""Load a rule pack and compile every expression in it once, against typed per-stage environments.
+
+Stages and the variables their expressions see:
+
+========== ==================================================================================
+instance   ``spec``, ``metadata``, ``overlay``                    (validations, secrets)
+cluster    instance + ``cluster``                                  (filters, scores)
+capacity   instance + ``memberCount``, ``eligibleCount``           (maxMembersPerCluster)
+member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
+placed     instance + ``members``, ``placement``, ``eligibleCount``, ``initCluster``  (checks)
+template   placed + ``ordinal`` (forEach templates)                (templates)
+override   placed + ``cluster``                                    (override rules)
+========== ==================================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from fedrender.cel.engine import CompileError, Environment, Expr, Program
+from fedrender.cel.template import Template
+from fedrender.cel.types import TypeRegistry
+from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.kinds import INPUT_KINDS
+from fedrender.models.parse import parse_model
+from fedrender.models.rulepack import RulePack
+from fedrender.models.source import PathKey, SourceDoc, load_file
+from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
+
+PACK_FILE = "pack.yaml"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named, compiled rule with its optional message expression."""
+
+    name: str
+    program: Program
+    message: str = ""
+    message_program: Program | None = None
+    severity: str = "deny"
+    field_path: str = ""
+    weight: int = 1
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Overriders:
+    """One override rule: its kinds, its ``when`` and its overriders, values compiled."""
+
+    name: str
+    kinds: tuple[str, ...]
+    when: Program
+    labels: tuple[tuple[str, Program | None], ...]
+    annotations: tuple[tuple[str, Program | None], ...]
+    plaintext: tuple[tuple[str, str, Program | None], ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    template: Template
+    propagation: str
+    for_each: str | None
+    stateful: bool
+
+
+@dataclass
+class Pack:
+    """A compiled rule pack, ready to evaluate."""
+
+    name: str
+    version: str
+    directory: Path
+    digest: str
+    input_model: type[BaseModel]
+    api_version: str
+    kind: str
+    types: TypeRegistry
+    spec_type: str
+    validations: list[Rule] = field(default_factory=list)
+    filters: list[Rule] = field(default_factory=list)
+    scores: list[Rule] = field(default_factory=list)
+    checks: list[Rule] = field(default_factory=list)
+    member_requests: Program | None = None
+    cluster_tolerations: Program | None = None
+    max_members: Program | None = None
+    votes: Program | None = None
+    priority: Program | None = None
+    tags: Program | None = None
+    references: list[tuple[str, Program]] = field(default_factory=list)
+    overrides: list[Overriders] = field(default_factory=list)
+    templates: list[TemplateSpec] = field(default_factory=list)
+
+
+class _Compiler:
+    def __init__(self, doc: SourceDoc, envs: dict[str, Environment]) -> None:
+        self.doc = doc
+        self.envs = envs
+        self.diagnostics: list[Diagnostic] = []
+
+    def program(self, stage: str, path: PathKey, text: str, rule: str, expect: str | None = None) -> Program:
+        pos = self.doc.value_position(path)
+        expr = Expr(text, self.doc.file, pos.line if pos else 0, pos.col if pos else 0,
+                    pos.style if pos else None, rule)
+        try:
+            return self.envs[stage].compile(expr, expect)
+        except CompileError as exc:
+            self.diagnostics.extend(exc.diagnostics)
+            return self.envs[stage].compile(Expr("null"))
+
+    def rule(self, stage: str, path: PathKey, item: Any, expect: str, message_stage: str | None = None) -> Rule:
+        program = self.program(stage, (*path, "expression"), item.expression, item.name, expect)
+        message_program = None
+        message_source = getattr(item, "messageExpression", None) or getattr(item, "reason", None)
+        if message_source:
+            key = "messageExpression" if getattr(item, "messageExpression", None) else "reason"
+            message_program = self.program(message_stage or stage, (*path, key), message_source, item.name, "string")
+        return Rule(item.name, program, getattr(item, "message", ""), message_program,
+                    getattr(item, "severity", "deny"), getattr(item, "fieldPath", ""),
+                    getattr(item, "weight", 1), self.doc.location(path))
+
+
+def _environments(types: TypeRegistry, spec_type: str) -> dict[str, Environment]:
+    cluster = types.add("Cluster", ClusterView.model_json_schema())
+    meta = types.add("Metadata", MetadataView.model_json_schema())
+    member = types.add("Member", MemberView.model_json_schema())
+    ordinal = types.add("Ordinal", OrdinalView.model_json_schema())
+    instance = {"spec": spec_type, "metadata": meta, "overlay": "map(string, dyn)"}
+    placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
+              "eligibleCount": "int", "initCluster": "string"}
+    stages = {
+        "instance": instance,
+        "cluster": {**instance, "cluster": cluster},
+        "capacity": {**instance, "memberCount": "int", "eligibleCount": "int"},
+        "member": {**instance, "member": member, "memberCount": "int", "placement": "map(string, int)",
+                   "initCluster": "string"},
+        "placed": placed,
+        "template": placed,
+        "ordinal": {**placed, "ordinal": ordinal},
+        "override": {**placed, "cluster": cluster},
+    }
+    return {name: Environment(types, variables) for name, variables in stages.items()}
+
+
+def load_pack(directory: Path) -> Pack:
+    """Load and compile ``directory/pack.yaml`` and its templates; InputError lists every problem found."""
+    pack_file = directory / PACK_FILE
+    if not pack_file.is_file():
+        raise InputError([Diagnostic(f"not a rule pack: {PACK_FILE} not found", Location(str(directory)))])
+    docs = load_file(pack_file)
+    if len(docs) != 1:
+        raise InputError([Diagnostic("a pack file holds exactly one RulePack document", Location(str(pack_file)))])
+    doc = docs[0]
+    model = parse_model(RulePack, doc, "rule pack")
+    spec = model.spec
+    input_model = INPUT_KINDS.get((spec.input.apiVersion, spec.input.kind))
+    if input_model is None:
+        raise InputError([Diagnostic(f"unsupported input kind {spec.input.kind} ({spec.input.apiVersion})",
+                                     doc.location(("spec", "input")), "spec.input")])
+    types = TypeRegistry(package=f"fedrender.packs.{model.metadata.name.replace('-', '_')}")
+    spec_model = input_model.model_fields["spec"].annotation
+    assert isinstance(spec_model, type) and issubclass(spec_model, BaseModel)
+    spec_type = types.add("Spec", spec_model.model_json_schema())
+    c = _Compiler(doc, _environments(types, spec_type))
+    pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,
+                spec.input.apiVersion, spec.input.kind, types, spec_type)
+    base: PathKey = ("spec",)
+    for i, v in enumerate(spec.validations):
+        pack.validations.append(c.rule("instance", (*base, "validations", i), v, "bool"))
+    sched = spec.scheduling
+    sp: PathKey = (*base, "scheduling")
+    for i, f in enumerate(sched.filters):
+        pack.filters.append(c.rule("cluster", (*sp, "filters", i), f, "bool"))
+    for i, s in enumerate(sched.scores):
+        pack.scores.append(c.rule("cluster", (*sp, "scores", i), s, "int"))
+    for i, ch in enumerate(sched.checks):
+        pack.checks.append(c.rule("placed", (*sp, "checks", i), ch, "bool"))
+    pack.member_requests = c.program("instance", (*sp, "memberRequests"), sched.memberRequests, "memberRequests")
+    if sched.clusterTolerations is not None:
+        pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
+                                             "clusterTolerations")
+    pack.max_members = c.program("capacity", (*sp, "maxMembersPerCluster"), sched.maxMembersPerCluster,
+                                 "maxMembersPerCluster", "int")
+    rp: PathKey = (*base, "roles")
+    pack.votes = c.program("member", (*rp, "votes"), spec.roles.votes, "votes", "int")
+    pack.priority = c.program("member", (*rp, "priority"), spec.roles.priority, "priority", "int")
+    pack.tags = c.program("member", (*rp, "tags"), spec.roles.tags, "tags")
+    pack.references = [(r.kind, c.program("instance", (*base, "references", i, "name"), r.name, "references",
+                                          "string")) for i, r in enumerate(spec.references)]
+    for i, o in enumerate(spec.overrides):
+        op: PathKey = (*base, "overrides", i)
+
+        def value(kind: str, j: int, text: str | None, op: PathKey = op, name: str = o.name) -> Program | None:
+            return None if text is None else c.program("override", (*op, kind, j, "value"), text, name)
+
+        pack.overrides.append(Overriders(
+            o.name, tuple(o.kinds), c.program("override", (*op, "when"), o.when, o.name, "bool"),
+            tuple((x.operator, value("labelsOverrider", j, x.value)) for j, x in enumerate(o.labelsOverrider)),
+            tuple((x.operator, value("annotationsOverrider", j, x.value))
+                  for j, x in enumerate(o.annotationsOverrider)),
+            tuple((x.operator, x.path, value("plaintext", j, x.value)) for j, x in enumerate(o.plaintext)),
+            doc.location(op),
+        ))
+    digest = hashlib.sha256(pack_file.read_bytes())
+    for i, t in enumerate(spec.templates):
+        path = directory / t.file
+        if not path.is_file():
+            c.diagnostics.append(Diagnostic(f"template file {t.file} not found",
+                                            doc.location((*base, "templates", i, "file")), "file"))
+            continue
+        digest.update(path.read_bytes())
+        stage = "ordinal" if t.forEach == "ordinal" else "template"
+        for tdoc in load_file(path):
+            template = Template(tdoc, c.envs[stage], f"template {t.file}", c.diagnostics)
+            pack.templates.append(TemplateSpec(template, t.propagation, t.forEach, t.stateful))
+    if c.diagnostics:
+        raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
+    pack.digest = digest.hexdigest()
+    return pack

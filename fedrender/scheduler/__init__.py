@@ -1,0 +1,1 @@
+"""Scheduling: pure functions from (requests, cluster summaries, rule verdicts) to a member placement."""
