@@ -1,8 +1,10 @@
 """Kubernetes ``resource.Quantity`` parsing with exact rational values.
 
-Mirrors ``ParseQuantity`` in k8s.io/apimachinery/pkg/api/resource: the same
-strings are accepted, non-zero values round away from zero to a whole nano,
-and binary-SI magnitudes are capped at 2**63-1 (decimal ones are not).
+Mirrors ``ParseQuantity`` in k8s.io/apimachinery/pkg/api/resource: non-zero
+values round away from zero to a whole nano and binary-SI magnitudes are capped
+at 2**63-1 (decimal ones are not). Unlike Go, digit-less numbers ("Ki", "+", ".",
+which Go reads as 0), exponents outside int32 (which Go silently truncates) and
+decimal magnitudes of 1e1001 or more are rejected.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class QuantityError(ValueError):
 
 
 def parse_quantity(value: str | float) -> Fraction:
-    """Return the exact value Kubernetes gives ``value``; floats are parsed via ``str(value)``."""
+    """Return the value Kubernetes gives ``value``; ints are exact, floats go via ``str``."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise QuantityError(f"invalid quantity {value!r}: {_EXPECTED}")
     if isinstance(value, int):
@@ -61,10 +63,10 @@ def _parse_text(text: str) -> Fraction:
     power2 = _BINARY_SI.get(suffix or "", 0)
     power10 = _DECIMAL_SI.get(suffix or "", 0)
     if exponent is not None:
-        # Kubernetes truncates the exponent to int32 (or rejects it past int64); refuse instead.
-        digits = exponent.lstrip("+-").lstrip("0") or "0"
-        power10 = -int(digits[:11]) if exponent[0] == "-" else int(digits[:11])
-        if len(digits) > 10 or abs(power10) >= _INT32:
+        # Go parses an int64 then truncates it to int32; reject out-of-range exponents instead.
+        digits = exponent.lstrip("+-").lstrip("0")[:11]  # 11 digits already exceed int32
+        power10 = int(digits or "0") * (-1 if exponent[0] == "-" else 1)
+        if abs(power10) >= _INT32:
             raise QuantityError(f"invalid quantity {text!r}: exponent must fit in (-2**31, 2**31)")
     amount = Decimal(f"{number}E{power10}")
     if amount.is_zero():
@@ -75,9 +77,7 @@ def _parse_text(text: str) -> Fraction:
     if amount.adjusted() > _MAX_EXP10:
         if power2:
             return Fraction(sign * _MAX_BINARY)
-        raise QuantityError(
-            f"invalid quantity {text!r}: magnitude must be below 1e{_MAX_EXP10 + 1}"
-        )
+        raise QuantityError(f"invalid quantity {text!r}: magnitude must be below 1e{_MAX_EXP10 + 1}")
     nanos = math.ceil(abs(Fraction(amount)) * 2**power2 * _NANOS)
     if power2:
         nanos = min(nanos, _MAX_BINARY * _NANOS)

@@ -14,7 +14,7 @@ from fedrender.composer import karmada
 from fedrender.composer.nodeports import DEFAULT_RANGE, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
 from fedrender.models.cluster import Cluster
-from fedrender.models.diagnostics import Diagnostic, Diagnostics
+from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView, TaintView
 from fedrender.pipeline.load import SpecInput, digest, load_clusters, load_overlay, load_packs, load_specs, yaml_files
 from fedrender.rules import evaluate
@@ -78,10 +78,14 @@ class _Planned:
 def render(inputs: Inputs) -> RenderResult:
     """Everything render would write, or InputError listing every problem. Writes nothing."""
     packs = load_packs(inputs.rules)
-    specs = load_specs(inputs.specs, packs)
-    clusters = load_clusters(inputs.clusters)
-    overlay = load_overlay(inputs.overlays)
     diagnostics = Diagnostics()
+    specs = load_specs(inputs.specs, packs, diagnostics)
+    try:
+        clusters = load_clusters(inputs.clusters)
+        overlay = load_overlay(inputs.overlays)
+    except InputError as exc:
+        diagnostics.extend(exc.diagnostics)
+    diagnostics.raise_if_errors()
     planned: list[_Planned] = []
     seen: dict[tuple[str, str], SpecInput] = {}
     for spec in specs:

@@ -1,0 +1,35 @@
+"""Shared fixtures: paths to the repository's inputs and a CLI runner that keeps stdout and stderr apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from fedrender.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+CLUSTERS = EXAMPLES / "clusters" / "clusters.yaml"
+SPECS = EXAMPLES / "specs"
+OVERLAY = ROOT / "overlays" / "dev"
+DEMO_ARGS = ["--specs", str(SPECS), "--clusters", str(CLUSTERS), "--overlay", str(OVERLAY)]
+
+
+def run(args: Sequence[str]) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def cli() -> type:
+    class _Cli:
+        run = staticmethod(run)
+
+    return _Cli
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` with its bytes, keyed by relative path."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}

@@ -1,0 +1,31 @@
+"""Write the JSON Schemas of fedrender's inputs into schemas/ (for editors); tests check they are current."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from fedrender.models.cluster import Cluster
+from fedrender.models.mongodb import MultiCloudMongoDB
+from fedrender.models.rulepack import RulePack
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "multicloudmongodb.schema.json": MultiCloudMongoDB,
+    "cluster.schema.json": Cluster,
+    "rulepack.schema.json": RulePack,
+}
+
+
+def generated() -> dict[str, str]:
+    return {name: json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+            for name, model in SCHEMAS.items()}
+
+
+if __name__ == "__main__":
+    for name, text in generated().items():
+        (ROOT / "schemas" / name).write_text(text, encoding="utf-8")
+        print(f"wrote schemas/{name}", file=sys.stderr)

@@ -1,0 +1,68 @@
+"""The command line contract: exit codes, the explain JSON shape, CEL diagnostics with a caret."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import DEMO_ARGS, ROOT, run
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run(["render", *DEMO_ARGS]).exit_code == 2  # --out missing
+    assert run(["explain", *DEMO_ARGS, "-o", "xml"]).exit_code == 2
+    assert run(["no-such-command"]).exit_code == 2
+
+
+def test_explain_json_shape() -> None:
+    result = run(["explain", *DEMO_ARGS, "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [(i["namespace"], i["name"]) for i in doc["instances"]] == [
+        ("default", "multicloudmongodb-sample"), ("identity", "sessions"), ("shop", "catalog"), ("shop", "orders")]
+    for inst in doc["instances"]:
+        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "warnings"}
+        assert sum(inst["placement"].values()) == len(inst["members"])
+        for member in inst["members"]:
+            assert set(member) == {"id", "cluster", "ordinal", "host", "votes", "priority"}
+    catalog = doc["instances"][2]
+    assert catalog["placement"] == {"member-eu-1": 2, "member-eu-2": 2, "member-us-1": 1}
+    assert catalog["excluded"]["member-ap-1"].startswith("is not Ready")
+    assert catalog["excluded"]["member-ap-2"].startswith("has no VIP")
+    sample = doc["instances"][0]
+    assert any("only two clusters are eligible" in w for w in sample["warnings"])
+    assert "member-us-1" in sample["excluded"] and "taint" in sample["excluded"]["member-us-1"]
+
+
+def test_explain_text_has_a_table_with_reasons() -> None:
+    result = run(["explain", *DEMO_ARGS])
+    assert result.exit_code == 0
+    assert "CLUSTER" in result.stdout and "REASON" in result.stdout
+    assert "is not Ready: ClusterNotReachable" in result.stdout
+
+
+def test_cel_errors_point_at_file_line_col_with_a_caret(tmp_path: Path) -> None:
+    pack = tmp_path / "mongodb"
+    shutil.copytree(ROOT / "rules" / "mongodb", pack)
+    text = (pack / "pack.yaml").read_text()
+    broken = text.replace("expression: cluster.vip != ''", "expression: cluster.vipp != ''", 1)
+    (pack / "pack.yaml").write_text(broken)
+    line = broken.splitlines().index("        expression: cluster.vipp != ''") + 1
+    result = run(["explain", *DEMO_ARGS, "--rules", str(pack)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    head = f"{pack / 'pack.yaml'}:{line}:28: error: rule 'has-vip': undefined field 'vipp'"
+    index = next(i for i, t in enumerate(lines) if t.startswith(head))
+    assert lines[index + 1] == " |         expression: cluster.vipp != ''"
+    assert lines[index + 2] == " | " + " " * 27 + "^"
+
+
+def test_cel_type_errors_are_found_at_load_time(tmp_path: Path) -> None:
+    pack = tmp_path / "mongodb"
+    shutil.copytree(ROOT / "rules" / "mongodb", pack)
+    text = (pack / "pack.yaml").read_text()
+    (pack / "pack.yaml").write_text(text.replace('votes: "member.id < 7 ? 1 : 0"', 'votes: "member.id < 7"'))
+    result = run(["explain", *DEMO_ARGS, "--rules", str(pack)])
+    assert result.exit_code == 1
+    assert "rule 'votes': expression must evaluate to int, not bool" in result.stderr

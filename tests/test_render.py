@@ -1,0 +1,148 @@
+"""End to end: the examples render, validate against the real schemas, and render byte-identically twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.conftest import CLUSTERS, DEMO_ARGS, ROOT, run, tree
+
+SCHEMAS = ROOT / "schemas"
+CRD_FILES = [*sorted((SCHEMAS / "vendor" / "karmada").glob("*.yaml")), *sorted((SCHEMAS / "crds").glob("*.yaml"))]
+K8S_VERSION = "1.33"
+
+
+def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for path in CRD_FILES:
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            out[(f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])] = \
+                version["schema"]["openAPIV3Schema"]
+    return out
+
+
+CRDS = _crd_schemas()
+
+
+def validate_object(obj: dict[str, Any]) -> None:
+    """Against the vendored CRD for custom kinds, against Kubernetes' own schema (strict) for built-in ones."""
+    key = (obj["apiVersion"], obj["kind"])
+    if key in CRDS:
+        jsonschema.validate(obj, CRDS[key], cls=jsonschema.Draft7Validator)
+    else:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("render") / "out"
+    result = run(["render", *DEMO_ARGS, "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def _objects(out: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(str(p.relative_to(out)), yaml.safe_load(p.read_text())) for p in sorted(out.rglob("*.yaml"))]
+
+
+def test_every_rendered_object_validates(rendered: Path) -> None:
+    objects = _objects(rendered)
+    kinds = {obj["kind"] for _, obj in objects}
+    assert {"StatefulSet", "Service", "PropagationPolicy", "OverridePolicy", "MongoReplicaSet"} <= kinds
+    for path, obj in objects:
+        try:
+            validate_object(obj)
+        except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as exc:  # pragma: no cover
+            pytest.fail(f"{path}: {exc}")
+
+
+def test_validation_catches_a_broken_object() -> None:
+    """The validators above are not vacuous: a wrong field in a Karmada and a Kubernetes object fails."""
+    policy = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy", "metadata": {"name": "x"},
+              "spec": {"resourceSelectors": [{"apiVersion": "v1", "kind": "Service"}],
+                       "placement": {"replicaScheduling": {"replicaSchedulingType": "Split"}}}}
+    with pytest.raises(jsonschema.ValidationError):
+        validate_object(policy)
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"prots": []}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_object(service)
+
+
+def test_layout_one_object_per_file(rendered: Path) -> None:
+    files = tree(rendered)
+    assert ".fedrender/state.json" in files
+    for path, obj in _objects(rendered):
+        parts = Path(path).parts
+        assert parts[0] == "instances"
+        assert Path(path).name == f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        if parts[2] != "_references":
+            assert obj["metadata"]["namespace"] == parts[1]
+
+
+def test_render_twice_gives_identical_bytes(tmp_path: Path, rendered: Path) -> None:
+    again = tmp_path / "again"
+    assert run(["render", *DEMO_ARGS, "--out", str(again)]).exit_code == 0
+    assert tree(again) == tree(rendered)
+
+
+def test_rerender_in_place_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run(["render", *DEMO_ARGS, "--out", str(out)]).exit_code == 0
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    result = run(["render", *DEMO_ARGS, "--out", str(out)])
+    assert result.exit_code == 0
+    assert "0 written" in result.stderr
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_placement_and_policies_agree(rendered: Path) -> None:
+    base = rendered / "instances" / "shop" / "catalog"
+    sts = yaml.safe_load((base / "statefulset-catalog.yaml").read_text())
+    policy = yaml.safe_load((base / "propagationpolicy-catalog.yaml").read_text())
+    mrs = yaml.safe_load((base / "mongoreplicaset-catalog.yaml").read_text())
+    weights = {w["targetCluster"]["clusterNames"][0]: w["weight"]
+               for w in policy["spec"]["placement"]["replicaScheduling"]["weightPreference"]["staticWeightList"]}
+    assert sum(weights.values()) == sts["spec"]["replicas"] == len(mrs["spec"]["members"]) == 5
+    assert sorted(weights.values()) == [1, 2, 2]
+    assert sorted(policy["spec"]["placement"]["clusterAffinity"]["clusterNames"]) == sorted(weights)
+    tolerated = {t["key"] for t in policy["spec"]["placement"]["clusterTolerations"]}
+    assert {"cluster.karmada.io/not-ready", "cluster.karmada.io/unreachable"} <= tolerated
+    ports = {}
+    for member in mrs["spec"]["members"]:
+        ports.setdefault(member["ordinal"], set()).add(member["host"].split(":")[1])
+        service = yaml.safe_load((base / f"service-catalog-{member['ordinal']}.yaml").read_text())
+        assert member["host"].endswith(f":{service['spec']['ports'][0]['nodePort']}")
+    assert all(len(p) == 1 for p in ports.values())
+
+
+def test_nodeports_are_unique_across_everything(rendered: Path) -> None:
+    seen: dict[int, str] = {}
+    for path, obj in _objects(rendered):
+        if obj["kind"] == "Service" and obj["spec"].get("type") == "NodePort":
+            port = obj["spec"]["ports"][0]["nodePort"]
+            assert port not in seen, f"{path} and {seen.get(port)} share {port}"
+            seen[port] = path
+    assert len(seen) == 2 + 2 + 3 + 1
+
+
+def test_no_secret_material_is_rendered(rendered: Path) -> None:
+    for path, obj in _objects(rendered):
+        assert obj["kind"] != "Secret", path
+    text = b"".join(tree(rendered).values())
+    assert b"passwd" not in text
+
+
+def test_state_file_records_placement(rendered: Path) -> None:
+    state = json.loads((rendered / ".fedrender" / "state.json").read_text())
+    assert state["schemaVersion"] == 1
+    assert set(state["instances"]) == {"default/multicloudmongodb-sample", "identity/sessions", "shop/catalog",
+                                       "shop/orders"}
+    assert sorted(state["files"]) == sorted(p for p in tree(rendered) if p != ".fedrender/state.json")
+    assert str(CLUSTERS) in state["inputs"]
