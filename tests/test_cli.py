@@ -32,13 +32,15 @@ def test_explain_json_shape() -> None:
     assert catalog["excluded"]["member-ap-2"].startswith("has no VIP")
     sample = doc["instances"][0]
     assert any("only two clusters are eligible" in w for w in sample["warnings"])
-    assert "member-us-1" in sample["excluded"] and "taint" in sample["excluded"]["member-us-1"]
+    assert "member-us-1" in sample["excluded"]
+    assert "taint" in sample["excluded"]["member-us-1"]
 
 
 def test_explain_text_has_a_table_with_reasons() -> None:
     result = run(["explain", *DEMO_ARGS])
     assert result.exit_code == 0
-    assert "CLUSTER" in result.stdout and "REASON" in result.stdout
+    assert "CLUSTER" in result.stdout
+    assert "REASON" in result.stdout
     assert "is not Ready: ClusterNotReachable" in result.stdout
 
 

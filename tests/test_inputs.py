@@ -1,4 +1,4 @@
-"""FedState's published samples behave as their comments say; bad input exits 1, names file:line:field, writes nothing."""
+"""FedState's samples behave as their comments say; bad input exits 1, names file:line:field, writes nothing."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_infeasible_placement_explains_every_cluster(tmp_path: Path, existing_ou
     _assert_failed_cleanly(result, existing_out, before)
     for cluster in ("member-ap-1", "member-ap-2", "member-eu-1", "member-eu-2", "member-us-1"):
         assert re.search(rf"^\s+{cluster}: ", result.stderr, re.M), cluster
-    assert "is not Ready" in result.stderr and "fits " in result.stderr
+    assert "is not Ready" in result.stderr
+    assert "fits " in result.stderr
 
 
 def test_cluster_snapshot_errors_name_the_item(tmp_path: Path) -> None:

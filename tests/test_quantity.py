@@ -192,7 +192,7 @@ def test_rejects_non_quantity_values(value: object) -> None:
         (1.5e300, F(15 * 10**299)),
     ],
 )  # fmt: skip
-def test_numbers(value: float, expected: Fraction) -> None:
+def test_numbers(value: int | float, expected: Fraction) -> None:
     assert parse_quantity(value) == expected
     assert Quantity.parse(value) == Quantity(expected, str(value))
     assert Quantity.parse(value).text == str(value)

@@ -75,7 +75,8 @@ class Environment:
             raise CompileError(_diagnostics(expr, str(exc))) from None
         result = compiled.return_type()
         if expect is not None and not _assignable(expect, result):
-            raise CompileError([_diag(expr, 1, 1, f"expression must evaluate to {expect}, not {result.name().lower()}")])
+            problem = f"expression must evaluate to {expect}, not {result.name().lower()}"
+            raise CompileError([_diag(expr, 1, 1, problem)])
         return Program(expr, compiled)
 
 
@@ -139,7 +140,7 @@ def parse_type(signature: str) -> cel.Type:
 
 
 def _assignable(expect: str, result: cel.Type) -> bool:
-    return result.name() == "DYN" or parse_type(expect).is_assignable_from(result)
+    return result.name() == "DYN" or bool(parse_type(expect).is_assignable_from(result))
 
 
 def _diagnostics(expr: Expr, text: str) -> list[Diagnostic]:

@@ -132,7 +132,8 @@ class TypeRegistry:
             return _Field(item.type, item.type_name, repeated=True)
         if kind == "object" and schema.get("properties"):
             name = re.sub(r"[^A-Za-z0-9_]", "_", schema.get("x-ref-name") or hint)
-            return _Field(_F.TYPE_MESSAGE, f".{self._file.package}.{self._message(name, schema, defs)}" if self._file else "")
+            package = self._file.package if self._file else ""
+            return _Field(_F.TYPE_MESSAGE, f".{package}.{self._message(name, schema, defs)}")
         if kind == "object" and isinstance(schema.get("additionalProperties"), dict) and schema["additionalProperties"]:
             value = self._field(hint + "Value", schema["additionalProperties"], defs, parent)
             if value.repeated or value.map_value is not None:

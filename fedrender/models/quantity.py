@@ -42,7 +42,7 @@ class QuantityError(ValueError):
     """A value that is not a valid Kubernetes quantity."""
 
 
-def parse_quantity(value: str | float) -> Fraction:
+def parse_quantity(value: str | int | float) -> Fraction:
     """Return the value Kubernetes gives ``value``; ints are exact, floats go via ``str``."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise QuantityError(f"invalid quantity {value!r}: {_EXPECTED}")
@@ -92,7 +92,7 @@ class Quantity:
     text: str = field(compare=False)
 
     @classmethod
-    def parse(cls, value: str | float) -> Quantity:
+    def parse(cls, value: str | int | float) -> Quantity:
         """Parse ``value``, keeping its string form (ints and floats via ``str``)."""
         return cls(parse_quantity(value), value if isinstance(value, str) else str(value))
 

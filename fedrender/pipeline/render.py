@@ -19,7 +19,7 @@ from fedrender.models.views import ClusterView, MemberView, MetadataView, Ordina
 from fedrender.pipeline.load import SpecInput, digest, load_clusters, load_overlay, load_packs, load_specs, yaml_files
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
-from fedrender.scheduler.capacity import estimate, member_requests
+from fedrender.scheduler.capacity import estimate_free, free_resources, member_requests
 from fedrender.scheduler.placement import Candidate, Infeasible, Placement, place
 
 STATE_FILE = ".fedrender/state.json"
@@ -67,12 +67,45 @@ class RenderResult:
 
 
 @dataclass
+class _Snapshot:
+    """The clusters, with what every instance reuses: free resources, and views per distinct member request."""
+
+    clusters: list[Cluster]
+    overlay: dict[str, Any]
+    free: dict[str, Any] = field(default_factory=dict)
+    _views: dict[tuple[str, tuple[tuple[str, Any], ...]], ClusterView] = field(default_factory=dict)
+    _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.free = {c.metadata.name: free_resources(c.status.resourceSummary if c.status else None)
+                     for c in self.clusters}
+
+    def views(self, requests: dict[str, Any]) -> dict[str, ClusterView]:
+        key = tuple(sorted(requests.items()))
+        out = {}
+        for cluster in self.clusters:
+            name = cluster.metadata.name
+            if (name, key) not in self._views:
+                self._views[(name, key)] = cluster_view(cluster, self.overlay, self.free[name], requests)
+            out[name] = self._views[(name, key)]
+        return out
+
+    def message(self, pack: Pack, view: ClusterView) -> Any:
+        """The CEL value of ``view`` (cached: views are immutable and reused across instances)."""
+        key = (pack.name, id(view))
+        if key not in self._messages:
+            self._messages[key] = evaluate.cluster_message(pack, view)
+        return self._messages[key]
+
+
+@dataclass
 class _Planned:
     spec: SpecInput
     inst: evaluate.Instance
     placement: Placement
     views: dict[str, ClusterView]
     result: InstanceResult
+    snapshot: _Snapshot
 
 
 def render(inputs: Inputs) -> RenderResult:
@@ -83,9 +116,10 @@ def render(inputs: Inputs) -> RenderResult:
     try:
         clusters = load_clusters(inputs.clusters)
         overlay = load_overlay(inputs.overlays)
-    except InputError as exc:
+    except InputError as exc:  # without clusters nothing can be scheduled: report what we have
         diagnostics.extend(exc.diagnostics)
-    diagnostics.raise_if_errors()
+        diagnostics.raise_if_errors()
+    snapshot = _Snapshot(clusters, overlay)
     planned: list[_Planned] = []
     seen: dict[tuple[str, str], SpecInput] = {}
     for spec in specs:
@@ -98,7 +132,7 @@ def render(inputs: Inputs) -> RenderResult:
             continue
         seen[key] = spec
         try:
-            item = _plan(spec, meta, clusters, overlay, diagnostics)
+            item = _plan(spec, meta, snapshot, diagnostics)
         except EvalError as exc:
             diagnostics.add(Diagnostic(str(exc)))
             continue
@@ -118,9 +152,9 @@ def _metadata(spec: SpecInput) -> MetadataView:
                         labels=meta.get("labels") or {}, annotations=meta.get("annotations") or {})
 
 
-def cluster_view(cluster: Cluster, overlay: dict[str, Any], requests: dict[str, Any]) -> ClusterView:
+def cluster_view(cluster: Cluster, overlay: dict[str, Any], free: Any, requests: dict[str, Any]) -> ClusterView:
     ready = cluster.ready_condition()
-    fit = estimate(cluster.status.resourceSummary if cluster.status else None, requests)
+    fit = estimate_free(free, requests)
     overlay_cluster = (overlay.get("clusters") or {}).get(cluster.metadata.name) or {}
     reason = ""
     if ready is None:
@@ -145,21 +179,20 @@ def cluster_view(cluster: Cluster, overlay: dict[str, Any], requests: dict[str, 
     )
 
 
-def _plan(spec: SpecInput, meta: MetadataView, clusters: list[Cluster], overlay: dict[str, Any],
-          diagnostics: Diagnostics) -> _Planned | None:
+def _plan(spec: SpecInput, meta: MetadataView, snapshot: _Snapshot, diagnostics: Diagnostics) -> _Planned | None:
     pack = spec.pack
     data = spec.model.model_dump(mode="json", exclude_none=True)
-    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, overlay)
+    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay)
     problems = evaluate.validate(pack, inst)
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
     total = int(data["spec"].get("replicaset", 0))
     requests = member_requests(evaluate.member_requests(pack, inst))
-    views = {c.metadata.name: cluster_view(c, overlay, requests) for c in clusters}
+    views = snapshot.views(requests)
     candidates = []
     for name, view in views.items():
-        verdict = evaluate.verdict(pack, inst, evaluate.cluster_message(pack, view), name)
+        verdict = evaluate.verdict(pack, inst, snapshot.message(pack, view), name)
         candidates.append(Candidate(name, verdict.eligible, verdict.reason, view.fits, verdict.score))
     eligible = sum(c.eligible for c in candidates)
     cap = evaluate.max_members(pack, inst, total, eligible)
@@ -172,7 +205,7 @@ def _plan(spec: SpecInput, meta: MetadataView, clusters: list[Cluster], overlay:
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded,
                             {c.name: c.fits for c in candidates}, {c.name: c.score for c in candidates},
                             [d.message for d in problems if d.severity == "warning"])
-    return _Planned(spec, inst, placement, views, result)
+    return _Planned(spec, inst, placement, views, result, snapshot)
 
 
 def _compose(planned: list[_Planned], overlay: dict[str, Any], diagnostics: Diagnostics) -> dict[str, bytes]:
@@ -266,7 +299,7 @@ def _override_policies(item: _Planned, data: dict[str, Any], objects: list[dict[
     pack, inst, result = item.spec.pack, item.inst, item.result
     per_rule: dict[str, tuple[evaluate.Override, list[dict[str, Any]]]] = {}
     for cluster in sorted(item.placement.counts):
-        message = evaluate.cluster_message(pack, item.views[cluster])
+        message = item.snapshot.message(pack, item.views[cluster])
         for override in evaluate.overrides(pack, inst, data, message, cluster):
             rule = karmada.override_rule(cluster, override.labels, override.annotations, override.plaintext)
             per_rule.setdefault(override.rule, (override, []))[1].append(rule)

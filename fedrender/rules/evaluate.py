@@ -115,7 +115,9 @@ def max_members(pack: Pack, inst: Instance, members: int, eligible: int) -> int:
 def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str]], placement: Mapping[str, int],
           init_cluster: str) -> list[MemberView]:
     """Members with votes, priority and tags from the pack's role rules; slots are (id, cluster, ordinal, host)."""
-    assert pack.votes is not None and pack.priority is not None and pack.tags is not None
+    assert pack.votes is not None
+    assert pack.priority is not None
+    assert pack.tags is not None
     member_type = _type(pack, "Member")
     out = []
     for id_, cluster, ordinal, host in slots:

@@ -165,7 +165,8 @@ def load_pack(directory: Path) -> Pack:
                                      doc.location(("spec", "input")), "spec.input")])
     types = TypeRegistry(package=f"fedrender.packs.{model.metadata.name.replace('-', '_')}")
     spec_model = input_model.model_fields["spec"].annotation
-    assert isinstance(spec_model, type) and issubclass(spec_model, BaseModel)
+    assert isinstance(spec_model, type)
+    assert issubclass(spec_model, BaseModel)
     spec_type = types.add("Spec", spec_model.model_json_schema())
     c = _Compiler(doc, _environments(types, spec_type))
     pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,

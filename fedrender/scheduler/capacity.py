@@ -50,25 +50,34 @@ def _show(name: str, value: Fraction) -> str:
     return str(math.ceil(value))
 
 
+def free_resources(summary: ResourceSummary | None) -> dict[str, Fraction] | None:
+    """``allocatable - allocated - allocating`` per resource the cluster reports; None without a summary."""
+    if summary is None:
+        return None
+    names = {*summary.allocatable, "pods"}
+    return {name: parse_quantity(summary.allocatable.get(name, "0")) - parse_quantity(summary.allocated.get(name, "0"))
+            - parse_quantity(summary.allocating.get(name, "0")) for name in sorted(names)}
+
+
 def estimate(summary: ResourceSummary | None, requests: Mapping[str, Fraction]) -> Fit:
     """Karmada's general estimate of how many members (pods with ``requests``) fit into the cluster."""
-    if summary is None:
+    return estimate_free(free_resources(summary), requests)
+
+
+def estimate_free(free: Mapping[str, Fraction] | None, requests: Mapping[str, Fraction]) -> Fit:
+    """:func:`estimate` from resources already computed by :func:`free_resources`."""
+    if free is None:
         return Fit(0, "the cluster reports no resourceSummary")
-
-    def free(name: str) -> Fraction:
-        return (parse_quantity(summary.allocatable.get(name, "0")) - parse_quantity(summary.allocated.get(name, "0"))
-                - parse_quantity(summary.allocating.get(name, "0")))
-
-    pods = max(0, _units("pods", free("pods")))
+    pods = max(0, _units("pods", free["pods"]))
     if pods <= 0:
         return Fit(0, "no pods left (allocatable - allocated - allocating pods is 0)")
     best, limit = pods, f"pods: {pods} free"
     for name, request in sorted(requests.items()):
         if _units(name, request) <= 0:
             continue
-        if name not in summary.allocatable:
+        if name not in free:
             return Fit(0, f"the cluster reports no allocatable {name}")
-        available = free(name)
+        available = free[name]
         if _units(name, available) <= 0:
             return Fit(0, f"{name}: nothing free ({_show(name, available)})")
         fits = _units(name, available) // _units(name, request)
