@@ -68,3 +68,15 @@ def test_cel_type_errors_are_found_at_load_time(tmp_path: Path) -> None:
     result = run(["explain", *DEMO_ARGS, "--rules", str(pack)])
     assert result.exit_code == 1
     assert "rule 'votes': expression must evaluate to int, not bool" in result.stderr
+
+
+def test_four_members_on_three_clusters_render_with_a_warning(tmp_path: Path) -> None:
+    spec = (ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0]
+    path = tmp_path / "orders.yaml"
+    path.write_text(spec.replace("replicaset: 3", "replicaset: 4"))
+    result = run(["explain", "--specs", str(path), "--clusters", str(ROOT / "examples" / "clusters" / "clusters.yaml"),
+                  "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    orders = json.loads(result.stdout)["instances"][0]
+    assert sorted(orders["placement"].values()) == [1, 1, 2]
+    assert any("even number of voting members" in w for w in orders["warnings"])

@@ -13,7 +13,7 @@ from fedrender.models.cluster import ResourceSummary
 from fedrender.scheduler.capacity import Fit, estimate, member_requests
 from fedrender.scheduler.placement import Candidate, Infeasible, Placement, Slot, place
 
-SETTINGS = settings(deadline=None, max_examples=200)
+SETTINGS = settings(deadline=None, max_examples=150)
 
 F = Fraction
 KI, MI, GI = 2**10, 2**20, 2**30
@@ -251,8 +251,8 @@ def test_infeasible_reports_what_each_cluster_may_hold() -> None:
 
 def test_four_members_on_three_clusters_put_half_the_voters_in_one_cluster() -> None:
     # 3 * ((4 - 1) / 2) = 3 < 4, so the pack's cap is 4 / 2 = 2 and place() gives 2-1-1: cluster a holds 2 of
-    # the 4 voters. That is not a majority, but the pack's check requires count * 2 < voters (4 < 4 is false),
-    # so `fedrender render` rejects replicaset: 4 on three eligible clusters (a pack inconsistency, not place()).
+    # the 4 voters, which is not a majority; the pack accepts it and warns about the even voter count
+    # (see tests/test_cli.py::test_four_members_on_three_clusters_render_with_a_warning).
     assert pack_cap(4, 3) == 2
     placement = place(4, eligible_clusters(3), 2)
     assert placement.counts == {"a": 2, "b": 1, "c": 1}

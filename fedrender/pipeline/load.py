@@ -30,7 +30,7 @@ def default_rules_dir() -> Path:
     """The packs shipped with fedrender: ``rules/`` of a source checkout, else the copy inside the wheel."""
     here = Path(__file__).resolve().parent.parent
     for candidate in (here.parent / "rules", here / "_packs"):
-        if candidate.is_dir():
+        if any(candidate.glob(f"*/{PACK_FILE}")):
             return candidate
     raise InputError([Diagnostic("no rule packs found; pass --rules DIR", Location(str(here)))])
 
