@@ -58,11 +58,18 @@ def test_article_sample_without_auth_renders_with_pull_secret_name(tmp_path: Pat
     pod = sts["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "my-image-secret"}]
     assert pod["nodeSelector"] == {"deploy": "mongo"}
-    assert "--config" in pod["containers"][0]["command"]
+    assert "--config" in pod["containers"][0]["args"]
     assert [c["name"] for c in pod["containers"]] == ["mongod", "metrics-exporter"]
     refs = tree(tmp_path / "out" / "instances" / "default" / "_references")
     assert "propagationpolicy-secret-my-image-secret.yaml" in refs
     assert "propagationpolicy-configmap-my-custome-configmap.yaml" in refs
+
+
+def test_long_names_are_refused_before_kubernetes_would(tmp_path: Path) -> None:
+    spec = {**README_SAMPLE, "metadata": {"name": "a" * 53}}
+    result = _render(tmp_path, _write(tmp_path / "long.yaml", spec))
+    assert result.exit_code == 1
+    assert "metadata.name: metadata.name must be a DNS label of at most 52 characters" in result.stderr
 
 
 def test_plaintext_root_password_is_refused(tmp_path: Path, existing_out: Path) -> None:

@@ -54,11 +54,12 @@ def load_packs(rules: Path | None) -> list[Pack]:
 
 
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the YAML files under directories (recursively, sorted)."""
+    """Files as given, and the YAML files under directories (recursively, sorted, hidden ones skipped)."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()))
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()
+                              and not any(part.startswith(".") for part in p.relative_to(path).parts)))
         elif path.exists():
             out.append(path)
         else:
@@ -147,4 +148,11 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def digest(paths: Iterable[Path]) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(set(paths))}
+    """sha256 of each input, keyed by its path relative to the working directory where it lies below it."""
+    cwd = Path.cwd().resolve()
+    out = {}
+    for path in paths:
+        resolved = path.resolve()
+        key = resolved.relative_to(cwd).as_posix() if resolved.is_relative_to(cwd) else resolved.as_posix()
+        out[key] = hashlib.sha256(resolved.read_bytes()).hexdigest()
+    return dict(sorted(out.items()))
