@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,9 +36,23 @@ def _inputs(func: F) -> F:
     return func
 
 
+def _progress() -> Callable[[int, int], None] | None:
+    """A progress line on an interactive terminal; nothing in CI or when stderr is redirected."""
+    if os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total >= 20:
+            end = "\n" if done == total else ""
+            click.echo(f"\rscheduling {done}/{total} instances", err=True, nl=False)
+            click.echo(end, err=True, nl=False)
+
+    return show
+
+
 def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...]) -> RenderResult:
     try:
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)))
+        result = render(Inputs(list(specs), clusters, rules, list(overlays)), _progress())
     except InputError as exc:
         _fail(exc.diagnostics)
     except EvalError as exc:

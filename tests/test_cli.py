@@ -80,3 +80,19 @@ def test_four_members_on_three_clusters_render_with_a_warning(tmp_path: Path) ->
     orders = json.loads(result.stdout)["instances"][0]
     assert sorted(orders["placement"].values()) == [1, 1, 2]
     assert any("even number of voting members" in w for w in orders["warnings"])
+
+
+def test_an_overlay_can_supply_a_missing_vip(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "vips.yaml").write_text("clusters:\n  member-ap-2:\n    vip: 10.31.1.10\n")
+    result = run(["explain", *DEMO_ARGS, "--overlay", str(overlay), "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    orders = next(i for i in json.loads(result.stdout)["instances"] if i["name"] == "catalog")
+    assert "member-ap-2" not in orders["excluded"]
+    assert any(m["host"].startswith("10.31.1.10:") for m in orders["members"])
+
+
+def test_no_progress_output_when_not_on_a_terminal() -> None:
+    result = run(["explain", *DEMO_ARGS])
+    assert "scheduling" not in result.stderr

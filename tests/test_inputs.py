@@ -104,7 +104,8 @@ def test_unknown_field_names_file_line_and_field(tmp_path: Path, existing_out: P
     before = tree(existing_out)
     result = _render(tmp_path, spec, existing_out)
     _assert_failed_cleanly(result, existing_out, before)
-    assert f"{spec}:8:5: error: spec.storage.storageSise: unknown field" in result.stderr
+    assert f"{spec}:8:5: error: spec.storage.storageSise: unknown field (in MultiCloudMongoDB, document 1)" \
+        in result.stderr
 
 
 def test_every_problem_is_reported_together(tmp_path: Path) -> None:

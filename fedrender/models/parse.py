@@ -34,7 +34,7 @@ def model_diagnostics(exc: ValidationError, doc: SourceDoc, what: str = "") -> l
         if error["type"] == "literal_error":
             message = f"{error['msg']} (got {error['input']!r})"
         if what:
-            message = f"{message} (in {what})"
+            message = f"{message} (in {what}, document {doc.index + 1})"
         key = (format_path(path), message)
         if key in seen:
             continue

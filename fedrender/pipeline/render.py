@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,11 @@ class _Planned:
     snapshot: _Snapshot
 
 
-def render(inputs: Inputs) -> RenderResult:
-    """Everything render would write, or InputError listing every problem. Writes nothing."""
+def render(inputs: Inputs, progress: Callable[[int, int], None] | None = None) -> RenderResult:
+    """Everything render would write, or InputError listing every problem. Writes nothing.
+
+    ``progress(done, total)`` is called after each instance is scheduled.
+    """
     packs = load_packs(inputs.rules)
     diagnostics = Diagnostics()
     specs = load_specs(inputs.specs, packs, diagnostics)
@@ -122,7 +125,9 @@ def render(inputs: Inputs) -> RenderResult:
     snapshot = _Snapshot(clusters, overlay)
     planned: list[_Planned] = []
     seen: dict[tuple[str, str], SpecInput] = {}
-    for spec in specs:
+    for done, spec in enumerate(specs, start=1):
+        if progress is not None:
+            progress(done, len(specs))
         meta = _metadata(spec)
         key = (meta.namespace, meta.name)
         if key in seen:
