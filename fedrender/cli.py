@@ -14,7 +14,8 @@ import click
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError
-from fedrender.pipeline.render import Inputs, RenderResult, render
+from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
+from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.write import write_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,9 +51,10 @@ def _progress() -> Callable[[int, int], None] | None:
     return show
 
 
-def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...]) -> RenderResult:
+def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
+         out: Path | None) -> RenderResult:
     try:
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)), _progress())
+        result = render(Inputs(list(specs), clusters, rules, list(overlays)), read_state(out), _progress())
     except InputError as exc:
         _fail(exc.diagnostics)
     except EvalError as exc:
@@ -83,8 +85,8 @@ def main() -> None:
 @click.option("--out", required=True, type=_path, help="Output directory (written atomically).")
 def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
                    out: Path) -> None:
-    """Render manifests into --out."""
-    result = _run(specs, clusters, rules, overlays)
+    """Render manifests into --out (placement stays as the state file in --out recorded it)."""
+    result = _run(specs, clusters, rules, overlays, out)
     try:
         report = write_tree(out, result.files)
     except OSError as exc:
@@ -96,11 +98,12 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
 
 @main.command("explain")
 @_inputs
+@click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    output: str) -> None:
-    """Show where every member would go and why; writes nothing."""
-    result = _run(specs, clusters, rules, overlays)
+                    out: Path | None, output: str) -> None:
+    """Show where every member would go and why, and what moves; writes nothing."""
+    result = _run(specs, clusters, rules, overlays, out)
     if output == "json":
         click.echo(json.dumps({"instances": [r.explain() for r in result.instances]}, indent=2))
         return
@@ -110,18 +113,21 @@ def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
         click.echo(_explain_text(inst))
 
 
-def _explain_text(inst: Any) -> str:
-    lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {sum(inst.placement.values())} members"]
-    rows = [("CLUSTER", "ELIGIBLE", "FITS", "SCORE", "MEMBERS", "REASON")]
-    for cluster in sorted(inst.fits):
-        eligible = cluster not in inst.excluded
-        rows.append((cluster, "yes" if eligible else "no", str(inst.fits[cluster]),
-                     str(inst.scores[cluster]) if eligible else "-", str(inst.placement.get(cluster, 0)),
-                     inst.excluded.get(cluster, "")))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5] for r in rows]
+def _explain_text(inst: InstanceResult) -> str:
+    """A table per instance (cluster, eligible, fits, score, members before -> after, reason), members, moves."""
+    lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {sum(inst.placement.values())} members, "
+             f"init cluster {inst.init_cluster}"]
+    table = [("CLUSTER", "ELIGIBLE", "FITS", "SCORE", "MEMBERS", "REASON")]
+    for cluster, row in sorted(inst.rows.items()):
+        members = str(row.after) if row.before == row.after else f"{row.before} -> {row.after}"
+        table.append((cluster, row.eligible, str(row.fits), str(row.score) if row.eligible == "yes" else "-",
+                      members, row.reason))
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
+              for r in table]
     lines.append("  members:")
     lines += [f"    _id {m.id}  {m.cluster}/{inst.name}-{m.ordinal}  {m.host}  votes={m.votes} priority={m.priority}"
               for m in inst.members]
+    lines += [f"  move: member {m.id} {m.source} -> {m.target}: {m.reason}" for m in inst.moves]
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

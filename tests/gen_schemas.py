@@ -11,12 +11,14 @@ from pydantic import BaseModel
 from fedrender.models.cluster import Cluster
 from fedrender.models.mongodb import MultiCloudMongoDB
 from fedrender.models.rulepack import RulePack
+from fedrender.models.state import State
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS: dict[str, type[BaseModel]] = {
     "multicloudmongodb.schema.json": MultiCloudMongoDB,
     "cluster.schema.json": Cluster,
     "rulepack.schema.json": RulePack,
+    "state.schema.json": State,
 }
 
 

@@ -22,7 +22,8 @@ def test_explain_json_shape() -> None:
     assert [(i["namespace"], i["name"]) for i in doc["instances"]] == [
         ("default", "multicloudmongodb-sample"), ("identity", "sessions"), ("shop", "catalog"), ("shop", "orders")]
     for inst in doc["instances"]:
-        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "warnings"}
+        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "warnings"}
+        assert inst["moves"] == []
         assert sum(inst["placement"].values()) == len(inst["members"])
         for member in inst["members"]:
             assert set(member) == {"id", "cluster", "ordinal", "host", "votes", "priority"}

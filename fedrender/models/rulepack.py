@@ -37,11 +37,16 @@ class Validation(Strict):
 
 
 class Filter(Strict):
-    """A cluster is eligible only if every filter holds; ``reason`` (CEL string) says why it doesn't."""
+    """A cluster is eligible only if every filter holds; ``reason`` (CEL string) says why it doesn't.
+
+    ``appliesTo: new`` only keeps new members out (a NoSchedule taint, a full cluster): members already
+    there stay. ``all`` (the default) also moves existing members away (NotReady, NoExecute).
+    """
 
     name: str
     expression: CEL
     reason: CEL
+    appliesTo: Literal["all", "new"] = "all"
 
 
 class Score(Strict):
@@ -62,12 +67,22 @@ class PlacementCheck(Strict):
     severity: Literal["deny", "warn"] = "deny"
 
 
+class GroupCap(Strict):
+    """At most ``maxMembers`` (CEL int over ``memberCount`` and ``groupCount``) members per group."""
+
+    groupBy: Literal["cluster", "region", "zone", "provider"]
+    maxMembers: CEL
+
+
 class Scheduling(Strict):
-    memberRequests: CEL = Field(description="list(map(string,string)): resource requests of each container of a member")
+    memberRequests: CEL = Field(description="list of {requests, limits}: the resources of each container of a member")
     clusterTolerations: CEL | None = Field(default=None, description="list of Karmada cluster tolerations")
     filters: list[Filter] = Field(default_factory=list)
     scores: list[Score] = Field(default_factory=list)
-    maxMembersPerCluster: CEL = Field(description="int over `members` and `eligible` (counts)")
+    weight: CEL = Field(default="1", description="int per cluster: members are divided in proportion to it")
+    groupCaps: list[GroupCap] = Field(default_factory=list)
+    spreadConstraints: CEL = Field(default="[]",
+                                   description="list of {spreadByField|spreadByLabel, minGroups, maxGroups}")
     checks: list[PlacementCheck] = Field(default_factory=list)
 
 

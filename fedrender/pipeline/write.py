@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fedrender.pipeline.render import STATE_FILE
+from fedrender.models.state import PATH as STATE_FILE
 
 
 @dataclass

@@ -36,9 +36,13 @@ class Instance:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Whether a cluster takes new members, keeps the ones it has, why not, its score and its weight."""
+
     eligible: bool
+    keeps: bool
     reason: str
     score: int
+    weight: int
 
 
 @dataclass(frozen=True)
@@ -100,16 +104,29 @@ def cluster_message(pack: Pack, view: ClusterView) -> Message:
 def verdict(pack: Pack, inst: Instance, cluster: Message, name: str) -> Verdict:
     data = inst.data(cluster=cluster)
     subject = f"{inst.subject} on cluster {name}"
-    for rule in pack.filters:
-        if rule.program.eval(data, subject) is not True:
-            return Verdict(False, _message(rule, data, subject), 0)
+    failed = [rule for rule in pack.filters if rule.program.eval(data, subject) is not True]
+    if failed:
+        first = next((r for r in failed if r.applies_to == "all"), failed[0])
+        keeps = all(r.applies_to == "new" for r in failed)
+        return Verdict(False, keeps, _message(first, data, subject), 0, 0)
     score = sum(int(rule.program.eval(data, subject)) * rule.weight for rule in pack.scores)
-    return Verdict(True, "", score)
+    assert pack.weight is not None
+    return Verdict(True, True, "", score, int(pack.weight.eval(data, subject)))
 
 
-def max_members(pack: Pack, inst: Instance, members: int, eligible: int) -> int:
-    assert pack.max_members is not None
-    return int(pack.max_members.eval(inst.data(memberCount=members, eligibleCount=eligible), inst.subject))
+def group_caps(pack: Pack, inst: Instance, members: int, groups: dict[str, int]) -> dict[str, int]:
+    """The pack's cap per group level, given the member count and how many groups of that level can hold members."""
+    return {level: int(program.eval(inst.data(memberCount=members, groupCount=groups.get(level, 0)), inst.subject))
+            for level, program in pack.group_caps}
+
+
+def spread_constraints(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
+    assert pack.spread_constraints is not None
+    value = pack.spread_constraints.eval(inst.data(), inst.subject)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise EvalError(f"{pack.spread_constraints.expr.location()}: spreadConstraints must be a list of maps "
+                        f"for {inst.subject}")
+    return [dict(v) for v in value]
 
 
 def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str]], placement: Mapping[str, int],
@@ -134,10 +151,11 @@ def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str]]
 
 
 def placed_data(pack: Pack, inst: Instance, members: Sequence[MemberView], placement: Mapping[str, int],
-                eligible: int, init_cluster: str) -> dict[str, Any]:
+                previous: Mapping[str, int], eligible: int, init_cluster: str) -> dict[str, Any]:
     member_type = _type(pack, "Member")
     return inst.data(members=[pack.types.message(member_type, m.model_dump()) for m in members],
-                     placement=dict(placement), eligibleCount=eligible, initCluster=init_cluster)
+                     placement=dict(placement), previous=dict(previous), eligibleCount=eligible,
+                     initCluster=init_cluster)
 
 
 def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnostic]:

@@ -3,11 +3,11 @@
 Stages and the variables their expressions see:
 
 ========== ==================================================================================
-instance   ``spec``, ``metadata``, ``overlay``                    (validations, secrets)
-cluster    instance + ``cluster``                                  (filters, scores)
-capacity   instance + ``memberCount``, ``eligibleCount``           (maxMembersPerCluster)
+instance   ``spec``, ``metadata``, ``overlay``                    (validations, references, spread)
+cluster    instance + ``cluster``                                  (filters, scores, weight)
+capacity   instance + ``memberCount``, ``groupCount``              (groupCaps)
 member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
-placed     instance + ``members``, ``placement``, ``eligibleCount``, ``initCluster``  (checks)
+placed     instance + ``members``, ``placement``, ``previous``, ``eligibleCount``, ``initCluster`` (checks)
 template   placed + ``ordinal`` (forEach templates)                (templates)
 override   placed + ``cluster``                                    (override rules)
 ========== ==================================================================================
@@ -47,6 +47,7 @@ class Rule:
     field_path: str = ""
     weight: int = 1
     location: Location | None = None
+    applies_to: str = "all"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class Pack:
     checks: list[Rule] = field(default_factory=list)
     member_requests: Program | None = None
     cluster_tolerations: Program | None = None
-    max_members: Program | None = None
+    weight: Program | None = None
+    spread_constraints: Program | None = None
+    group_caps: list[tuple[str, Program]] = field(default_factory=list)
     votes: Program | None = None
     priority: Program | None = None
     tags: Program | None = None
@@ -123,7 +126,7 @@ class _Compiler:
             message_program = self.program(message_stage or stage, (*path, key), message_source, item.name, "string")
         return Rule(item.name, program, getattr(item, "message", ""), message_program,
                     getattr(item, "severity", "deny"), getattr(item, "fieldPath", ""),
-                    getattr(item, "weight", 1), self.doc.location(path))
+                    getattr(item, "weight", 1), self.doc.location(path), getattr(item, "appliesTo", "all"))
 
 
 def _environments(types: TypeRegistry, spec_type: str) -> dict[str, Environment]:
@@ -133,11 +136,11 @@ def _environments(types: TypeRegistry, spec_type: str) -> dict[str, Environment]
     ordinal = types.add("Ordinal", OrdinalView.model_json_schema())
     instance = {"spec": spec_type, "metadata": meta, "overlay": "map(string, dyn)"}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
-              "eligibleCount": "int", "initCluster": "string"}
+              "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string"}
     stages = {
         "instance": instance,
         "cluster": {**instance, "cluster": cluster},
-        "capacity": {**instance, "memberCount": "int", "eligibleCount": "int"},
+        "capacity": {**instance, "memberCount": "int", "groupCount": "int"},
         "member": {**instance, "member": member, "memberCount": "int", "placement": "map(string, int)",
                    "initCluster": "string"},
         "placed": placed,
@@ -186,8 +189,12 @@ def load_pack(directory: Path) -> Pack:
     if sched.clusterTolerations is not None:
         pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
                                              "clusterTolerations")
-    pack.max_members = c.program("capacity", (*sp, "maxMembersPerCluster"), sched.maxMembersPerCluster,
-                                 "maxMembersPerCluster", "int")
+    pack.weight = c.program("cluster", (*sp, "weight"), sched.weight, "weight", "int")
+    pack.spread_constraints = c.program("instance", (*sp, "spreadConstraints"), sched.spreadConstraints,
+                                        "spreadConstraints")
+    pack.group_caps = [(g.groupBy, c.program("capacity", (*sp, "groupCaps", i, "maxMembers"), g.maxMembers,
+                                             f"groupCaps[{g.groupBy}]", "int"))
+                       for i, g in enumerate(sched.groupCaps)]
     rp: PathKey = (*base, "roles")
     pack.votes = c.program("member", (*rp, "votes"), spec.roles.votes, "votes", "int")
     pack.priority = c.program("member", (*rp, "priority"), spec.roles.priority, "priority", "int")

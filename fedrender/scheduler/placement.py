@@ -1,25 +1,50 @@
 """Assign members to clusters. Purely computational: no I/O, no CEL; the rules arrive as data.
 
-Members are added one at a time to the eligible cluster that has room (below both its capacity and the
-per-cluster cap) and the fewest members so far, then the highest score, then the smallest name. That
-spreads as evenly as the limits allow, and the result depends only on the inputs.
+Placement is sticky. Members of the previous render stay where they are (same cluster, ``_id`` and ordinal)
+while their cluster may keep them; capacity shrinking or a new NoSchedule taint never moves a member.
+A change happens only when:
+
+* scale-down: members in clusters that can't keep them go first, then the highest ordinal of the cluster
+  in the most loaded group (coarsest level first), so removal restores spread;
+* failover: members in clusters that can no longer keep them (NotReady, NoExecute, gone) move, keep their
+  ``_id`` and take the next ordinal of their new cluster; each move is reported with its reason;
+* scale-up and moves fill slots one at a time by Webster's method: the cluster with the highest
+  ``weight / (2 * members + 1)`` that has room below its capacity and below every group cap (weight 1
+  for all spreads evenly; weight = free capacity divides like Karmada's dynamic weights), then the higher
+  score, then the smaller name. ``minGroups`` makes unused groups go first; ``maxGroups`` limits the groups.
+
+Kept members are never moved to satisfy a cap; the result says which caps they exceed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
+
+CLUSTER = "cluster"
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A cluster as the scheduler sees it: eligible or why not, members that fit, and its score."""
+    """A cluster as the scheduler sees it for one instance."""
 
     name: str
     eligible: bool
     reason: str = ""
     fits: int = 0
     score: int = 0
+    weight: int = 1
+    keeps: bool | None = None
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def can_keep(self) -> bool:
+        return self.eligible if self.keeps is None else self.keeps
+
+    def group(self, level: str) -> str:
+        return self.name if level == CLUSTER else self.groups.get(level, "")
 
 
 @dataclass(frozen=True)
@@ -32,12 +57,32 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """Use at least ``min_groups`` and at most ``max_groups`` groups of ``level`` (FedState/Karmada semantics)."""
+
+    level: str
+    min_groups: int = 1
+    max_groups: int | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    id: int
+    source: str
+    target: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Placement:
     counts: dict[str, int]
     init_cluster: str
     slots: list[Slot]
     excluded: dict[str, str] = field(default_factory=dict)
     eligible: list[str] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
+    removed: list[Slot] = field(default_factory=list)
+    over_cap: dict[str, str] = field(default_factory=dict)
 
 
 class Infeasible(Exception):
@@ -49,32 +94,142 @@ class Infeasible(Exception):
         super().__init__(message + "".join(f"\n  {name}: {why}" for name, why in sorted(details.items())))
 
 
-def place(total: int, candidates: Sequence[Candidate], cap: int) -> Placement:
-    """Place ``total`` members over the eligible ``candidates`` with at most ``cap`` in any one cluster."""
+@dataclass
+class _State:
+    by_name: dict[str, Candidate]
+    caps: dict[str, int]
+    counts: Counter[str] = field(default_factory=Counter)
+    groups: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, cluster: str, delta: int = 1) -> None:
+        self.counts[cluster] += delta
+        for level in self.caps:
+            self.groups.setdefault(level, Counter())[self.by_name[cluster].group(level)] += delta
+
+    def room(self, name: str) -> bool:
+        c = self.by_name[name]
+        if self.counts[name] >= c.fits:
+            return False
+        return all(self.groups.get(level, Counter())[c.group(level)] < cap for level, cap in self.caps.items())
+
+
+def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, int], *,
+          previous: Sequence[Slot] = (), previous_init: str = "", spreads: Sequence[Spread] = ()) -> Placement:
+    """Place ``total`` members; ``caps`` bounds members per group of each level (an int bounds clusters)."""
+    cap_map = {CLUSTER: caps} if isinstance(caps, int) else dict(caps)
+    levels = sorted(cap_map, key=lambda level: (level == CLUSTER, level))
     by_name = {c.name: c for c in candidates}
     excluded = {c.name: c.reason for c in candidates if not c.eligible}
-    eligible = sorted(c.name for c in candidates if c.eligible)
-    room = {name: max(0, min(by_name[name].fits, cap)) for name in eligible}
-    if sum(room.values()) < total:
-        details = dict(excluded)
-        for name in eligible:
-            fits = by_name[name].fits
-            details[name] = f"fits {fits}, may hold {min(fits, cap)}" + (f" (cap {cap})" if cap < fits else "")
-        if not eligible:
-            message = f"no cluster is eligible for {total} members"
+    state = _State(by_name, {level: cap_map[level] for level in levels})
+
+    def why_lost(slot: Slot) -> str:
+        candidate = by_name.get(slot.cluster)
+        return f"{slot.cluster} {candidate.reason}" if candidate else f"{slot.cluster} is gone from the snapshot"
+
+    members = sorted(previous, key=lambda s: s.id)
+    kept = [s for s in members if s.cluster in by_name and by_name[s.cluster].can_keep]
+    lost = [s for s in members if s not in kept]
+    for slot in kept:
+        state.add(slot.cluster)
+    removed: list[Slot] = []
+    excess = len(members) - total
+    while excess > 0 and lost:
+        removed.append(lost.pop())
+        excess -= 1
+    while excess > 0:
+        name = max((n for n in state.counts if state.counts[n]), key=lambda n: (
+            *(state.groups[level][by_name[n].group(level)] for level in levels), -by_name[n].score, n))
+        victim = max((s for s in kept if s.cluster == name), key=lambda s: s.ordinal)
+        kept.remove(victim)
+        removed.append(victim)
+        state.add(name, -1)
+        excess -= 1
+    held = Counter(state.counts)
+    need = total - len(kept)
+    picks = _fill(need, state, [c.name for c in candidates if c.eligible], spreads, levels)
+    if len(picks) < need:
+        raise Infeasible(_infeasible_message(total, candidates, cap_map, len(kept) + len(picks)),
+                         _details(candidates, held, cap_map))
+    next_ordinal = {n: 1 + max((s.ordinal for s in kept if s.cluster == n), default=-1) for n in by_name}
+    used_ids = {s.id for s in kept} | {s.id for s in lost}
+    free_ids = (i for i in range(10**6) if i not in used_ids)
+    slots = list(kept)
+    moves = []
+    for index, name in enumerate(picks):
+        if index < len(lost):
+            slot = Slot(lost[index].id, name, next_ordinal[name])
+            moves.append(Move(slot.id, lost[index].cluster, name, why_lost(lost[index])))
         else:
-            message = (f"{total} members don't fit: the {len(eligible)} eligible clusters can hold "
-                       f"{sum(room.values())} with at most {cap} per cluster")
-        raise Infeasible(message, details)
-    counts = dict.fromkeys(eligible, 0)
-    for _ in range(total):
-        name = min((n for n in eligible if counts[n] < room[n]),
-                   key=lambda n: (counts[n], -by_name[n].score, n))
-        counts[name] += 1
-    used = sorted((n for n in eligible if counts[n]), key=lambda n: (-counts[n], -by_name[n].score, n))
-    slots: list[Slot] = []
-    for ordinal in range(max(counts.values(), default=0)):
-        for name in used:
-            if counts[name] > ordinal:
-                slots.append(Slot(len(slots), name, ordinal))
-    return Placement({n: counts[n] for n in used}, used[0] if used else "", slots, excluded, eligible)
+            slot = Slot(next(free_ids), name, next_ordinal[name])
+        next_ordinal[name] += 1
+        slots.append(slot)
+    counts = Counter(s.cluster for s in slots)
+    order = sorted(counts, key=lambda n: (-counts[n], -by_name[n].score, n))
+    init = previous_init if counts.get(previous_init) else (order[0] if order else "")
+    if not members:  # a fresh set: _ids round-robin over clusters, init cluster first, so voters spread too
+        rank = {n: i for i, n in enumerate(order)}
+        slots = [Slot(i, s.cluster, s.ordinal)
+                 for i, s in enumerate(sorted(slots, key=lambda s: (s.ordinal, rank[s.cluster])))]
+    over = {}
+    for level in levels:
+        for group, count in (state.groups.get(level) or Counter()).items():
+            if count > cap_map[level]:
+                over[f"{level}={group}" if level != CLUSTER else group] = f"holds {count}, cap {cap_map[level]}"
+    return Placement({n: counts[n] for n in order}, init, sorted(slots, key=lambda s: s.id), excluded,
+                     sorted(c.name for c in candidates if c.eligible), moves, sorted(removed, key=lambda s: s.id),
+                     over)
+
+
+def _fill(need: int, state: _State, eligible: list[str], spreads: Sequence[Spread],
+          levels: list[str]) -> list[str]:
+    """Clusters for up to ``need`` more members, in the order they are chosen (fewer when they don't fit)."""
+    by_name = state.by_name
+    allowed = set(eligible)
+    for spread in spreads:
+        if spread.max_groups is None:
+            continue
+        used = {by_name[n].group(spread.level) for n in state.counts if state.counts[n]}
+        ranked = sorted({by_name[n].group(spread.level) for n in eligible} - used, key=lambda g: (
+            -sum(by_name[n].fits for n in eligible if by_name[n].group(spread.level) == g), g))
+        keep = used | set(ranked[: max(0, spread.max_groups - len(used))])
+        allowed = {n for n in allowed if by_name[n].group(spread.level) in keep}
+    picks: list[str] = []
+    for _ in range(need):
+        options = [n for n in allowed if state.room(n)]
+        if not options:
+            break
+
+        def key(n: str) -> tuple[object, ...]:
+            c = by_name[n]
+            unmet = []
+            for spread in spreads:
+                used = {by_name[m].group(spread.level) for m in state.counts if state.counts[m]}
+                unmet.append(len(used) < spread.min_groups and c.group(spread.level) not in used)
+            priority = Fraction(max(c.weight, 0), 2 * state.counts[n] + 1)
+            coarse = tuple(state.groups.get(level, Counter())[c.group(level)] for level in levels[:-1])
+            return (*[not u for u in unmet], -priority, *coarse, -c.score, n)
+
+        choice = min(options, key=key)
+        picks.append(choice)
+        state.add(choice)
+    return picks
+
+
+def _infeasible_message(total: int, candidates: Sequence[Candidate], caps: Mapping[str, int], held: int) -> str:
+    eligible = [c for c in candidates if c.eligible]
+    if not eligible and not held:
+        return f"no cluster is eligible for {total} members"
+    limits = " and ".join(f"at most {cap} per {level}" for level, cap in sorted(caps.items()))
+    return f"{total} members don't fit: the {len(eligible)} eligible clusters can hold {held} with {limits}"
+
+
+def _details(candidates: Sequence[Candidate], held: Counter[str], caps: Mapping[str, int]) -> dict[str, str]:
+    details = {}
+    for c in candidates:
+        if not c.eligible:
+            details[c.name] = c.reason
+            continue
+        cap = caps.get(CLUSTER, c.fits)
+        text = f"fits {c.fits}, may hold {min(c.fits, cap)}" + (f" (cap {cap})" if cap < c.fits else "")
+        details[c.name] = text + (f", keeps {held[c.name]}" if held[c.name] else "")
+    return details

@@ -1,0 +1,161 @@
+"""Compose stage: members with roles and hosts, templates, Karmada policies, NodePorts and the state file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from fedrender import __version__
+from fedrender.cel.engine import EvalError
+from fedrender.composer import karmada
+from fedrender.composer.nodeports import DEFAULT_RANGE, PortKey, PortsExhausted, allocate
+from fedrender.emitter import dump, filename
+from fedrender.models.diagnostics import Diagnostic, Diagnostics
+from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
+from fedrender.models.views import OrdinalView
+from fedrender.pipeline.schedule import InstanceResult, Planned
+from fedrender.rules import evaluate
+from fedrender.rules.pack import Pack
+
+
+def compose(planned: list[Planned], overlay: dict[str, Any], diagnostics: Diagnostics) -> dict[str, bytes]:
+    """Every manifest of every instance, by output path; NodePorts stay as the previous state had them."""
+    try:
+        ports = _ports(planned, overlay)
+    except PortsExhausted as exc:
+        diagnostics.add(Diagnostic(str(exc)))
+        return {}
+    references: dict[tuple[str, str, str], set[str]] = {}
+    files: dict[str, bytes] = {}
+    for item in planned:
+        result = item.result
+        result.node_ports = {o: ports[(result.namespace, result.name, o)] for o in range(_ordinals(item))}
+        try:
+            objects, refs = _instance_objects(item, diagnostics)
+        except EvalError as exc:
+            diagnostics.add(Diagnostic(str(exc)))
+            continue
+        for ref in refs:
+            references.setdefault((result.namespace, *ref), set()).update(item.placement.counts)
+        result.objects = objects
+        _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics)
+    for (namespace, kind, name), clusters in sorted(references.items()):
+        policy = karmada.duplicated_policy(
+            f"{kind.lower()}-{name}", namespace, {}, [{"apiVersion": "v1", "kind": kind, "name": name,
+                                                       "namespace": namespace}], sorted(clusters), [])
+        _add_files(files, f"instances/{namespace}/_references", [policy], diagnostics)
+    return files
+
+
+def _ordinals(item: Planned) -> int:
+    return max(item.placement.counts.values(), default=0)
+
+
+def _ports(planned: list[Planned], overlay: dict[str, Any]) -> dict[PortKey, int]:
+    ports = overlay.get("nodePorts") or {}
+    port_range = int(ports.get("min", DEFAULT_RANGE[0])), int(ports.get("max", DEFAULT_RANGE[1]))
+    kept: dict[PortKey, int] = {}
+    wanted: list[PortKey] = []
+    for item in planned:
+        ns, name = item.result.namespace, item.result.name
+        previous = item.previous.nodePorts if item.previous else {}
+        for ordinal in range(_ordinals(item)):
+            port = previous.get(str(ordinal))
+            if port is not None and port_range[0] <= port <= port_range[1]:
+                kept[(ns, name, ordinal)] = port
+            else:
+                wanted.append((ns, name, ordinal))
+    return {**kept, **allocate(wanted, port_range, taken=kept.values())}
+
+
+def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]], diagnostics: Diagnostics) -> None:
+    for obj in objects:
+        path = f"{base}/{filename(obj)}"
+        if path in files:
+            diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of the instances"))
+        files[path] = dump(obj)
+
+
+def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    pack, inst, placement, result = item.spec.pack, item.inst, item.placement, item.result
+    ns, name = result.namespace, result.name
+    slots = [(s.id, s.cluster, s.ordinal, f"{item.views[s.cluster].vip}:{result.node_ports[s.ordinal]}")
+             for s in placement.slots]
+    members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster)
+    result.members = members
+    previous = dict(item.previous.placement) if item.previous else {}
+    data = evaluate.placed_data(pack, inst, members, placement.counts, previous, len(placement.eligible),
+                                placement.init_cluster)
+    problems = evaluate.checks(pack, inst, data)
+    diagnostics.extend(problems)
+    result.warnings.extend(d.message for d in problems if d.severity == "warning")
+    ordinals = [OrdinalView(index=o, nodePort=result.node_ports[o],
+                            clusters=sorted(c for c, n in placement.counts.items() if n > o))
+                for o in range(_ordinals(item))]
+    labels = {"app.kubernetes.io/instance": name}
+    tolerations = evaluate.cluster_tolerations(pack, inst)
+    objects: list[dict[str, Any]] = []
+    divided, shared = [], []
+    by_ordinal: dict[int, list[dict[str, Any]]] = {}
+    for spec, obj, ordinal in evaluate.templates(pack, inst, data, ordinals):
+        karmada.annotate_template(obj, spec.stateful)
+        objects.append(obj)
+        if spec.propagation == "divided":
+            divided.append(obj)
+        elif spec.propagation == "all" or ordinal is None:
+            shared.append(obj)
+        else:
+            by_ordinal.setdefault(ordinal, []).append(obj)
+    if divided:
+        objects.append(karmada.divided_policy(name, ns, labels, divided, placement.counts, tolerations))
+    if shared:
+        objects.append(karmada.duplicated_policy(f"{name}-shared", ns, labels, [karmada.selector(o) for o in shared],
+                                                 list(placement.counts), tolerations))
+    for index, objs in sorted(by_ordinal.items()):
+        objects.append(karmada.duplicated_policy(f"{name}-member-{index}", ns, labels,
+                                                 [karmada.selector(o) for o in objs], ordinals[index].clusters,
+                                                 tolerations))
+    objects.extend(_override_policies(item, data, objects, labels))
+    return objects, evaluate.references(pack, inst)
+
+
+def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],
+                       labels: dict[str, str]) -> list[dict[str, Any]]:
+    pack, inst, result = item.spec.pack, item.inst, item.result
+    per_rule: dict[str, tuple[evaluate.Override, list[dict[str, Any]]]] = {}
+    for cluster in sorted(item.placement.counts):
+        message = item.snapshot.message(pack, item.views[cluster])
+        for override in evaluate.overrides(pack, inst, data, message, cluster):
+            rule = karmada.override_rule(cluster, override.labels, override.annotations, override.plaintext)
+            per_rule.setdefault(override.rule, (override, []))[1].append(rule)
+    policies = []
+    for rule_name in [o.name for o in pack.overrides if o.name in per_rule]:
+        override, rules = per_rule[rule_name]
+        targets = [o for o in objects if o["kind"] in override.kinds]
+        if targets:
+            policies.append(karmada.override_policy(f"{result.name}-{rule_name}", result.namespace, labels,
+                                                    targets, rules))
+    return policies
+
+
+def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],
+          files: Sequence[str]) -> bytes:
+    """The state file's bytes: sorted, stable, one trailing newline."""
+    value = State(
+        schemaVersion=SCHEMA_VERSION,
+        tool=Tool(name="fedrender", version=__version__),
+        rulePacks={p.name: PackState(version=p.version, digest=p.digest) for p in packs},
+        inputs=inputs,
+        instances={f"{r.namespace}/{r.name}": InstanceState(
+            pack=r.pack,
+            initCluster=r.init_cluster,
+            placement=dict(sorted(r.placement.items())),
+            members=[MemberState(id=m.id, cluster=m.cluster, ordinal=m.ordinal, host=m.host,
+                                 nodePort=r.node_ports[m.ordinal], votes=m.votes, priority=m.priority)
+                     for m in r.members],
+            nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
+        ) for r in results},
+        files=list(files),
+    )
+    return (json.dumps(value.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()

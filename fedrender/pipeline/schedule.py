@@ -1,0 +1,191 @@
+"""Scheduling stage of the pipeline: cluster views, rule verdicts and the sticky placement of one instance."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from fedrender.models.cluster import Cluster
+from fedrender.models.diagnostics import Diagnostic, Diagnostics
+from fedrender.models.state import InstanceState
+from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintView
+from fedrender.pipeline.load import SpecInput
+from fedrender.rules import evaluate
+from fedrender.rules.pack import Pack
+from fedrender.scheduler.capacity import estimate_free, free_resources, member_requests
+from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Move, Placement, Slot, Spread, place
+
+GROUP_FIELDS = ("region", "zone", "provider")
+
+
+@dataclass
+class Snapshot:
+    """The clusters, with what instances share: free resources, and views per (member request, members kept)."""
+
+    clusters: list[Cluster]
+    overlay: dict[str, Any]
+    free: dict[str, dict[str, Fraction] | None] = field(default_factory=dict)
+    _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
+    _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.free = {c.metadata.name: free_resources(c.status.resourceSummary if c.status else None)
+                     for c in self.clusters}
+
+    def views(self, requests: dict[str, Fraction], kept: Mapping[str, int]) -> dict[str, ClusterView]:
+        key = tuple(sorted(requests.items()))
+        out = {}
+        for cluster in self.clusters:
+            name = cluster.metadata.name
+            cache = (name, key, kept.get(name, 0))
+            if cache not in self._views:
+                self._views[cache] = cluster_view(cluster, self.overlay, self.free[name], requests, cache[2])
+            out[name] = self._views[cache]
+        return out
+
+    def message(self, pack: Pack, view: ClusterView) -> Any:
+        """The CEL value of ``view`` (cached: views are immutable and shared across instances)."""
+        key = (pack.name, id(view))
+        if key not in self._messages:
+            self._messages[key] = evaluate.cluster_message(pack, view)
+        return self._messages[key]
+
+
+def cluster_view(cluster: Cluster, overlay: dict[str, Any], free: dict[str, Fraction] | None,
+                 requests: dict[str, Fraction], kept: int = 0) -> ClusterView:
+    """What rules see of ``cluster``. ``kept`` members of this instance already run there: the snapshot's
+    ``allocated`` counts them, so their requests are added back before estimating what fits."""
+    if free is not None and kept:
+        free = {name: value + kept * requests.get(name, Fraction(0)) for name, value in free.items()}
+        free["pods"] = free.get("pods", Fraction(0)) + kept
+    fit = estimate_free(free, requests)
+    ready = cluster.ready_condition()
+    overlay_cluster = (overlay.get("clusters") or {}).get(cluster.metadata.name) or {}
+    reason = ""
+    if ready is None:
+        reason = "no Ready condition"
+    elif ready.status != "True":
+        reason = ": ".join(x for x in (ready.reason, ready.message) if x) or f"Ready={ready.status}"
+    summary = cluster.status.resourceSummary if cluster.status else None
+    return ClusterView(
+        name=cluster.metadata.name,
+        labels=cluster.metadata.labels,
+        provider=cluster.spec.provider or "",
+        region=cluster.spec.region or "",
+        zone=cluster.spec.zone or ",".join(sorted(cluster.spec.zones)),
+        zones=cluster.spec.zones,
+        ready=ready is not None and ready.status == "True",
+        readyReason=reason,
+        taints=[TaintView(key=t.key, value=t.value or "", effect=t.effect) for t in cluster.spec.taints],
+        vip=str(overlay_cluster.get("vip") or cluster.metadata.labels.get("vip", "")),
+        allocatable=dict(summary.allocatable) if summary else {},
+        fits=fit.members,
+        capacity=fit.explanation,
+    )
+
+
+@dataclass
+class ClusterRow:
+    """One row of ``explain``: a cluster's verdict for one instance."""
+
+    eligible: str
+    reason: str
+    fits: int
+    score: int
+    before: int
+    after: int
+
+
+@dataclass
+class InstanceResult:
+    namespace: str
+    name: str
+    pack: str
+    placement: dict[str, int]
+    members: list[MemberView]
+    excluded: dict[str, str]
+    rows: dict[str, ClusterRow]
+    moves: list[Move]
+    init_cluster: str
+    node_ports: dict[int, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "name": self.name,
+            "placement": dict(sorted(self.placement.items())),
+            "members": [{"id": m.id, "cluster": m.cluster, "ordinal": m.ordinal, "host": m.host,
+                         "votes": m.votes, "priority": m.priority} for m in self.members],
+            "excluded": dict(sorted(self.excluded.items())),
+            "moves": [{"id": m.id, "from": m.source, "to": m.target, "reason": m.reason} for m in self.moves],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class Planned:
+    spec: SpecInput
+    inst: evaluate.Instance
+    placement: Placement
+    views: dict[str, ClusterView]
+    result: InstanceResult
+    snapshot: Snapshot
+    previous: InstanceState | None
+
+
+def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: InstanceState | None,
+         diagnostics: Diagnostics) -> Planned | None:
+    """Validate one instance and place its members; problems go to ``diagnostics`` (None when it can't)."""
+    pack = spec.pack
+    data = spec.model.model_dump(mode="json", exclude_none=True)
+    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay)
+    problems = evaluate.validate(pack, inst)
+    diagnostics.extend(problems)
+    if any(p.severity == "error" for p in problems):
+        return None
+    total = int(data["spec"].get("replicaset", 0))
+    requests = member_requests(evaluate.member_requests(pack, inst))
+    before = Counter(m.cluster for m in previous.members) if previous else Counter()
+    views = snapshot.views(requests, before)
+    spreads = [_spread(s) for s in evaluate.spread_constraints(pack, inst)]
+    label_levels = [s.level for s in spreads if s.level.startswith("label:")]
+    candidates = []
+    for name, view in views.items():
+        verdict = evaluate.verdict(pack, inst, snapshot.message(pack, view), name)
+        groups = {f: str(getattr(view, f)) for f in GROUP_FIELDS}
+        groups.update({level: view.labels.get(level[6:], "") for level in label_levels})
+        candidates.append(Candidate(name, verdict.eligible, verdict.reason, view.fits, verdict.score,
+                                    verdict.weight, verdict.keeps, groups))
+    holding = [c for c in candidates if c.eligible or (c.can_keep and before[c.name])]
+    group_counts = {level: len({c.group(level) for c in holding}) for level in (CLUSTER, *GROUP_FIELDS)}
+    caps = evaluate.group_caps(pack, inst, total, group_counts)
+    previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in previous.members] if previous else []
+    try:
+        placement = place(total, candidates, caps, previous=previous_slots,
+                          previous_init=previous.initCluster if previous else "", spreads=spreads)
+    except Infeasible as exc:
+        diagnostics.add(Diagnostic(f"{inst.subject}: {exc}", spec.doc.location(("spec", "replicaset")),
+                                   "spec.replicaset"))
+        return None
+    rows = {c.name: ClusterRow("yes" if c.eligible else "keep" if c.can_keep and before[c.name] else "no",
+                               c.reason, c.fits, c.score, before[c.name], placement.counts.get(c.name, 0))
+            for c in candidates}
+    for name in sorted(set(before) - set(views)):
+        rows[name] = ClusterRow("no", "is gone from the snapshot", 0, 0, before[name], 0)
+    warnings = [d.message for d in problems if d.severity == "warning"]
+    warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
+    result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
+                            placement.moves, placement.init_cluster, warnings=warnings)
+    return Planned(spec, inst, placement, views, result, snapshot, previous)
+
+
+def _spread(raw: dict[str, Any]) -> Spread:
+    label = str(raw.get("spreadByLabel") or "")
+    level = f"label:{label}" if label else str(raw.get("spreadByField") or CLUSTER)
+    max_groups = int(raw.get("maxGroups") or 0)
+    return Spread(level, int(raw.get("minGroups") or 1), max_groups or None)
