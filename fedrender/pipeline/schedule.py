@@ -163,6 +163,9 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
                                     verdict.weight, verdict.keeps, groups))
     holding = [c for c in candidates if c.eligible or (c.can_keep and before[c.name])]
     group_counts = {level: len({c.group(level) for c in holding}) for level in (CLUSTER, *GROUP_FIELDS)}
+    for spread in spreads:  # maxGroups limits the groups that can hold members, and so the majority rule
+        if spread.max_groups and spread.level in group_counts:
+            group_counts[spread.level] = min(group_counts[spread.level], spread.max_groups)
     caps = evaluate.group_caps(pack, inst, total, group_counts)
     previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in previous.members] if previous else []
     try:

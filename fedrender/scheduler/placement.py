@@ -150,6 +150,13 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     if len(picks) < need:
         raise Infeasible(_infeasible_message(total, candidates, cap_map, len(kept) + len(picks)),
                          _details(candidates, held, cap_map))
+    for spread in spreads:
+        used = {by_name[n].group(spread.level) for n in state.counts if state.counts[n]}
+        if len(used) < min(spread.min_groups, total):
+            available = {by_name[n].group(spread.level) for n in by_name if by_name[n].eligible}
+            raise Infeasible(f"spreadConstraints need members in {spread.min_groups} groups by {spread.level}, "
+                             f"but only {len(used)} could be used ({len(available)} eligible: "
+                             f"{', '.join(sorted(available)) or 'none'})", _details(candidates, held, cap_map))
     next_ordinal = {n: 1 + max((s.ordinal for s in kept if s.cluster == n), default=-1) for n in by_name}
     used_ids = {s.id for s in kept} | {s.id for s in lost}
     free_ids = (i for i in range(10**6) if i not in used_ids)

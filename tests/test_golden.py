@@ -1,0 +1,15 @@
+"""Golden explain scenarios (see tests/golden.py; refresh with `python tests/golden.py --refresh`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.golden import diff, scenarios
+
+
+@pytest.mark.parametrize("directory", scenarios(), ids=lambda p: p.name)
+def test_explain_matches_golden(directory: Path) -> None:
+    text = diff(directory)
+    assert not text, f"explain output changed; review, then run `python tests/golden.py --refresh`:\n{text}"
