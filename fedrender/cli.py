@@ -126,8 +126,8 @@ def _explain_text(inst: InstanceResult) -> str:
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
               for r in table]
     lines.append("  members:")
-    lines += [f"    _id {m.id}  {m.cluster}/{inst.name}-{m.ordinal}  {m.host}  votes={m.votes} priority={m.priority}"
-              for m in inst.members]
+    lines += [f"    _id {m.id}  {m.cluster}/{inst.name}-{'arbiter-0' if m.arbiterOnly else m.ordinal}  {m.host}  "
+              f"votes={m.votes} priority={m.priority}{'  (arbiter)' if m.arbiterOnly else ''}" for m in inst.members]
     lines += [f"  move: member {m.id} {m.source} -> {m.target}: {m.reason}" for m in inst.moves]
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

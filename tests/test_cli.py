@@ -20,11 +20,13 @@ def test_explain_json_shape() -> None:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert [(i["namespace"], i["name"]) for i in doc["instances"]] == [
-        ("default", "multicloudmongodb-sample"), ("identity", "sessions"), ("shop", "catalog"), ("shop", "orders")]
+        ("default", "multicloudmongodb-sample"), ("identity", "sessions"), ("shop", "catalog"), ("shop", "ledger"),
+        ("shop", "orders")]
     for inst in doc["instances"]:
-        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "warnings"}
+        assert sum(inst["placement"].values()) + (inst["arbiter"] is not None) == len(inst["members"])
+        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "arbiter",
+                             "warnings"}
         assert inst["moves"] == []
-        assert sum(inst["placement"].values()) == len(inst["members"])
         for member in inst["members"]:
             assert set(member) == {"id", "cluster", "ordinal", "host", "votes", "priority"}
     catalog = doc["instances"][2]
@@ -65,7 +67,8 @@ def test_cel_type_errors_are_found_at_load_time(tmp_path: Path) -> None:
     pack = tmp_path / "mongodb"
     shutil.copytree(ROOT / "rules" / "mongodb", pack)
     text = (pack / "pack.yaml").read_text()
-    (pack / "pack.yaml").write_text(text.replace('votes: "member.id < 7 ? 1 : 0"', 'votes: "member.id < 7"'))
+    (pack / "pack.yaml").write_text(text.replace('votes: "member.arbiterOnly || member.id < 7 ? 1 : 0"',
+                                                 'votes: "member.id < 7"'))
     result = run(["explain", *DEMO_ARGS, "--rules", str(pack)])
     assert result.exit_code == 1
     assert "rule 'votes': expression must evaluate to int, not bool" in result.stderr

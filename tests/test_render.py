@@ -122,6 +122,24 @@ def test_placement_and_policies_agree(rendered: Path) -> None:
     assert all(len(p) == 1 for p in ports.values())
 
 
+def test_the_arbiter_has_its_own_workload_in_one_cluster(rendered: Path) -> None:
+    base = rendered / "instances" / "shop" / "ledger"
+    mrs = yaml.safe_load((base / "mongoreplicaset-ledger.yaml").read_text())
+    arbiter = next(m for m in mrs["spec"]["members"] if m["arbiterOnly"])
+    assert (arbiter["votes"], arbiter["priority"]) == (1, 0)
+    assert sum(m["votes"] for m in mrs["spec"]["members"]) == 5
+    sts = yaml.safe_load((base / "statefulset-ledger-arbiter.yaml").read_text())
+    assert sts["spec"]["replicas"] == 1
+    assert "volumeClaimTemplates" not in sts["spec"]
+    data = yaml.safe_load((base / "statefulset-ledger.yaml").read_text())
+    assert data["spec"]["replicas"] == 4
+    assert data["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "data"
+    policy = yaml.safe_load((base / "propagationpolicy-ledger-arbiter.yaml").read_text())
+    assert policy["spec"]["placement"]["clusterAffinity"]["clusterNames"] == [arbiter["cluster"]]
+    service = yaml.safe_load((base / "service-ledger-arbiter.yaml").read_text())
+    assert arbiter["host"].endswith(f":{service['spec']['ports'][0]['nodePort']}")
+
+
 def test_nodeports_are_unique_across_everything(rendered: Path) -> None:
     seen: dict[int, str] = {}
     for path, obj in _objects(rendered):
@@ -129,7 +147,7 @@ def test_nodeports_are_unique_across_everything(rendered: Path) -> None:
             port = obj["spec"]["ports"][0]["nodePort"]
             assert port not in seen, f"{path} and {seen.get(port)} share {port}"
             seen[port] = path
-    assert len(seen) == 2 + 2 + 3 + 1
+    assert len(seen) == 2 + 2 + 3 + 1 + 3  # sessions, catalog, sample, orders, ledger (2 ordinals + arbiter)
 
 
 def test_nothing_runs_as_root(rendered: Path) -> None:
@@ -155,6 +173,10 @@ def test_state_file_records_placement(rendered: Path) -> None:
     state = json.loads((rendered / ".fedrender" / "state.json").read_text())
     assert state["schemaVersion"] == 1
     assert set(state["instances"]) == {"default/multicloudmongodb-sample", "identity/sessions", "shop/catalog",
-                                       "shop/orders"}
+                                       "shop/ledger", "shop/orders"}
+    ledger = state["instances"]["shop/ledger"]
+    arbiters = [m for m in ledger["members"] if m["arbiterOnly"]]
+    assert len(arbiters) == 1
+    assert ledger["nodePorts"]["arbiter"] == arbiters[0]["nodePort"]
     assert sorted(state["files"]) == sorted(p for p in tree(rendered) if p != ".fedrender/state.json")
     assert CLUSTERS.resolve().as_posix() in state["inputs"] or "examples/clusters/clusters.yaml" in state["inputs"]

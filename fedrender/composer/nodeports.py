@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 DEFAULT_RANGE = (30000, 32767)
 
-PortKey = tuple[str, str, int]
+PortKey = tuple[str, str, str]
+"""(namespace, name, what): ``what`` is a pod ordinal ("0", "1", ...) or another member Service ("arbiter")."""
 
 
 class PortsExhausted(Exception):

@@ -81,6 +81,8 @@ class Scheduling(Strict):
     scores: list[Score] = Field(default_factory=list)
     weight: CEL = Field(default="1", description="int per cluster: members are divided in proportion to it")
     groupCaps: list[GroupCap] = Field(default_factory=list)
+    arbiter: CEL = Field(default="false", description="bool over `memberCount`: add an arbiter (a voting member "
+                                                     "without data) to the members")
     spreadConstraints: CEL = Field(default="[]",
                                    description="list of {spreadByField|spreadByLabel, minGroups, maxGroups}")
     checks: list[PlacementCheck] = Field(default_factory=list)
@@ -116,8 +118,9 @@ class Template(Strict):
     """A manifest template (``${...}`` CEL) and how Karmada propagates it."""
 
     file: str
-    propagation: Literal["divided", "all", "ordinal"]
+    propagation: Literal["divided", "all", "ordinal", "arbiter"]
     forEach: Literal["ordinal"] | None = None
+    includeWhen: CEL = "true"
     stateful: bool = False
 
 

@@ -24,6 +24,7 @@ class MemberState(Strict):
     nodePort: int
     votes: int
     priority: int
+    arbiterOnly: bool = False
 
 
 class InstanceState(Strict):

@@ -47,9 +47,11 @@ class MemberView(Strict):
     cluster: str
     ordinal: int
     host: str
+    nodePort: int = 0
     votes: int = 0
     priority: int = 0
     tags: dict[str, str] = Field(default_factory=dict)
+    arbiterOnly: bool = Field(default=False, description="a voting member that holds no data")
 
 
 class OrdinalView(Strict):

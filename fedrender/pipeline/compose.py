@@ -30,7 +30,7 @@ def compose(planned: list[Planned], overlay: dict[str, Any], diagnostics: Diagno
     files: dict[str, bytes] = {}
     for item in planned:
         result = item.result
-        result.node_ports = {o: ports[(result.namespace, result.name, o)] for o in range(_ordinals(item))}
+        result.node_ports = {key[2]: port for key, port in ports.items() if key[:2] == (result.namespace, result.name)}
         try:
             objects, refs = _instance_objects(item, diagnostics)
         except EvalError as exc:
@@ -60,12 +60,13 @@ def _ports(planned: list[Planned], overlay: dict[str, Any]) -> dict[PortKey, int
     for item in planned:
         ns, name = item.result.namespace, item.result.name
         previous = item.previous.nodePorts if item.previous else {}
-        for ordinal in range(_ordinals(item)):
-            port = previous.get(str(ordinal))
+        services = [str(o) for o in range(_ordinals(item))] + (["arbiter"] if item.result.arbiter else [])
+        for what in services:
+            port = previous.get(what)
             if port is not None and port_range[0] <= port <= port_range[1]:
-                kept[(ns, name, ordinal)] = port
+                kept[(ns, name, what)] = port
             else:
-                wanted.append((ns, name, ordinal))
+                wanted.append((ns, name, what))
     return {**kept, **allocate(wanted, port_range, taken=kept.values())}
 
 
@@ -80,8 +81,13 @@ def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]]
 def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     pack, inst, placement, result = item.spec.pack, item.inst, item.placement, item.result
     ns, name = result.namespace, result.name
-    slots = [(s.id, s.cluster, s.ordinal, f"{item.views[s.cluster].vip}:{result.node_ports[s.ordinal]}")
-             for s in placement.slots]
+    ports = result.node_ports
+    slots = [(s.id, s.cluster, s.ordinal, f"{item.views[s.cluster].vip}:{ports[str(s.ordinal)]}",
+              ports[str(s.ordinal)], False) for s in placement.slots]
+    if result.arbiter is not None:
+        a = result.arbiter
+        slots.append((a.id, a.cluster, 0, f"{item.views[a.cluster].vip}:{ports['arbiter']}", ports["arbiter"], True))
+        slots.sort()
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster)
     result.members = members
     previous = dict(item.previous.placement) if item.previous else {}
@@ -90,19 +96,21 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dic
     problems = evaluate.checks(pack, inst, data)
     diagnostics.extend(problems)
     result.warnings.extend(d.message for d in problems if d.severity == "warning")
-    ordinals = [OrdinalView(index=o, nodePort=result.node_ports[o],
+    ordinals = [OrdinalView(index=o, nodePort=ports[str(o)],
                             clusters=sorted(c for c, n in placement.counts.items() if n > o))
                 for o in range(_ordinals(item))]
     labels = {"app.kubernetes.io/instance": name}
     tolerations = evaluate.cluster_tolerations(pack, inst)
     objects: list[dict[str, Any]] = []
-    divided, shared = [], []
+    divided, shared, arbiter = [], [], []
     by_ordinal: dict[int, list[dict[str, Any]]] = {}
     for spec, obj, ordinal in evaluate.templates(pack, inst, data, ordinals):
         karmada.annotate_template(obj, spec.stateful)
         objects.append(obj)
         if spec.propagation == "divided":
             divided.append(obj)
+        elif spec.propagation == "arbiter":
+            arbiter.append(obj)
         elif spec.propagation == "all" or ordinal is None:
             shared.append(obj)
         else:
@@ -116,6 +124,9 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dic
         objects.append(karmada.duplicated_policy(f"{name}-member-{index}", ns, labels,
                                                  [karmada.selector(o) for o in objs], ordinals[index].clusters,
                                                  tolerations))
+    if arbiter and result.arbiter is not None:
+        objects.append(karmada.duplicated_policy(f"{name}-arbiter", ns, labels, [karmada.selector(o) for o in arbiter],
+                                                 [result.arbiter.cluster], tolerations))
     objects.extend(_override_policies(item, data, objects, labels))
     return objects, evaluate.references(pack, inst)
 
@@ -151,8 +162,8 @@ def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Insta
             pack=r.pack,
             initCluster=r.init_cluster,
             placement=dict(sorted(r.placement.items())),
-            members=[MemberState(id=m.id, cluster=m.cluster, ordinal=m.ordinal, host=m.host,
-                                 nodePort=r.node_ports[m.ordinal], votes=m.votes, priority=m.priority)
+            members=[MemberState(id=m.id, cluster=m.cluster, ordinal=m.ordinal, host=m.host, nodePort=m.nodePort,
+                                 votes=m.votes, priority=m.priority, arbiterOnly=m.arbiterOnly)
                      for m in r.members],
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
         ) for r in results},

@@ -16,7 +16,17 @@ from fedrender.pipeline.load import SpecInput
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
 from fedrender.scheduler.capacity import estimate_free, free_resources, member_requests
-from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Move, Placement, Slot, Spread, place
+from fedrender.scheduler.placement import (
+    CLUSTER,
+    Candidate,
+    Infeasible,
+    Move,
+    Placement,
+    Slot,
+    Spread,
+    place,
+    place_arbiter,
+)
 
 GROUP_FIELDS = ("region", "zone", "provider")
 
@@ -110,7 +120,8 @@ class InstanceResult:
     rows: dict[str, ClusterRow]
     moves: list[Move]
     init_cluster: str
-    node_ports: dict[int, int] = field(default_factory=dict)
+    arbiter: Slot | None = None
+    node_ports: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     objects: list[dict[str, Any]] = field(default_factory=list)
 
@@ -122,6 +133,7 @@ class InstanceResult:
             "members": [{"id": m.id, "cluster": m.cluster, "ordinal": m.ordinal, "host": m.host,
                          "votes": m.votes, "priority": m.priority} for m in self.members],
             "excluded": dict(sorted(self.excluded.items())),
+            "arbiter": self.arbiter.id if self.arbiter else None,
             "moves": [{"id": m.id, "from": m.source, "to": m.target, "reason": m.reason} for m in self.moves],
             "warnings": list(self.warnings),
         }
@@ -150,7 +162,7 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
         return None
     total = int(data["spec"].get("replicaset", 0))
     requests = member_requests(evaluate.member_requests(pack, inst))
-    before = Counter(m.cluster for m in previous.members) if previous else Counter()
+    before = Counter(m.cluster for m in previous.members if not m.arbiterOnly) if previous else Counter()
     views = snapshot.views(requests, before)
     spreads = [_spread(s) for s in evaluate.spread_constraints(pack, inst)]
     label_levels = [s.level for s in spreads if s.level.startswith("label:")]
@@ -166,11 +178,23 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
     for spread in spreads:  # maxGroups limits the groups that can hold members, and so the majority rule
         if spread.max_groups and spread.level in group_counts:
             group_counts[spread.level] = min(group_counts[spread.level], spread.max_groups)
-    caps = evaluate.group_caps(pack, inst, total, group_counts)
-    previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in previous.members] if previous else []
+    wants_arbiter = evaluate.wants_arbiter(pack, inst, total)
+    caps = evaluate.group_caps(pack, inst, total + wants_arbiter, group_counts)  # the arbiter votes too
+    old = previous.members if previous else []
+    previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in old if not m.arbiterOnly]
+    old_arbiter = next((Slot(m.id, m.cluster, m.ordinal) for m in old if m.arbiterOnly), None)
+    keeps_arbiter = old_arbiter is not None and wants_arbiter and any(
+        c.name == old_arbiter.cluster and c.can_keep for c in candidates)
+    arbiter: Slot | None = None
     try:
         placement = place(total, candidates, caps, previous=previous_slots,
-                          previous_init=previous.initCluster if previous else "", spreads=spreads)
+                          previous_init=previous.initCluster if previous else "", spreads=spreads,
+                          reserved=[old_arbiter.id] if old_arbiter else [],
+                          occupied={old_arbiter.cluster: 1} if old_arbiter and keeps_arbiter else {})
+        if wants_arbiter:
+            arbiter, arbiter_move = place_arbiter(candidates, placement, old_arbiter)
+            if arbiter_move is not None:
+                placement.moves.append(arbiter_move)
     except Infeasible as exc:
         diagnostics.add(Diagnostic(f"{inst.subject}: {exc}", spec.doc.location(("spec", "replicaset")),
                                    "spec.replicaset"))
@@ -183,7 +207,7 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
     warnings = [d.message for d in problems if d.severity == "warning"]
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
-                            placement.moves, placement.init_cluster, warnings=warnings)
+                            placement.moves, placement.init_cluster, arbiter, warnings=warnings)
     return Planned(spec, inst, placement, views, result, snapshot, previous)
 
 

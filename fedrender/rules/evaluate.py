@@ -120,6 +120,11 @@ def group_caps(pack: Pack, inst: Instance, members: int, groups: dict[str, int])
             for level, program in pack.group_caps}
 
 
+def wants_arbiter(pack: Pack, inst: Instance, members: int) -> bool:
+    assert pack.arbiter is not None
+    return pack.arbiter.eval(inst.data(memberCount=members, groupCount=0), inst.subject) is True
+
+
 def spread_constraints(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     assert pack.spread_constraints is not None
     value = pack.spread_constraints.eval(inst.data(), inst.subject)
@@ -129,16 +134,19 @@ def spread_constraints(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     return [dict(v) for v in value]
 
 
-def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str]], placement: Mapping[str, int],
+def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, int, bool]],
+          placement: Mapping[str, int],
           init_cluster: str) -> list[MemberView]:
-    """Members with votes, priority and tags from the pack's role rules; slots are (id, cluster, ordinal, host)."""
+    """Members with votes, priority and tags from the pack's role rules.
+
+    ``slots`` are (id, cluster, ordinal, host, nodePort, arbiterOnly)."""
     assert pack.votes is not None
     assert pack.priority is not None
     assert pack.tags is not None
     member_type = _type(pack, "Member")
     out = []
-    for id_, cluster, ordinal, host in slots:
-        base = MemberView(id=id_, cluster=cluster, ordinal=ordinal, host=host)
+    for id_, cluster, ordinal, host, port, arbiter in slots:
+        base = MemberView(id=id_, cluster=cluster, ordinal=ordinal, host=host, nodePort=port, arbiterOnly=arbiter)
         data = inst.data(member=pack.types.message(member_type, base.model_dump()), memberCount=len(slots),
                          placement=dict(placement), initCluster=init_cluster)
         subject = f"{inst.subject} member {id_}"
@@ -180,6 +188,8 @@ def templates(pack: Pack, inst: Instance, data: Mapping[str, Any],
     out: list[tuple[TemplateSpec, dict[str, Any], int | None]] = []
     ordinal_type = _type(pack, "Ordinal")
     for spec in pack.templates:
+        if spec.include_when.eval(data, inst.subject) is not True:
+            continue
         contexts: list[tuple[dict[str, Any], int | None]] = (
             [({**data, "ordinal": pack.types.message(ordinal_type, o.model_dump())}, o.index) for o in ordinals]
             if spec.for_each == "ordinal" else [(dict(data), None)])

@@ -5,7 +5,7 @@ Stages and the variables their expressions see:
 ========== ==================================================================================
 instance   ``spec``, ``metadata``, ``overlay``                    (validations, references, spread)
 cluster    instance + ``cluster``                                  (filters, scores, weight)
-capacity   instance + ``memberCount``, ``groupCount``              (groupCaps)
+capacity   instance + ``memberCount``, ``groupCount``              (groupCaps, arbiter)
 member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
 placed     instance + ``members``, ``placement``, ``previous``, ``eligibleCount``, ``initCluster`` (checks)
 template   placed + ``ordinal`` (forEach templates)                (templates)
@@ -69,6 +69,7 @@ class TemplateSpec:
     propagation: str
     for_each: str | None
     stateful: bool
+    include_when: Program
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Pack:
     cluster_tolerations: Program | None = None
     weight: Program | None = None
     spread_constraints: Program | None = None
+    arbiter: Program | None = None
     group_caps: list[tuple[str, Program]] = field(default_factory=list)
     votes: Program | None = None
     priority: Program | None = None
@@ -190,6 +192,7 @@ def load_pack(directory: Path) -> Pack:
         pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
                                              "clusterTolerations")
     pack.weight = c.program("cluster", (*sp, "weight"), sched.weight, "weight", "int")
+    pack.arbiter = c.program("capacity", (*sp, "arbiter"), sched.arbiter, "arbiter", "bool")
     pack.spread_constraints = c.program("instance", (*sp, "spreadConstraints"), sched.spreadConstraints,
                                         "spreadConstraints")
     pack.group_caps = [(g.groupBy, c.program("capacity", (*sp, "groupCaps", i, "maxMembers"), g.maxMembers,
@@ -224,9 +227,10 @@ def load_pack(directory: Path) -> Pack:
             continue
         digest.update(path.read_bytes())
         stage = "ordinal" if t.forEach == "ordinal" else "template"
+        include = c.program("template", (*base, "templates", i, "includeWhen"), t.includeWhen, t.file, "bool")
         for tdoc in load_file(path):
             template = Template(tdoc, c.envs[stage], f"template {t.file}", c.diagnostics)
-            pack.templates.append(TemplateSpec(template, t.propagation, t.forEach, t.stateful))
+            pack.templates.append(TemplateSpec(template, t.propagation, t.forEach, t.stateful, include))
     if c.diagnostics:
         raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
     pack.digest = digest.hexdigest()

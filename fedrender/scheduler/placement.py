@@ -19,9 +19,10 @@ Kept members are never moved to satisfy a cap; the result says which caps they e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from types import MappingProxyType
 
 CLUSTER = "cluster"
 
@@ -114,8 +115,12 @@ class _State:
 
 
 def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, int], *,
-          previous: Sequence[Slot] = (), previous_init: str = "", spreads: Sequence[Spread] = ()) -> Placement:
-    """Place ``total`` members; ``caps`` bounds members per group of each level (an int bounds clusters)."""
+          previous: Sequence[Slot] = (), previous_init: str = "", spreads: Sequence[Spread] = (),
+          reserved: Collection[int] = (), occupied: Mapping[str, int] = MappingProxyType({})) -> Placement:
+    """Place ``total`` members; ``caps`` bounds members per group of each level (an int bounds clusters).
+
+    New members never take an ``_id`` in ``reserved``; ``occupied`` counts other voters (an arbiter) per
+    cluster against the caps."""
     cap_map = {CLUSTER: caps} if isinstance(caps, int) else dict(caps)
     levels = sorted(cap_map, key=lambda level: (level == CLUSTER, level))
     by_name = {c.name: c for c in candidates}
@@ -131,13 +136,16 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     lost = [s for s in members if s not in kept]
     for slot in kept:
         state.add(slot.cluster)
+    for name, extra in occupied.items():
+        if name in by_name:
+            state.add(name, extra)
     removed: list[Slot] = []
     excess = len(members) - total
     while excess > 0 and lost:
         removed.append(lost.pop())
         excess -= 1
     while excess > 0:
-        name = max((n for n in state.counts if state.counts[n]), key=lambda n: (
+        name = max({s.cluster for s in kept}, key=lambda n: (
             *(state.groups[level][by_name[n].group(level)] for level in levels), -by_name[n].score, n))
         victim = max((s for s in kept if s.cluster == name), key=lambda s: s.ordinal)
         kept.remove(victim)
@@ -158,7 +166,7 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
                              f"but only {len(used)} could be used ({len(available)} eligible: "
                              f"{', '.join(sorted(available)) or 'none'})", _details(candidates, held, cap_map))
     next_ordinal = {n: 1 + max((s.ordinal for s in kept if s.cluster == n), default=-1) for n in by_name}
-    used_ids = {s.id for s in kept} | {s.id for s in lost}
+    used_ids = {s.id for s in kept} | {s.id for s in lost} | set(reserved)
     free_ids = (i for i in range(10**6) if i not in used_ids)
     slots = list(kept)
     moves = []
@@ -173,7 +181,7 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     counts = Counter(s.cluster for s in slots)
     order = sorted(counts, key=lambda n: (-counts[n], -by_name[n].score, n))
     init = previous_init if counts.get(previous_init) else (order[0] if order else "")
-    if not members:  # a fresh set: _ids round-robin over clusters, init cluster first, so voters spread too
+    if not members and not reserved:  # a fresh set: _ids round-robin, init cluster first, so voters spread too
         rank = {n: i for i, n in enumerate(order)}
         slots = [Slot(i, s.cluster, s.ordinal)
                  for i, s in enumerate(sorted(slots, key=lambda s: (s.ordinal, rank[s.cluster])))]
@@ -185,6 +193,29 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     return Placement({n: counts[n] for n in order}, init, sorted(slots, key=lambda s: s.id), excluded,
                      sorted(c.name for c in candidates if c.eligible), moves, sorted(removed, key=lambda s: s.id),
                      over)
+
+
+def place_arbiter(candidates: Sequence[Candidate], placement: Placement,
+                  previous: Slot | None) -> tuple[Slot, Move | None]:
+    """A voting member without data: it stays where it was while that cluster may keep it; otherwise it goes
+    to an eligible cluster holding no data members, else to the one holding the fewest (then score, name)."""
+    by_name = {c.name: c for c in candidates}
+    used = {s.id for s in placement.slots}
+    if previous is not None and previous.cluster in by_name and by_name[previous.cluster].can_keep \
+            and previous.id not in used:
+        return previous, None
+    options = [c for c in candidates if c.eligible and c.fits >= 1 + placement.counts.get(c.name, 0)]
+    if not options:
+        raise Infeasible("no eligible cluster has room for the arbiter", _details(candidates, Counter(), {}))
+    choice = min(options, key=lambda c: (placement.counts.get(c.name, 0), -c.score, c.name))
+    new_id = previous.id if previous is not None and previous.id not in used else \
+        next(i for i in range(len(used) + 1) if i not in used)
+    slot = Slot(new_id, choice.name, 0)
+    if previous is None:
+        return slot, None
+    reason = (f"{previous.cluster} {by_name[previous.cluster].reason}" if previous.cluster in by_name
+              else f"{previous.cluster} is gone from the snapshot")
+    return slot, Move(slot.id, previous.cluster, choice.name, reason)
 
 
 def _fill(need: int, state: _State, eligible: list[str], spreads: Sequence[Spread],
