@@ -1,7 +1,9 @@
-"""Benchmark: render 1,000 generated MultiCloudMongoDB over 50 clusters and print the figures.
+"""Benchmarks, printed as figures (run with `make bench`):
 
-Prints wall time, objects per second, peak memory (max RSS), and the floor: the time PyYAML's C dumper alone
-takes to dump the same objects. Run with `make bench`.
+1. render 1,000 generated MultiCloudMongoDB over 50 clusters: wall time, objects per second, peak memory
+   (max RSS), and the floor, the time PyYAML's C dumper alone takes to dump the same objects;
+2. explain 1,000 instances over 100 clusters starting from a state file (sticky placement), with one
+   cluster gone NotReady since, so that failover moves are computed too: time per instance.
 """
 
 from __future__ import annotations
@@ -16,21 +18,21 @@ from typing import Any
 import yaml
 
 from fedrender.emitter import canonical
-from fedrender.pipeline.render import Inputs, render
+from fedrender.pipeline.render import Inputs, read_state, render
 from fedrender.pipeline.write import write_tree
 
 INSTANCES, CLUSTERS = 1000, 50
 PROVIDERS = ["aws", "gcp", "azure", "alibabacloud", "huaweicloud"]
 
 
-def clusters() -> dict[str, Any]:
+def clusters(count: int = CLUSTERS, not_ready: int = -1) -> dict[str, Any]:
     items = []
-    for i in range(CLUSTERS):
+    for i in range(count):
         items.append({
             "apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
             "metadata": {"name": f"member-{i:02d}", "labels": {"vip": f"10.{i // 250}.{i % 250}.10"}},
             "spec": {"syncMode": "Push", "provider": PROVIDERS[i % 5], "region": f"region-{i % 7}"},
-            "status": {"conditions": [{"type": "Ready", "status": "False" if i % 17 == 16 else "True",
+            "status": {"conditions": [{"type": "Ready", "status": "False" if i % 17 == 16 or i == not_ready else "True",
                                        "reason": "ClusterReady", "message": "",
                                        "lastTransitionTime": "2026-11-01T00:00:00Z"}],
                        "resourceSummary": {"allocatable": {"cpu": "2000", "memory": "8000Gi", "pods": "5000"},
@@ -74,7 +76,26 @@ def main() -> None:
     print(f"per instance:       {total / INSTANCES * 1000:.2f} ms")
     print(f"peak memory (RSS):  {peak_mib:.0f} MiB")
     print(f"floor (C dumper):   {floor:.2f} s to dump the same objects ({len(objects) / floor:,.0f} objects/s)")
+    explain_bench()
     sys.stdout.flush()
+
+
+def explain_bench() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "clusters.yaml").write_text(yaml.safe_dump(clusters(100)))
+        (root / "specs.yaml").write_text(yaml.safe_dump_all(specs()))
+        out = root / "out"
+        write_tree(out, render(Inputs([root / "specs.yaml"], root / "clusters.yaml")).files)
+        state = read_state(out)
+        first = next(iter(state.instances.values())).members[0].cluster if state else ""
+        (root / "clusters.yaml").write_text(yaml.safe_dump(clusters(100, not_ready=int(first.split("-")[1]))))
+        start = time.perf_counter()
+        result = render(Inputs([root / "specs.yaml"], root / "clusters.yaml"), state)
+        elapsed = time.perf_counter() - start
+    moves = sum(len(inst.moves) for inst in result.instances)
+    print(f"explain with state: {INSTANCES} instances over 100 clusters, {moves} members moved off {first}")
+    print(f"  wall time:        {elapsed:.2f} s, {elapsed / INSTANCES * 1000:.2f} ms per instance")
 
 
 if __name__ == "__main__":

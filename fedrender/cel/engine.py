@@ -95,7 +95,7 @@ class Program:
             raise EvalError(self._message(str(exc), subject)) from None
         if value.type() == cel.Type.ERROR:
             raise EvalError(self._message(str(value.value()), subject))
-        return to_python(value.value() if value.type().is_message() else value.plain_value())
+        return to_python(value)
 
     def _message(self, problem: str, subject: str) -> str:
         rule = f"rule {self.expr.rule!r} " if self.expr.rule else ""
@@ -104,7 +104,23 @@ class Program:
 
 
 def to_python(value: Any) -> Any:
-    """Plain Python from CEL results; JSON doubles that are whole numbers become ints."""
+    """Plain Python from a CEL result, converted one element at a time.
+
+    cel-expr-python 0.1.3 drops a reference to ``None`` each time it converts a CEL ``null`` to Python
+    (``plain_value()``, or ``value()`` on a null): on Python 3.11, where ``None`` is not immortal, a few
+    thousand nulls abort the interpreter (``none_dealloc``). So nulls are recognised by type and never
+    handed to the library to convert; containers are walked here. Messages become dicts.
+    """
+    if isinstance(value, cel.Value):
+        kind = value.type()
+        if kind == cel.Type.NULL:
+            return None
+        inner = value.value()
+        if isinstance(inner, list):
+            return [to_python(v) for v in inner]
+        if isinstance(inner, dict):
+            return {to_python(k): to_python(v) for k, v in inner.items()}
+        return to_python(inner)
     if isinstance(value, Message):
         return json_format.MessageToDict(value, preserving_proto_field_name=True)
     if isinstance(value, dict):

@@ -104,11 +104,15 @@ def cluster_message(pack: Pack, view: ClusterView) -> Message:
 def verdict(pack: Pack, inst: Instance, cluster: Message, name: str) -> Verdict:
     data = inst.data(cluster=cluster)
     subject = f"{inst.subject} on cluster {name}"
-    failed = [rule for rule in pack.filters if rule.program.eval(data, subject) is not True]
-    if failed:
-        first = next((r for r in failed if r.applies_to == "all"), failed[0])
-        keeps = all(r.applies_to == "new" for r in failed)
-        return Verdict(False, keeps, _message(first, data, subject), 0, 0)
+    blocks_new: Rule | None = None
+    for rule in pack.filters:
+        if rule.program.eval(data, subject) is True:
+            continue
+        if rule.applies_to == "all":  # members go too: nothing more to learn
+            return Verdict(False, False, _message(rule, data, subject), 0, 0)
+        blocks_new = blocks_new or rule
+    if blocks_new is not None:
+        return Verdict(False, True, _message(blocks_new, data, subject), 0, 0)
     score = sum(int(rule.program.eval(data, subject)) * rule.weight for rule in pack.scores)
     assert pack.weight is not None
     return Verdict(True, True, "", score, int(pack.weight.eval(data, subject)))

@@ -1,0 +1,107 @@
+"""The state file across renders, through the command line: stickiness, pruning, NodePorts, explain --out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import CLUSTERS, ROOT, run, tree
+
+SPEC = yaml.safe_load((ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0])
+
+
+def _specs(path: Path, *specs: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump_all(specs, sort_keys=False))
+    return path
+
+
+def _scaled(n: int, name: str = "orders") -> dict[str, Any]:
+    return {**SPEC, "metadata": {**SPEC["metadata"], "name": name}, "spec": {**SPEC["spec"], "replicaset": n}}
+
+
+def _render(specs: Path, out: Path, *extra: str) -> Any:
+    return run(["render", "--specs", str(specs), "--clusters", str(CLUSTERS), "--out", str(out), *extra])
+
+
+def _state(out: Path) -> dict[str, Any]:
+    return json.loads((out / ".fedrender" / "state.json").read_text())
+
+
+def test_scale_up_keeps_members_and_their_node_ports(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(3)), out).exit_code == 0
+    before = _state(out)["instances"]["shop/orders"]
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(5)), out).exit_code == 0
+    after = _state(out)["instances"]["shop/orders"]
+    assert after["members"][:3] == before["members"]
+    assert {k: v for k, v in after["nodePorts"].items() if k in before["nodePorts"]} == before["nodePorts"]
+    assert len(after["members"]) == 5
+
+
+def test_scale_down_prunes_the_member_service_it_no_longer_needs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(5)), out).exit_code == 0
+    base = out / "instances" / "shop" / "orders"
+    assert (base / "service-orders-1.yaml").exists()
+    result = _render(_specs(tmp_path / "s.yaml", _scaled(3)), out)
+    assert result.exit_code == 0
+    assert not (base / "service-orders-1.yaml").exists()
+    assert not (base / "propagationpolicy-orders-member-1.yaml").exists()
+    assert "2 removed" in result.stderr
+
+
+def test_explain_with_out_reads_the_state_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(3)), out).exit_code == 0
+    files = tree(out)
+    result = run(["explain", "--specs", str(_specs(tmp_path / "s.yaml", _scaled(5))), "--clusters", str(CLUSTERS),
+                  "--out", str(out), "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert tree(out) == files
+    explained = json.loads(result.stdout)["instances"][0]
+    kept = _state(out)["instances"]["shop/orders"]["members"]
+    assert [{k: m[k] for k in ("id", "cluster", "ordinal", "host")} for m in explained["members"][:3]] == [
+        {k: m[k] for k in ("id", "cluster", "ordinal", "host")} for m in kept]
+
+
+def test_deleting_an_instance_prunes_its_files_and_frees_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(3), _scaled(3, "billing")), out).exit_code == 0
+    (out / "README.md").write_text("not fedrender's\n")
+    kept = _state(out)["instances"]["shop/billing"]
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(3, "billing")), out).exit_code == 0
+    assert not (out / "instances" / "shop" / "orders").exists()
+    assert (out / "README.md").read_text() == "not fedrender's\n"
+    assert _state(out)["instances"] == {"shop/billing": kept}
+
+
+def test_a_damaged_state_file_is_an_input_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _render(_specs(tmp_path / "s.yaml", _scaled(3)), out).exit_code == 0
+    state = out / ".fedrender" / "state.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), "schemaVersion": 99}))
+    files = tree(out)
+    result = _render(tmp_path / "s.yaml", out)
+    assert result.exit_code == 1
+    assert f"{state}: error: cannot use the state file: it has schemaVersion 99" in result.stderr
+    assert tree(out) == files
+
+
+def test_node_ports_come_from_the_overlay_range_and_running_out_is_an_error(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "ports.yaml").write_text("nodePorts: {min: 31000, max: 31002}\n")
+    specs = _specs(tmp_path / "s.yaml", _scaled(3))
+    result = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS), "--overlay", str(overlay),
+                  "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    ports = {int(m["host"].split(":")[1]) for m in json.loads(result.stdout)["instances"][0]["members"]}
+    assert ports <= {31000, 31001, 31002}
+    specs = _specs(tmp_path / "s.yaml", _scaled(3), _scaled(3, "a"), _scaled(3, "b"), _scaled(3, "c"))
+    result = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS), "--overlay", str(overlay)])
+    assert result.exit_code == 1
+    assert "4 member Services need NodePorts but 31000-31002 has 3 free; widen the overlay's nodePorts range" \
+        in result.stderr
