@@ -87,6 +87,10 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
                    out: Path) -> None:
     """Render manifests into --out (placement stays as the state file in --out recorded it)."""
     result = _run(specs, clusters, rules, overlays, out)
+    for inst in result.instances:
+        for move in inst.moves:
+            click.echo(f"{inst.namespace}/{inst.name}: moved member {move.id} {move.source} -> {move.target}: "
+                       f"{move.reason}", err=True)
     try:
         report = write_tree(out, result.files)
     except OSError as exc:

@@ -53,6 +53,22 @@ def test_scale_down_prunes_the_member_service_it_no_longer_needs(tmp_path: Path)
     assert "2 removed" in result.stderr
 
 
+def test_render_reports_failover_moves(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    specs = _specs(tmp_path / "s.yaml", _scaled(3))
+    assert _render(specs, out).exit_code == 0
+    snapshot = yaml.safe_load(CLUSTERS.read_text())
+    for cluster in snapshot["items"]:
+        if cluster["metadata"]["name"] == "member-eu-2":
+            cluster["status"]["conditions"][0].update(status="False", reason="ClusterNotReachable", message="gone")
+    down = tmp_path / "clusters.yaml"
+    down.write_text(yaml.safe_dump(snapshot))
+    result = run(["render", "--specs", str(specs), "--clusters", str(down), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "shop/orders: moved member 2 member-eu-2 -> " in result.stderr
+    assert "member-eu-2 is not Ready: ClusterNotReachable: gone" in result.stderr
+
+
 def test_explain_with_out_reads_the_state_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert _render(_specs(tmp_path / "s.yaml", _scaled(3)), out).exit_code == 0
