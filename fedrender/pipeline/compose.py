@@ -9,9 +9,10 @@ from typing import Any
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.composer import karmada
-from fedrender.composer.nodeports import DEFAULT_RANGE, PortKey, PortsExhausted, allocate
+from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
+from fedrender.models.overlay import Overlay
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import OrdinalView
 from fedrender.pipeline.schedule import InstanceResult, Planned
@@ -19,7 +20,7 @@ from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
 
 
-def compose(planned: list[Planned], overlay: dict[str, Any], diagnostics: Diagnostics) -> dict[str, bytes]:
+def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) -> dict[str, bytes]:
     """Every manifest of every instance, by output path; NodePorts stay as the previous state had them."""
     try:
         ports = _ports(planned, overlay)
@@ -52,9 +53,8 @@ def _ordinals(item: Planned) -> int:
     return max(item.placement.counts.values(), default=0)
 
 
-def _ports(planned: list[Planned], overlay: dict[str, Any]) -> dict[PortKey, int]:
-    ports = overlay.get("nodePorts") or {}
-    port_range = int(ports.get("min", DEFAULT_RANGE[0])), int(ports.get("max", DEFAULT_RANGE[1]))
+def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
+    port_range = overlay.nodePorts.min, overlay.nodePorts.max
     kept: dict[PortKey, int] = {}
     wanted: list[PortKey] = []
     for item in planned:

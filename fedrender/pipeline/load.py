@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
+from fedrender.models.overlay import Overlay
 from fedrender.models.parse import model_diagnostics, parse_model
 from fedrender.models.source import SourceDoc, load_file
 from fedrender.rules.pack import PACK_FILE, Pack, load_pack
@@ -129,15 +130,33 @@ def _sub(doc: SourceDoc, prefix: tuple[str | int, ...]) -> SourceDoc:
     return sub
 
 
-def load_overlay(directories: Sequence[Path]) -> dict[str, Any]:
-    """Overlay files (``*.yaml`` of each directory in name order, directories in the order given), deep-merged."""
+def load_overlay(directories: Sequence[Path]) -> Overlay:
+    """The overlay: every file checked on its own (errors carry file:line), then merged in the documented
+    order (see :mod:`fedrender.models.overlay`) and checked again as a whole."""
+    diagnostics = Diagnostics()
     merged: dict[str, Any] = {}
-    for path in yaml_files(directories):
-        for doc in load_file(path):
-            if not isinstance(doc.data, dict):
-                raise InputError([Diagnostic("an overlay document is a mapping", doc.location())])
-            merged = _merge(merged, doc.data)
-    return merged
+    for directory in directories:
+        if not directory.is_dir():
+            diagnostics.add(Diagnostic("an overlay is a directory of YAML files", Location(str(directory))))
+            continue
+        for path in sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()):
+            for doc in load_file(path):
+                if not isinstance(doc.data, dict):
+                    diagnostics.add(Diagnostic("an overlay document is a mapping", doc.location()))
+                    continue
+                try:
+                    parse_model(Overlay, doc, "overlay")
+                except InputError as exc:
+                    diagnostics.extend(exc.diagnostics)
+                    continue
+                merged = _merge(merged, doc.data)
+    diagnostics.raise_if_errors()
+    try:
+        return Overlay.model_validate(merged)
+    except ValidationError as exc:
+        where = ", ".join(str(d) for d in directories)
+        raise InputError([Diagnostic(f"the merged overlay is invalid: {e['msg']}", Location(where),
+                                     ".".join(str(p) for p in e["loc"])) for e in exc.errors()]) from None
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +164,10 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
         out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
+
+
+def overlay_files(directories: Sequence[Path]) -> list[Path]:
+    return [p for d in directories if d.is_dir() for p in sorted(d.iterdir()) if p.suffix in YAML_SUFFIXES]
 
 
 def digest(paths: Iterable[Path]) -> dict[str, str]:

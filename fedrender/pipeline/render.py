@@ -17,7 +17,16 @@ from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import SCHEMA_VERSION, State
 from fedrender.models.views import MetadataView
 from fedrender.pipeline import compose
-from fedrender.pipeline.load import SpecInput, digest, load_clusters, load_overlay, load_packs, load_specs, yaml_files
+from fedrender.pipeline.load import (
+    SpecInput,
+    digest,
+    load_clusters,
+    load_overlay,
+    load_packs,
+    load_specs,
+    overlay_files,
+    yaml_files,
+)
 from fedrender.pipeline.schedule import InstanceResult, Planned, Snapshot, plan
 
 __all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "read_state", "render"]
@@ -101,7 +110,7 @@ def render(inputs: Inputs, previous: State | None = None,
     files = compose.compose(planned, overlay, diagnostics)
     diagnostics.raise_if_errors()
     results = [p.result for p in planned]
-    sources = digest([*yaml_files(inputs.specs), inputs.clusters, *yaml_files(inputs.overlays)])
+    sources = digest([*yaml_files(inputs.specs), inputs.clusters, *overlay_files(inputs.overlays)])
     files[STATE_FILE] = compose.state(packs, sources, results, sorted(files))
     return RenderResult(results, dict(sorted(files.items())), diagnostics.warnings)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
+from fedrender.models.overlay import Overlay
 from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline.load import SpecInput
@@ -36,8 +37,9 @@ class Snapshot:
     """The clusters, with what instances share: free resources, and views per (member request, members kept)."""
 
     clusters: list[Cluster]
-    overlay: dict[str, Any]
+    overlay: Overlay
     free: dict[str, dict[str, Fraction] | None] = field(default_factory=dict)
+    _overlays: dict[str, Any] = field(default_factory=dict)
     _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
     _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
 
@@ -56,6 +58,11 @@ class Snapshot:
             out[name] = self._views[cache]
         return out
 
+    def overlay_message(self, pack: Pack) -> Any:
+        if pack.name not in self._overlays:
+            self._overlays[pack.name] = evaluate.overlay_message(pack, self.overlay)
+        return self._overlays[pack.name]
+
     def message(self, pack: Pack, view: ClusterView) -> Any:
         """The CEL value of ``view`` (cached: views are immutable and shared across instances)."""
         key = (pack.name, id(view))
@@ -64,7 +71,7 @@ class Snapshot:
         return self._messages[key]
 
 
-def cluster_view(cluster: Cluster, overlay: dict[str, Any], free: dict[str, Fraction] | None,
+def cluster_view(cluster: Cluster, overlay: Overlay, free: dict[str, Fraction] | None,
                  requests: dict[str, Fraction], kept: int = 0) -> ClusterView:
     """What rules see of ``cluster``. ``kept`` members of this instance already run there: the snapshot's
     ``allocated`` counts them, so their requests are added back before estimating what fits."""
@@ -73,7 +80,7 @@ def cluster_view(cluster: Cluster, overlay: dict[str, Any], free: dict[str, Frac
         free["pods"] = free.get("pods", Fraction(0)) + kept
     fit = estimate_free(free, requests)
     ready = cluster.ready_condition()
-    overlay_cluster = (overlay.get("clusters") or {}).get(cluster.metadata.name) or {}
+    overlay_vip = overlay.clusters[cluster.metadata.name].vip if cluster.metadata.name in overlay.clusters else ""
     reason = ""
     if ready is None:
         reason = "no Ready condition"
@@ -90,7 +97,7 @@ def cluster_view(cluster: Cluster, overlay: dict[str, Any], free: dict[str, Frac
         ready=ready is not None and ready.status == "True",
         readyReason=reason,
         taints=[TaintView(key=t.key, value=t.value or "", effect=t.effect) for t in cluster.spec.taints],
-        vip=str(overlay_cluster.get("vip") or cluster.metadata.labels.get("vip", "")),
+        vip=overlay_vip or cluster.metadata.labels.get("vip", ""),
         allocatable=dict(summary.allocatable) if summary else {},
         fits=fit.members,
         capacity=fit.explanation,
@@ -155,7 +162,7 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
     """Validate one instance and place its members; problems go to ``diagnostics`` (None when it can't)."""
     pack = spec.pack
     data = spec.model.model_dump(mode="json", exclude_none=True)
-    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay)
+    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack))
     problems = evaluate.validate(pack, inst)
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):

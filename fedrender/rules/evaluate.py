@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 
 from fedrender.cel.engine import EvalError, Program
 from fedrender.models.diagnostics import Diagnostic, Location
+from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
 from fedrender.rules.pack import Pack, Rule, TemplateSpec
@@ -24,7 +25,7 @@ class Instance:
     name: str
     spec: Message
     metadata: Message
-    overlay: Mapping[str, Any]
+    overlay: Message
 
     @property
     def subject(self) -> str:
@@ -57,8 +58,12 @@ class Override:
     location: Location
 
 
-def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: MetadataView,
-             overlay: Mapping[str, Any]) -> Instance:
+def overlay_message(pack: Pack, overlay: Overlay) -> Message:
+    """The CEL value of the overlay, for this pack's types (build it once per run)."""
+    return pack.types.message(_type(pack, "Overlay"), overlay.model_dump(mode="json"))
+
+
+def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: MetadataView, overlay: Message) -> Instance:
     return Instance(doc, meta.namespace, meta.name, pack.types.message(pack.spec_type, dict(spec)),
                     pack.types.message(_type(pack, "Metadata"), meta.model_dump()), overlay)
 

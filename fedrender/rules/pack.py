@@ -27,6 +27,7 @@ from fedrender.cel.template import Template
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.kinds import INPUT_KINDS
+from fedrender.models.overlay import Overlay
 from fedrender.models.parse import parse_model
 from fedrender.models.rulepack import RulePack
 from fedrender.models.source import PathKey, SourceDoc, load_file
@@ -136,7 +137,8 @@ def _environments(types: TypeRegistry, spec_type: str) -> dict[str, Environment]
     meta = types.add("Metadata", MetadataView.model_json_schema())
     member = types.add("Member", MemberView.model_json_schema())
     ordinal = types.add("Ordinal", OrdinalView.model_json_schema())
-    instance = {"spec": spec_type, "metadata": meta, "overlay": "map(string, dyn)"}
+    overlay = types.add("Overlay", Overlay.model_json_schema())
+    instance = {"spec": spec_type, "metadata": meta, "overlay": overlay}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
               "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string"}
     stages = {
