@@ -77,25 +77,25 @@ def override_policy(name: str, namespace: str, labels: Mapping[str, str], object
     })
 
 
-def override_rule(cluster: str, labels: Sequence[tuple[str, Any]], annotations: Sequence[tuple[str, Any]],
-                  plaintext: Sequence[tuple[str, str, Any]]) -> dict[str, Any]:
-    overriders: dict[str, Any] = {}
-    if labels:
-        overriders["labelsOverrider"] = [_map_overrider(op, v) for op, v in labels]
-    if annotations:
-        overriders["annotationsOverrider"] = [_map_overrider(op, v) for op, v in annotations]
-    if plaintext:
-        overriders["plaintext"] = [{"path": path, "operator": op, **({} if v is None else {"value": v})}
-                                   for op, path, v in plaintext]
-    return {"targetCluster": {"clusterNames": [cluster]}, "overriders": overriders}
-
-
-def _map_overrider(op: str, value: Any) -> dict[str, Any]:
-    return {"operator": op, "value": {str(k): str(v) for k, v in dict(value or {}).items()}}
+def override_rule(clusters: Sequence[str], overriders: Mapping[str, Any]) -> dict[str, Any]:
+    return {"targetCluster": {"clusterNames": sorted(clusters)}, "overriders": dict(overriders)}
 
 
 def _selector_key(s: Mapping[str, str]) -> tuple[str, ...]:
     return (s["apiVersion"], s["kind"], s.get("namespace", ""), s.get("name", ""))
+
+
+def receivers(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str, str], set[str]]:
+    """(kind, namespace, name) -> the clusters its PropagationPolicy sends it to."""
+    out: dict[tuple[str, str, str], set[str]] = {}
+    for policy in objects:
+        if policy["kind"] not in ("PropagationPolicy", "ClusterPropagationPolicy"):
+            continue
+        clusters = set(policy["spec"]["placement"].get("clusterAffinity", {}).get("clusterNames", []))
+        for s in policy["spec"]["resourceSelectors"]:
+            namespace = s.get("namespace", policy["metadata"].get("namespace", ""))
+            out.setdefault((s["kind"], namespace, s.get("name", "")), set()).update(clusters)
+    return out
 
 
 def annotate_template(obj: dict[str, Any], stateful: bool) -> dict[str, Any]:

@@ -94,23 +94,50 @@ class Roles(Strict):
     tags: CEL = "{}"
 
 
-class Overrider(Strict):
-    operator: Literal["add", "remove", "replace"]
+Operator = Literal["add", "remove", "replace"]
+JsonPointer = Field(pattern=r"^(/([^~/]|~[01])*)+$", description="RFC 6901 path")
+
+
+class MapOverrider(Strict):
+    """labelsOverrider / annotationsOverrider: ``value`` is CEL returning map(string, string)."""
+
+    operator: Operator
+    value: CEL
+
+
+class PlaintextOverrider(Strict):
+    """RFC 6902 on the template; ``value`` is CEL (not used by ``remove``)."""
+
+    operator: Operator
+    path: str = JsonPointer
     value: CEL | None = None
 
 
-class PlaintextOverrider(Overrider):
-    path: str
+class ImagePredicate(Strict):
+    path: str = JsonPointer
+
+
+class ImageOverrider(Strict):
+    """Karmada's imageOverrider; ``value`` is CEL returning a string. Without ``predicate`` it rewrites every
+    ``containers[*].image`` of Pod, ReplicaSet, Deployment, DaemonSet, StatefulSet and Job."""
+
+    component: Literal["Registry", "Repository", "Tag"]
+    operator: Operator
+    value: CEL = "''"
+    predicate: ImagePredicate | None = None
 
 
 class OverrideRule(Strict):
-    """Per target cluster: when ``when`` holds, these Karmada overriders (values are CEL) apply to ``kinds``."""
+    """Per target cluster: when ``when`` holds, these Karmada overriders (values are CEL) apply to the objects
+    of ``kinds`` (rendered from ``templates`` when given)."""
 
     name: str
     kinds: list[str] = Field(min_length=1)
+    templates: list[str] = Field(default_factory=list, description="template files; empty means all")
     when: CEL = "true"
-    labelsOverrider: list[Overrider] = Field(default_factory=list)
-    annotationsOverrider: list[Overrider] = Field(default_factory=list)
+    imageOverrider: list[ImageOverrider] = Field(default_factory=list)
+    labelsOverrider: list[MapOverrider] = Field(default_factory=list)
+    annotationsOverrider: list[MapOverrider] = Field(default_factory=list)
     plaintext: list[PlaintextOverrider] = Field(default_factory=list)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.composer import karmada
+from fedrender.composer.apply import OverrideFailed, apply_overriders
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
@@ -29,6 +30,7 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         return {}
     references: dict[tuple[str, str, str], set[str]] = {}
     files: dict[str, bytes] = {}
+    owners: dict[tuple[str, str, str, str], str] = {}
     for item in planned:
         result = item.result
         result.node_ports = {key[2]: port for key, port in ports.items() if key[:2] == (result.namespace, result.name)}
@@ -40,12 +42,19 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         for ref in refs:
             references.setdefault((result.namespace, *ref), set()).update(item.placement.counts)
         result.objects = objects
-        _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics)
+        for obj in objects:
+            key = (obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
+            owner = owners.setdefault(key, f"{result.namespace}/{result.name}")
+            if owner != f"{result.namespace}/{result.name}":
+                diagnostics.add(Diagnostic(f"{owner} and {result.namespace}/{result.name} both render {key[1]} "
+                                           f"{key[2]}/{key[3]}; rename one of them", item.spec.doc.location(
+                                               ("metadata", "name")), "metadata.name"))
+        _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics, overlay.labels)
     for (namespace, kind, name), clusters in sorted(references.items()):
         policy = karmada.duplicated_policy(
             f"{kind.lower()}-{name}", namespace, {}, [{"apiVersion": "v1", "kind": kind, "name": name,
                                                        "namespace": namespace}], sorted(clusters), [])
-        _add_files(files, f"instances/{namespace}/_references", [policy], diagnostics)
+        _add_files(files, f"instances/{namespace}/_references", [policy], diagnostics, overlay.labels)
     return files
 
 
@@ -70,8 +79,13 @@ def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
     return {**kept, **allocate(wanted, port_range, taken=kept.values())}
 
 
-def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]], diagnostics: Diagnostics) -> None:
+def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]], diagnostics: Diagnostics,
+               labels: dict[str, str]) -> None:
+    """One file per object; the overlay's extra ``labels`` are added (an object's own labels win)."""
     for obj in objects:
+        if labels:
+            meta = obj.setdefault("metadata", {})
+            meta["labels"] = {**labels, **meta.get("labels", {})}
         path = f"{base}/{filename(obj)}"
         if path in files:
             diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of the instances"))
@@ -102,11 +116,13 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dic
     labels = {"app.kubernetes.io/instance": name}
     tolerations = evaluate.cluster_tolerations(pack, inst)
     objects: list[dict[str, Any]] = []
+    sources: list[tuple[dict[str, Any], str]] = []
     divided, shared, arbiter = [], [], []
     by_ordinal: dict[int, list[dict[str, Any]]] = {}
     for spec, obj, ordinal in evaluate.templates(pack, inst, data, ordinals):
         karmada.annotate_template(obj, spec.stateful)
         objects.append(obj)
+        sources.append((obj, spec.file))
         if spec.propagation == "divided":
             divided.append(obj)
         elif spec.propagation == "arbiter":
@@ -127,27 +143,63 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dic
     if arbiter and result.arbiter is not None:
         objects.append(karmada.duplicated_policy(f"{name}-arbiter", ns, labels, [karmada.selector(o) for o in arbiter],
                                                  [result.arbiter.cluster], tolerations))
-    objects.extend(_override_policies(item, data, objects, labels))
+    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics))
     return objects, evaluate.references(pack, inst)
 
 
 def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],
-                       labels: dict[str, str]) -> list[dict[str, Any]]:
+                       sources: list[tuple[dict[str, Any], str]], labels: dict[str, str],
+                       diagnostics: Diagnostics) -> list[dict[str, Any]]:
+    """One OverridePolicy per object that any rule targets, named ``<object>-<kind>``, with the rules in pack
+    order and clusters whose overriders are equal sharing a rule. (Karmada applies several policies of one
+    object in name order; one policy per object keeps the pack's order explicit.) Every policy is applied
+    here as Karmada will apply it, so a path that doesn't resolve fails now, not in a member cluster."""
     pack, inst, result = item.spec.pack, item.inst, item.result
-    per_rule: dict[str, tuple[evaluate.Override, list[dict[str, Any]]]] = {}
-    for cluster in sorted(item.placement.counts):
+    receivers = karmada.receivers(objects)
+    evaluated: dict[str, dict[str, evaluate.Override]] = {}
+    for cluster in sorted(set().union(*receivers.values()) if receivers else ()):
         message = item.snapshot.message(pack, item.views[cluster])
         for override in evaluate.overrides(pack, inst, data, message, cluster):
-            rule = karmada.override_rule(cluster, override.labels, override.annotations, override.plaintext)
-            per_rule.setdefault(override.rule, (override, []))[1].append(rule)
+            evaluated.setdefault(override.rule, {})[cluster] = override
     policies = []
-    for rule_name in [o.name for o in pack.overrides if o.name in per_rule]:
-        override, rules = per_rule[rule_name]
-        targets = [o for o in objects if o["kind"] in override.kinds]
-        if targets:
-            policies.append(karmada.override_policy(f"{result.name}-{rule_name}", result.namespace, labels,
-                                                    targets, rules))
+    for obj, file in sources:
+        rules: list[tuple[dict[str, Any], evaluate.Override]] = []
+        for rule in pack.overrides:
+            if not rule.targets(obj, file) or rule.name not in evaluated:
+                continue
+            groups: dict[str, tuple[evaluate.Override, list[str]]] = {}
+            for cluster, override in sorted(evaluated[rule.name].items()):
+                key = json.dumps(override.overriders, sort_keys=True)
+                groups.setdefault(key, (override, []))[1].append(cluster)
+            for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
+                rules.append((karmada.override_rule(clusters, override.overriders), override))
+        if rules:
+            _check_overrides([obj], rules, receivers, diagnostics)
+            name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
+            policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
+
+
+def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
+                     receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics) -> None:
+    reported: set[tuple[str, str, int]] = set()
+    for obj in targets:
+        meta = obj["metadata"]
+        for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
+            current = obj
+            for rule, override in rules:
+                if cluster not in rule["targetCluster"]["clusterNames"]:
+                    continue
+                try:
+                    current = apply_overriders(current, rule["overriders"])
+                except OverrideFailed as exc:
+                    if (override.rule, exc.field, exc.index) not in reported:
+                        reported.add((override.rule, exc.field, exc.index))
+                        diagnostics.add(Diagnostic(
+                            f"rule {override.rule!r}: {exc} (in {obj['kind']} {meta['namespace']}/{meta['name']} "
+                            f"for cluster {cluster}; Karmada would fail to apply it)",
+                            override.locations.get((exc.field, exc.index), override.location)))
+                    break
 
 
 def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],

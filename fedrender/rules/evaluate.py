@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from fedrender.cel.engine import EvalError, Program
+from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc
@@ -48,13 +48,13 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Override:
-    """The evaluated overriders of one override rule for one cluster."""
+    """The evaluated overriders of one override rule for one cluster, as Karmada's ``overriders`` field,
+    with where each came from (``locations[(field, index)]``)."""
 
     rule: str
     kinds: tuple[str, ...]
-    labels: tuple[tuple[str, Any], ...]
-    annotations: tuple[tuple[str, Any], ...]
-    plaintext: tuple[tuple[str, str, Any], ...]
+    overriders: dict[str, list[dict[str, Any]]]
+    locations: dict[tuple[str, int], Location]
     location: Location
 
 
@@ -228,13 +228,15 @@ def overrides(pack: Pack, inst: Instance, data: Mapping[str, Any], cluster: Mess
     for rule in pack.overrides:
         if rule.when.eval(context, subject) is not True:
             continue
-
-        def value(program: Program | None, context: dict[str, Any] = context) -> Any:
-            return None if program is None else program.eval(context, subject)
-
-        out.append(Override(rule.name, rule.kinds,
-                            tuple((op, value(p)) for op, p in rule.labels),
-                            tuple((op, value(p)) for op, p in rule.annotations),
-                            tuple((op, path, value(p)) for op, path, p in rule.plaintext),
-                            rule.location))
+        overriders: dict[str, list[dict[str, Any]]] = {}
+        locations: dict[tuple[str, int], Location] = {}
+        for entry in rule.entries:
+            item = dict(entry.static)
+            if entry.value is not None:
+                value = entry.value.eval(context, subject)
+                item["value"] = {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) and \
+                    entry.field != "plaintext" else value
+            locations[(entry.field, len(overriders.get(entry.field, [])))] = entry.location
+            overriders.setdefault(entry.field, []).append(item)
+        out.append(Override(rule.name, rule.kinds, overriders, locations, rule.location))
     return out

@@ -26,10 +26,12 @@ from fedrender.cel.engine import CompileError, Environment, Expr, Program
 from fedrender.cel.template import Template
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.karmada import POD_SPEC
 from fedrender.models.kinds import INPUT_KINDS
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import parse_model
-from fedrender.models.rulepack import RulePack
+from fedrender.models.rulepack import OverrideRule, RulePack
+from fedrender.models.rulepack import Template as TemplateModel
 from fedrender.models.source import PathKey, SourceDoc, load_file
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
 
@@ -52,20 +54,33 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class CompiledOverrider:
+    """One Karmada overrider: its field (``plaintext``, ...), its static part, its compiled value, its source."""
+
+    field: str
+    static: dict[str, Any]
+    value: Program | None
+    location: Location
+
+
+@dataclass(frozen=True)
 class Overriders:
     """One override rule: its kinds, its ``when`` and its overriders, values compiled."""
 
     name: str
     kinds: tuple[str, ...]
+    templates: tuple[str, ...]
     when: Program
-    labels: tuple[tuple[str, Program | None], ...]
-    annotations: tuple[tuple[str, Program | None], ...]
-    plaintext: tuple[tuple[str, str, Program | None], ...]
+    entries: tuple[CompiledOverrider, ...]
     location: Location
+
+    def targets(self, obj: dict[str, Any], template_file: str) -> bool:
+        return obj.get("kind") in self.kinds and (not self.templates or template_file in self.templates)
 
 
 @dataclass(frozen=True)
 class TemplateSpec:
+    file: str
     template: Template
     propagation: str
     for_each: str | None
@@ -155,6 +170,53 @@ def _environments(types: TypeRegistry, spec_type: str) -> dict[str, Environment]
     return {name: Environment(types, variables) for name, variables in stages.items()}
 
 
+_EXPECT = {"imageOverrider": "string", "labelsOverrider": "map(string, string)",
+           "annotationsOverrider": "map(string, string)", "plaintext": None}
+
+
+def _overriders(c: _Compiler, path: PathKey, rule: OverrideRule, template_kinds: set[tuple[str, str]]) -> Overriders:
+    """Compile one override rule and check what Karmada would only find out when it applies it."""
+    files = {f for f, _ in template_kinds}
+    for j, file in enumerate(rule.templates):
+        if file not in files:
+            c.diagnostics.append(Diagnostic(f"rule {rule.name!r}: {file} is not a template of this pack",
+                                            c.doc.location((*path, "templates", j)), "templates"))
+    kinds = {k for f, k in template_kinds if not rule.templates or f in rule.templates}
+    for kind in rule.kinds:
+        if kind not in kinds:
+            c.diagnostics.append(Diagnostic(
+                f"rule {rule.name!r}: no template{' it names' if rule.templates else ''} renders kind {kind} "
+                f"(they render {', '.join(sorted(kinds)) or 'nothing'})", c.doc.location((*path, "kinds")), "kinds"))
+    entries = []
+    for kind_of in ("imageOverrider", "labelsOverrider", "annotationsOverrider", "plaintext"):
+        for j, item in enumerate(getattr(rule, kind_of)):
+            where = (*path, kind_of, j)
+            static = item.model_dump(exclude={"value"}, exclude_none=True)
+            if kind_of == "imageOverrider" and item.predicate is None:
+                unsupported = sorted(set(rule.kinds) - set(POD_SPEC))
+                if unsupported:
+                    c.diagnostics.append(Diagnostic(
+                        f"rule {rule.name!r}: an imageOverrider without predicate changes nothing in "
+                        f"{', '.join(unsupported)}; Karmada only rewrites the containers of "
+                        f"{', '.join(sorted(POD_SPEC))} (add a predicate.path)", c.doc.location(where), kind_of))
+            value = None
+            if item.value is not None and not (kind_of == "plaintext" and item.operator == "remove"):
+                value = c.program("override", (*where, "value"), item.value, rule.name, _EXPECT[kind_of])
+            entries.append(CompiledOverrider(kind_of, static, value, c.doc.location(where)))
+    when = c.program("override", (*path, "when"), rule.when, rule.name, "bool")
+    return Overriders(rule.name, tuple(rule.kinds), tuple(rule.templates), when, tuple(entries), c.doc.location(path))
+
+
+def _template_kinds(directory: Path, templates: list[TemplateModel]) -> set[tuple[str, str]]:
+    """(template file, kind) of every document of the pack's templates."""
+    kinds: set[tuple[str, str]] = set()
+    for t in templates:
+        path = directory / t.file
+        if path.is_file():
+            kinds.update((t.file, str(d.data.get("kind"))) for d in load_file(path) if isinstance(d.data, dict))
+    return kinds
+
+
 def load_pack(directory: Path) -> Pack:
     """Load and compile ``directory/pack.yaml`` and its templates; InputError lists every problem found."""
     pack_file = directory / PACK_FILE
@@ -206,20 +268,9 @@ def load_pack(directory: Path) -> Pack:
     pack.tags = c.program("member", (*rp, "tags"), spec.roles.tags, "tags")
     pack.references = [(r.kind, c.program("instance", (*base, "references", i, "name"), r.name, "references",
                                           "string")) for i, r in enumerate(spec.references)]
+    template_kinds = _template_kinds(directory, spec.templates)
     for i, o in enumerate(spec.overrides):
-        op: PathKey = (*base, "overrides", i)
-
-        def value(kind: str, j: int, text: str | None, op: PathKey = op, name: str = o.name) -> Program | None:
-            return None if text is None else c.program("override", (*op, kind, j, "value"), text, name)
-
-        pack.overrides.append(Overriders(
-            o.name, tuple(o.kinds), c.program("override", (*op, "when"), o.when, o.name, "bool"),
-            tuple((x.operator, value("labelsOverrider", j, x.value)) for j, x in enumerate(o.labelsOverrider)),
-            tuple((x.operator, value("annotationsOverrider", j, x.value))
-                  for j, x in enumerate(o.annotationsOverrider)),
-            tuple((x.operator, x.path, value("plaintext", j, x.value)) for j, x in enumerate(o.plaintext)),
-            doc.location(op),
-        ))
+        pack.overrides.append(_overriders(c, (*base, "overrides", i), o, template_kinds))
     digest = hashlib.sha256(pack_file.read_bytes())
     for i, t in enumerate(spec.templates):
         path = directory / t.file
@@ -232,7 +283,7 @@ def load_pack(directory: Path) -> Pack:
         include = c.program("template", (*base, "templates", i, "includeWhen"), t.includeWhen, t.file, "bool")
         for tdoc in load_file(path):
             template = Template(tdoc, c.envs[stage], f"template {t.file}", c.diagnostics)
-            pack.templates.append(TemplateSpec(template, t.propagation, t.forEach, t.stateful, include))
+            pack.templates.append(TemplateSpec(t.file, template, t.propagation, t.forEach, t.stateful, include))
     if c.diagnostics:
         raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
     pack.digest = digest.hexdigest()
