@@ -13,7 +13,8 @@ import click
 
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
-from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError
+from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.pipeline.preview import preview
 from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.write import write_tree
@@ -115,6 +116,23 @@ def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
         if index:
             click.echo()
         click.echo(_explain_text(inst))
+
+
+@main.command("preview")
+@_inputs
+@click.option("--cluster", required=True, help="Member cluster name.")
+@click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against the templates instead.")
+def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
+                    cluster: str, out: Path | None, show_diff: bool) -> None:
+    """Show exactly what one member cluster receives (Karmada's division and overrides applied); writes nothing."""
+    result = _run(specs, clusters, rules, overlays, out)
+    known = sorted({name for inst in result.instances for name in inst.rows})
+    if cluster not in known:
+        _fail([Diagnostic(f"cluster {cluster!r} is not in the snapshot (clusters: {', '.join(known)})",
+                          Location(str(clusters)))])
+    view = preview(result.files, cluster)
+    click.echo(view.diff() if show_diff else view.yaml(), nl=False)
 
 
 def _explain_text(inst: InstanceResult) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from fedrender.models.cluster import Cluster
 from fedrender.models.mongodb import MultiCloudMongoDB
+from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import RulePack
 from fedrender.models.state import State
 
@@ -19,6 +20,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "cluster.schema.json": Cluster,
     "rulepack.schema.json": RulePack,
     "state.schema.json": State,
+    "overlay.schema.json": Overlay,
 }
 
 

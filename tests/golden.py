@@ -1,6 +1,7 @@
-"""Golden scenarios of `fedrender explain`.
+"""Golden outputs: `fedrender explain` scenarios and `fedrender preview` of every example cluster.
 
-Each directory under tests/golden/explain/ holds numbered input steps: ``specs-N.yaml`` and
+tests/golden/preview/<cluster>.yaml is `fedrender preview --cluster <cluster>` of examples/ with
+overlays/dev. Each directory under tests/golden/explain/ holds numbered input steps: ``specs-N.yaml`` and
 ``clusters-N.yaml`` (a step without one of them reuses the previous step's). Every step but the last is
 rendered into one output directory, so its state file carries over; the last step is explained against
 that state, as text (``expected.txt``) and JSON (``expected.json``).
@@ -22,6 +23,11 @@ from click.testing import CliRunner
 from fedrender.cli import main
 
 ROOT = Path(__file__).resolve().parent / "golden" / "explain"
+PREVIEW = Path(__file__).resolve().parent / "golden" / "preview"
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CLUSTERS = REPO / "examples" / "clusters" / "clusters.yaml"
+EXAMPLE_ARGS = ["--specs", str(REPO / "examples" / "specs"), "--clusters", str(EXAMPLE_CLUSTERS),
+                "--overlay", str(REPO / "overlays" / "dev")]
 EXPECTED = ("expected.txt", "expected.json")
 
 
@@ -63,10 +69,23 @@ def actual(directory: Path) -> dict[str, str]:
     return outputs
 
 
-def diff(directory: Path) -> str:
-    """Unified diffs between the expected files and what explain prints now ('' when they match)."""
+def example_clusters() -> list[str]:
+    import yaml
+
+    return sorted(item["metadata"]["name"] for item in yaml.safe_load(EXAMPLE_CLUSTERS.read_text())["items"])
+
+
+def actual_preview(cluster: str) -> dict[str, str]:
+    result = CliRunner().invoke(main, ["preview", "--cluster", cluster, *EXAMPLE_ARGS])
+    if result.exit_code != 0:
+        raise RuntimeError(f"preview {cluster} failed:\n{result.stderr}")
+    return {f"{cluster}.yaml": result.stdout}
+
+
+def diff(directory: Path, outputs: dict[str, str] | None = None) -> str:
+    """Unified diffs between the expected files and what fedrender prints now ('' when they match)."""
     text = ""
-    for name, got in actual(directory).items():
+    for name, got in (outputs if outputs is not None else actual(directory)).items():
         path = directory / name
         want = path.read_text() if path.exists() else ""
         if want != got:
@@ -77,18 +96,19 @@ def diff(directory: Path) -> str:
 
 def main_(argv: list[str]) -> int:
     refresh = "--refresh" in argv
+    cases = [(d, actual(d)) for d in scenarios()] + [(PREVIEW, actual_preview(c)) for c in example_clusters()]
     failed = 0
-    for directory in scenarios():
+    for directory, outputs in cases:
         if refresh:
-            for name, text in actual(directory).items():
+            directory.mkdir(parents=True, exist_ok=True)
+            for name, text in outputs.items():
                 (directory / name).write_text(text)
-            print(f"refreshed {directory.name}")
             continue
-        text = diff(directory)
+        text = diff(directory, outputs)
         if text:
             failed += 1
             print(text)
-    print(f"{len(scenarios()) - failed} passed, {failed} failed" if not refresh else "done")
+    print("refreshed" if refresh else f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -34,3 +34,15 @@ def test_make_targets_exist(command: str) -> None:
     target = command.split()[1]
     env = {**os.environ, "MAKEFLAGS": ""}
     subprocess.run(["make", "-n", "-C", str(ROOT), target], check=True, capture_output=True, env=env)
+
+
+def test_the_specialising_example_prints_what_the_readme_says() -> None:
+    section = README.split("## Specialising clusters", 1)[1].split("\n## ", 1)[0]
+    command = next(c for c in COMMANDS if c.startswith("fedrender preview") and c in section)
+    result = run([str(ROOT / a) if (ROOT / a).exists() else a for a in shlex.split(command)[1:]])
+    assert result.exit_code == 0, result.stderr
+    expected = re.search(r"```diff\n(.*?)```", section, re.S)
+    assert expected is not None
+    catalog = result.stdout.split("--- template: StatefulSet shop/catalog", 1)[1].split("--- template:", 1)[0]
+    for line in expected.group(1).splitlines():
+        assert line in catalog.splitlines(), line

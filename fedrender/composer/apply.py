@@ -134,11 +134,36 @@ def apply_overriders(obj: dict[str, Any], overriders: Mapping[str, Sequence[Mapp
     out = copy.deepcopy(obj)
     for field in ORDER:
         for index, overrider in enumerate(overriders.get(field, ())):
+            patches: list[dict[str, Any]] = []
             try:
-                out = jsonpatch.apply_patch(out, _patches(out, field, overrider))
+                patches = _patches(out, field, overrider)
+                out = jsonpatch.apply_patch(out, patches)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, ValueError, KeyError) as exc:
-                raise OverrideFailed(field, index, str(exc)) from None
+                path = overrider.get("path") or (overrider.get("predicate") or {}).get("path")
+                raise OverrideFailed(field, index, _explain(out, path, overrider.get("operator", ""), exc)) from None
     return out
+
+
+def _explain(obj: Any, path: str | None, operator: str, exc: Exception) -> str:
+    """Which part of ``path`` is missing, in words (jsonpointer's messages quote the whole document)."""
+    if not path:
+        return str(exc).splitlines()[0][:200]
+    parts = jsonpointer.JsonPointer(path).parts
+    node, seen = obj, ""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, dict) and part in node:
+            node, seen = node[part], f"{seen}/{part}"
+            continue
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node, seen = node[int(part)], f"{seen}/{part}"
+            continue
+        if last and operator == "add" and isinstance(node, (dict, list)):
+            break  # add creates the last member; the failure is elsewhere
+        what = f"has no member {part!r}" if isinstance(node, dict) else \
+            f"has {len(node)} items, no index {part}" if isinstance(node, list) else "is not an object or a list"
+        return f"{operator} {path}: {seen or '/'} {what}"
+    return f"{operator} {path}: {str(exc).splitlines()[0][:200]}"
 
 
 def divide(replicas: int, weights: Mapping[str, int]) -> dict[str, int]:

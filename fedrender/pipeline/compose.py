@@ -29,13 +29,14 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         diagnostics.add(Diagnostic(str(exc)))
         return {}
     references: dict[tuple[str, str, str], set[str]] = {}
+    reported: set[tuple[str, str, int]] = set()  # each broken override entry once, not once per instance
     files: dict[str, bytes] = {}
     owners: dict[tuple[str, str, str, str], str] = {}
     for item in planned:
         result = item.result
         result.node_ports = {key[2]: port for key, port in ports.items() if key[:2] == (result.namespace, result.name)}
         try:
-            objects, refs = _instance_objects(item, diagnostics)
+            objects, refs = _instance_objects(item, diagnostics, reported)
         except EvalError as exc:
             diagnostics.add(Diagnostic(str(exc)))
             continue
@@ -92,7 +93,8 @@ def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]]
         files[path] = dump(obj)
 
 
-def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tuple[str, str, int]],
+                      ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     pack, inst, placement, result = item.spec.pack, item.inst, item.placement, item.result
     ns, name = result.namespace, result.name
     ports = result.node_ports
@@ -143,13 +145,13 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics) -> tuple[list[dic
     if arbiter and result.arbiter is not None:
         objects.append(karmada.duplicated_policy(f"{name}-arbiter", ns, labels, [karmada.selector(o) for o in arbiter],
                                                  [result.arbiter.cluster], tolerations))
-    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics))
+    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported))
     return objects, evaluate.references(pack, inst)
 
 
 def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],
                        sources: list[tuple[dict[str, Any], str]], labels: dict[str, str],
-                       diagnostics: Diagnostics) -> list[dict[str, Any]]:
+                       diagnostics: Diagnostics, reported: set[tuple[str, str, int]]) -> list[dict[str, Any]]:
     """One OverridePolicy per object that any rule targets, named ``<object>-<kind>``, with the rules in pack
     order and clusters whose overriders are equal sharing a rule. (Karmada applies several policies of one
     object in name order; one policy per object keeps the pack's order explicit.) Every policy is applied
@@ -174,15 +176,15 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
         if rules:
-            _check_overrides([obj], rules, receivers, diagnostics)
+            _check_overrides([obj], rules, receivers, diagnostics, reported)
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
 
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
-                     receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics) -> None:
-    reported: set[tuple[str, str, int]] = set()
+                     receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics,
+                     reported: set[tuple[str, str, int]]) -> None:
     for obj in targets:
         meta = obj["metadata"]
         for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
