@@ -19,6 +19,7 @@ from cel_expr_python.ext import ext_bindings, ext_math, ext_strings
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from fedrender.cel.functions import declarations
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, Location
 
@@ -63,6 +64,7 @@ class Environment:
             registry.pool,
             variables={k: parse_type(v) for k, v in variables.items()},
             extensions=[ext_bindings.ExtBindings(), ext_strings.ExtStrings(), ext_math.ExtMath()],
+            functions=declarations(),
         )
 
     def compile(self, expr: Expr, expect: str | None = None) -> Program:
