@@ -21,8 +21,12 @@ class PackMetadata(Strict):
 
 
 class InputKind(Strict):
+    """The kind of object the pack renders. Built-in kinds (FedState's MultiCloudMongoDB) need no schema; a
+    new kind names a CustomResourceDefinition file in the pack (``schema``) that defines it."""
+
     apiVersion: str
     kind: str
+    schema_: str | None = Field(default=None, alias="schema", description="CRD file, relative to the pack")
 
 
 class Validation(Strict):

@@ -116,6 +116,6 @@ def render(inputs: Inputs, previous: State | None = None,
 
 
 def _metadata(spec: SpecInput) -> MetadataView:
-    meta = spec.model.model_dump()["metadata"]
+    meta = spec.model.model_dump(by_alias=True)["metadata"]
     return MetadataView(name=meta["name"], namespace=meta.get("namespace") or "default",
                         labels=meta.get("labels") or {}, annotations=meta.get("annotations") or {})

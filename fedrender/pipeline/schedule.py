@@ -161,7 +161,7 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
          diagnostics: Diagnostics) -> Planned | None:
     """Validate one instance and place its members; problems go to ``diagnostics`` (None when it can't)."""
     pack = spec.pack
-    data = spec.model.model_dump(mode="json", exclude_none=True)
+    data = spec.model.model_dump(mode="json", exclude_none=True, by_alias=True)
     inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack))
     problems = evaluate.validate(pack, inst)
     diagnostics.extend(problems)

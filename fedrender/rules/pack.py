@@ -26,11 +26,12 @@ from fedrender.cel.engine import CompileError, Environment, Expr, Program
 from fedrender.cel.template import Template
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.dynamic import SchemaError, crd_schema, input_model
 from fedrender.models.karmada import POD_SPEC
 from fedrender.models.kinds import INPUT_KINDS
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import parse_model
-from fedrender.models.rulepack import OverrideRule, RulePack
+from fedrender.models.rulepack import InputKind, OverrideRule, RulePack
 from fedrender.models.rulepack import Template as TemplateModel
 from fedrender.models.source import PathKey, SourceDoc, load_file
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
@@ -217,6 +218,31 @@ def _template_kinds(directory: Path, templates: list[TemplateModel]) -> set[tupl
     return kinds
 
 
+def _input_kind(directory: Path, doc: SourceDoc, kind: InputKind) -> tuple[type[BaseModel], dict[str, Any], list[Path]]:
+    """The model validating the pack's input kind, the JSON Schema of its spec, and the files they come from."""
+    where = doc.location(("spec", "input"))
+    if kind.schema_ is None:
+        builtin = INPUT_KINDS.get((kind.apiVersion, kind.kind))
+        if builtin is None:
+            raise InputError([Diagnostic(f"{kind.kind} ({kind.apiVersion}) is not built in; name the CRD that "
+                                         "defines it in spec.input.schema", where, "spec.input")])
+        spec_model = builtin.model_fields["spec"].annotation
+        assert isinstance(spec_model, type)
+        assert issubclass(spec_model, BaseModel)
+        return builtin, spec_model.model_json_schema(), []
+    path = directory / kind.schema_
+    docs = load_file(path) if path.is_file() else []
+    if len(docs) != 1:
+        raise InputError([Diagnostic(f"{kind.schema_}: expected one CustomResourceDefinition", where,
+                                     "spec.input.schema")])
+    try:
+        schema = crd_schema(docs[0].data, kind.apiVersion, kind.kind)
+        model = input_model(kind.apiVersion, kind.kind, schema)
+    except (SchemaError, KeyError, TypeError) as exc:
+        raise InputError([Diagnostic(f"{kind.schema_}: {exc}", where, "spec.input.schema")]) from None
+    return model, schema["properties"]["spec"], [path]
+
+
 def load_pack(directory: Path) -> Pack:
     """Load and compile ``directory/pack.yaml`` and its templates; InputError lists every problem found."""
     pack_file = directory / PACK_FILE
@@ -228,15 +254,9 @@ def load_pack(directory: Path) -> Pack:
     doc = docs[0]
     model = parse_model(RulePack, doc, "rule pack")
     spec = model.spec
-    input_model = INPUT_KINDS.get((spec.input.apiVersion, spec.input.kind))
-    if input_model is None:
-        raise InputError([Diagnostic(f"unsupported input kind {spec.input.kind} ({spec.input.apiVersion})",
-                                     doc.location(("spec", "input")), "spec.input")])
+    input_model, spec_schema, schema_files = _input_kind(directory, doc, spec.input)
     types = TypeRegistry(package=f"fedrender.packs.{model.metadata.name.replace('-', '_')}")
-    spec_model = input_model.model_fields["spec"].annotation
-    assert isinstance(spec_model, type)
-    assert issubclass(spec_model, BaseModel)
-    spec_type = types.add("Spec", spec_model.model_json_schema())
+    spec_type = types.add("Spec", spec_schema)
     c = _Compiler(doc, _environments(types, spec_type))
     pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,
                 spec.input.apiVersion, spec.input.kind, types, spec_type)
@@ -272,6 +292,8 @@ def load_pack(directory: Path) -> Pack:
     for i, o in enumerate(spec.overrides):
         pack.overrides.append(_overriders(c, (*base, "overrides", i), o, template_kinds))
     digest = hashlib.sha256(pack_file.read_bytes())
+    for schema_file in schema_files:
+        digest.update(schema_file.read_bytes())
     for i, t in enumerate(spec.templates):
         path = directory / t.file
         if not path.is_file():
