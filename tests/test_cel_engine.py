@@ -53,3 +53,23 @@ def test_evaluation_errors_name_the_rule_and_subject(env: Environment) -> None:
     program = env.compile(Expr("xs[3] > 0", file="pack.yaml", line=7, col=9, rule="has-room"))
     with pytest.raises(EvalError, match=r"pack.yaml:7:9: rule 'has-room' failed for team/db: .*"):
         program.eval({"b": True, "m": {}, "xs": [1]}, "team/db")
+
+
+def test_nesting_is_bounded(env: Environment) -> None:
+    deep = "xs.all(a, xs.all(b, xs.all(c, xs.all(d, a + b + c + d > 0))))"
+    with pytest.raises(CompileError, match=r"comprehensions \(all, exists, map, filter, \.\.\.\) nested deeper than 3") as info:
+        env.compile(Expr(deep))
+    assert info.value.diagnostics[0].caret_col == deep.index("xs.all(d") + len("xs.all(")
+    env.compile(Expr("xs.all(a, xs.all(b, xs.exists(c, a + b + c > 0)))"))
+    with pytest.raises(CompileError, match="nesting deeper than 32 brackets"):
+        env.compile(Expr("(" * 33 + "1" + ")" * 33))
+    env.compile(Expr("'((((((((((((((((((((((((((((((((((' != ''"))  # brackets in strings don't count
+
+
+def test_a_slow_evaluation_fails_with_the_rule_and_subject(env: Environment, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fedrender.cel.engine as engine
+
+    monkeypatch.setattr(engine, "EVAL_BUDGET_SECONDS", 0.0)
+    program = env.compile(Expr("xs.map(x, x * 2).size() > 0", file="pack.yaml", line=4, col=7, rule="slow"))
+    with pytest.raises(EvalError, match=r"pack.yaml:4:7: rule 'slow' failed for team/db: took \d+ ms, over the budget"):
+        program.eval({"b": True, "m": {}, "xs": list(range(1000))}, "team/db")

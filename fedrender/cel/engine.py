@@ -9,6 +9,7 @@ compiles it against declared, typed variables; compile errors become :class:`Dia
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from fedrender.cel.functions import declarations
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, Location
 
+MAX_NESTING = 32
+MAX_COMPREHENSION_NESTING = 3
+EVAL_BUDGET_SECONDS = 0.05
+_MACROS = re.compile(r"\.\s*(all|exists|exists_one|map|filter)\s*\($")
 _ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*?)(?:\n \|[^\n]*\n \|[^\n]*)?(?= \[[A-Z_]+\]$|\nERROR: |$)", re.S)
 MAX_EXPRESSION_LENGTH = 10_000
 
@@ -71,14 +76,18 @@ class Environment:
         """Compile ``expr``; raises CompileError with positioned diagnostics. ``expect`` checks the result type."""
         if len(expr.text) > MAX_EXPRESSION_LENGTH:
             raise CompileError([_diag(expr, 1, 1, f"expression longer than {MAX_EXPRESSION_LENGTH} characters")])
+        problem = nesting_problem(expr.text)
+        if problem is not None:
+            line, col, message = problem
+            raise CompileError([_diag(expr, line, col, message)])
         try:
             compiled = self._env.compile(expr.text)
         except RuntimeError as exc:
             raise CompileError(_diagnostics(expr, str(exc))) from None
         result = compiled.return_type()
         if expect is not None and not _assignable(expect, result):
-            problem = f"expression must evaluate to {expect}, not {result.name().lower()}"
-            raise CompileError([_diag(expr, 1, 1, problem)])
+            wrong = f"expression must evaluate to {expect}, not {result.name().lower()}"
+            raise CompileError([_diag(expr, 1, 1, wrong)])
         return Program(expr, compiled)
 
 
@@ -90,11 +99,19 @@ class Program:
     compiled: cel.Expression
 
     def eval(self, data: Mapping[str, Any], subject: str = "") -> Any:
-        """Evaluate with ``data`` bound to the declared variables; returns plain Python values."""
+        """Evaluate with ``data`` bound to the declared variables; returns plain Python values.
+
+        An evaluation can't be interrupted, but one that takes longer than ``EVAL_BUDGET_SECONDS`` fails,
+        naming the rule and what it was evaluated for (see rules/README.md, "Guards")."""
+        start = time.perf_counter()
         try:
             value = self.compiled.eval(data=data)
         except RuntimeError as exc:  # pragma: no cover - cel-expr-python reports most failures as values
             raise EvalError(self._message(str(exc), subject)) from None
+        elapsed = time.perf_counter() - start
+        if elapsed > EVAL_BUDGET_SECONDS:
+            raise EvalError(self._message(f"took {elapsed * 1000:.0f} ms, over the budget of "
+                                          f"{EVAL_BUDGET_SECONDS * 1000:.0f} ms per evaluation", subject))
         if value.type() == cel.Type.ERROR:
             raise EvalError(self._message(str(value.value()), subject))
         return to_python(value)
@@ -155,6 +172,36 @@ def parse_type(signature: str) -> cel.Type:
                 return cel.Type.Map(parse_type(inner[:i]), parse_type(inner[i + 1 :]))
         raise ValueError(f"bad map type {signature!r}")
     return cel.Type(text)
+
+
+def nesting_problem(text: str) -> tuple[int, int, str] | None:
+    """(line, col, message) where ``text`` nests brackets or comprehension macros too deeply, else None.
+
+    Comprehensions (all, exists, exists_one, map, filter) cost the product of the sizes of the lists they
+    nest over, so their depth is bounded separately."""
+    stack: list[bool] = []
+    line, col, quote = 1, 0, ""
+    for i, ch in enumerate(text):
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            continue
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            stack.append(ch == "(" and _MACROS.search(text[: i + 1]) is not None)
+            if len(stack) > MAX_NESTING:
+                return line, col, f"nesting deeper than {MAX_NESTING} brackets"
+            if sum(stack) > MAX_COMPREHENSION_NESTING:
+                return line, col, (f"comprehensions (all, exists, map, filter, ...) nested deeper than "
+                                   f"{MAX_COMPREHENSION_NESTING}")
+        elif ch in ")]}" and stack:
+            stack.pop()
+    return None
 
 
 def _assignable(expect: str, result: cel.Type) -> bool:

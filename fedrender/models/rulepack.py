@@ -29,6 +29,16 @@ class InputKind(Strict):
     schema_: str | None = Field(default=None, alias="schema", description="CRD file, relative to the pack")
 
 
+class Variable(Strict):
+    """A named value computed once per instance from ``spec``, ``metadata`` and ``overlay``; every rule after it
+    reads it as ``variables.<name>``. ``type`` is a CEL type: int, uint, double, bool, string, dyn,
+    list(T), map(string, T)."""
+
+    name: str = Field(pattern=r"^[a-z][A-Za-z0-9]*$")
+    type: str
+    expression: CEL
+
+
 class Validation(Strict):
     """A check over one instance (``spec``, ``metadata``, ``overlay``); deny fails the render, warn reports."""
 
@@ -164,6 +174,7 @@ class Reference(Strict):
 
 class PackSpec(Strict):
     input: InputKind
+    variables: list[Variable] = Field(default_factory=list)
     validations: list[Validation] = Field(default_factory=list)
     scheduling: Scheduling
     roles: Roles

@@ -26,13 +26,15 @@ class Instance:
     spec: Message
     metadata: Message
     overlay: Message
+    variables: Message | None = None
 
     @property
     def subject(self) -> str:
         return f"{self.namespace}/{self.name}"
 
     def data(self, **extra: Any) -> dict[str, Any]:
-        return {"spec": self.spec, "metadata": self.metadata, "overlay": self.overlay, **extra}
+        return {"spec": self.spec, "metadata": self.metadata, "overlay": self.overlay, "variables": self.variables,
+                **extra}
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,13 @@ def overlay_message(pack: Pack, overlay: Overlay) -> Message:
 
 
 def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: MetadataView, overlay: Message) -> Instance:
-    return Instance(doc, meta.namespace, meta.name, pack.types.message(pack.spec_type, dict(spec)),
+    """An instance's CEL values, its pack's variables evaluated once."""
+    inst = Instance(doc, meta.namespace, meta.name, pack.types.message(pack.spec_type, dict(spec)),
                     pack.types.message(_type(pack, "Metadata"), meta.model_dump()), overlay)
+    base = {"spec": inst.spec, "metadata": inst.metadata, "overlay": overlay}
+    values = {name: program.eval(base, inst.subject) for name, program in pack.variables}
+    return Instance(inst.doc, inst.namespace, inst.name, inst.spec, inst.metadata, overlay,
+                    pack.types.message(pack.variables_type, values))
 
 
 def _type(pack: Pack, name: str) -> str:

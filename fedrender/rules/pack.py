@@ -102,6 +102,8 @@ class Pack:
     kind: str
     types: TypeRegistry
     spec_type: str
+    variables_type: str = ""
+    variables: list[tuple[str, Program]] = field(default_factory=list)
     validations: list[Rule] = field(default_factory=list)
     filters: list[Rule] = field(default_factory=list)
     scores: list[Rule] = field(default_factory=list)
@@ -148,16 +150,36 @@ class _Compiler:
                     getattr(item, "weight", 1), self.doc.location(path), getattr(item, "appliesTo", "all"))
 
 
-def _environments(types: TypeRegistry, spec_type: str) -> dict[str, Environment]:
+_JSON_TYPES = {"int": "integer", "uint": "integer", "double": "number", "bool": "boolean", "string": "string"}
+
+
+def variable_schema(signature: str) -> dict[str, Any]:
+    """The JSON Schema (for the typed CEL message) of a declared CEL type."""
+    text = signature.replace(" ", "")
+    if text in _JSON_TYPES:
+        return {"type": _JSON_TYPES[text]}
+    if text.startswith("list(") and text.endswith(")"):
+        return {"type": "array", "items": variable_schema(text[5:-1])}
+    if text.startswith("map(string,") and text.endswith(")"):
+        return {"type": "object", "additionalProperties": variable_schema(text[11:-1])}
+    if text == "dyn":
+        return {}
+    raise ValueError(f"unsupported variable type {signature!r} (use int, uint, double, bool, string, dyn, "
+                     "list(T) or map(string, T))")
+
+
+def _environments(types: TypeRegistry, spec_type: str, variables: str) -> dict[str, Environment]:
     cluster = types.add("Cluster", ClusterView.model_json_schema())
     meta = types.add("Metadata", MetadataView.model_json_schema())
     member = types.add("Member", MemberView.model_json_schema())
     ordinal = types.add("Ordinal", OrdinalView.model_json_schema())
     overlay = types.add("Overlay", Overlay.model_json_schema())
-    instance = {"spec": spec_type, "metadata": meta, "overlay": overlay}
+    base = {"spec": spec_type, "metadata": meta, "overlay": overlay}
+    instance = {**base, "variables": variables}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
               "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string"}
     stages = {
+        "variables": base,
         "instance": instance,
         "cluster": {**instance, "cluster": cluster},
         "capacity": {**instance, "memberCount": "int", "groupCount": "int"},
@@ -257,9 +279,21 @@ def load_pack(directory: Path) -> Pack:
     input_model, spec_schema, schema_files = _input_kind(directory, doc, spec.input)
     types = TypeRegistry(package=f"fedrender.packs.{model.metadata.name.replace('-', '_')}")
     spec_type = types.add("Spec", spec_schema)
-    c = _Compiler(doc, _environments(types, spec_type))
+    declared: dict[str, Any] = {}
+    problems = []
+    for i, var in enumerate(spec.variables):
+        try:
+            declared[var.name] = variable_schema(var.type)
+        except ValueError as exc:
+            problems.append(Diagnostic(str(exc), doc.location(("spec", "variables", i, "type")), "type"))
+    if problems:
+        raise InputError(problems)
+    variables_type = types.add("Variables", {"type": "object", "properties": declared})
+    c = _Compiler(doc, _environments(types, spec_type, variables_type))
     pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,
-                spec.input.apiVersion, spec.input.kind, types, spec_type)
+                spec.input.apiVersion, spec.input.kind, types, spec_type, variables_type)
+    pack.variables = [(var.name, c.program("variables", ("spec", "variables", i, "expression"), var.expression,
+                                           f"variables.{var.name}", var.type)) for i, var in enumerate(spec.variables)]
     base: PathKey = ("spec",)
     for i, v in enumerate(spec.validations):
         pack.validations.append(c.rule("instance", (*base, "validations", i), v, "bool"))
