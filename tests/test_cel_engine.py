@@ -57,7 +57,8 @@ def test_evaluation_errors_name_the_rule_and_subject(env: Environment) -> None:
 
 def test_nesting_is_bounded(env: Environment) -> None:
     deep = "xs.all(a, xs.all(b, xs.all(c, xs.all(d, a + b + c + d > 0))))"
-    with pytest.raises(CompileError, match=r"comprehensions \(all, exists, map, filter, \.\.\.\) nested deeper than 3") as info:
+    too_deep = r"comprehensions \(all, exists, map, filter, \.\.\.\) nested deeper than 3"
+    with pytest.raises(CompileError, match=too_deep) as info:
         env.compile(Expr(deep))
     assert info.value.diagnostics[0].caret_col == deep.index("xs.all(d") + len("xs.all(")
     env.compile(Expr("xs.all(a, xs.all(b, xs.exists(c, a + b + c > 0)))"))
