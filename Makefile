@@ -29,6 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check fedrender tests bench
 	$(BIN)/mypy fedrender
 	$(BIN)/lint-imports
+	$(BIN)/fedrender rules check
+	$(BIN)/fedrender rules test
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_render.py

@@ -14,7 +14,9 @@ import click
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.preview import preview
+from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.write import write_tree
@@ -67,11 +69,12 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
     return result
 
 
-def _fail(diagnostics: list[Diagnostic]) -> Any:
+def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> Any:
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     count = sum(d.severity == "error" for d in diagnostics)
-    click.echo(f"fedrender: {count} error{'s' if count != 1 else ''}; nothing was written", err=True)
+    click.echo(f"fedrender: {count} error{'s' if count != 1 else ''}; {what}" if what.startswith("nothing")
+               else f"fedrender: {count} error{'s' if count != 1 else ''} {what}", err=True)
     sys.exit(1)
 
 
@@ -133,6 +136,48 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
                           Location(str(clusters)))])
     view = preview(result.files, cluster)
     click.echo(view.diff() if show_diff else view.yaml(), nl=False)
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Check and test rule packs."""
+
+
+@rules_group.command("check")
+@click.argument("directory", required=False, type=_path)
+def rules_check(directory: Path | None) -> None:
+    """Type-check every expression of the packs in DIRECTORY (default: the shipped packs)."""
+    try:
+        packs = load_packs(directory)
+        for pack in packs:
+            load_tests(pack.directory)
+    except InputError as exc:
+        _fail(exc.diagnostics, what="found in the rule packs")
+    for pack in packs:
+        rules = len(pack.validations) + len(pack.filters) + len(pack.scores) + len(pack.checks) + len(pack.overrides)
+        click.echo(f"ok - {pack.directory} - {pack.name} {pack.version}: {pack.kind}, {len(pack.variables)} "
+                   f"variables, {rules} rules, {len(pack.templates)} templates")
+
+
+@rules_group.command("test")
+@click.argument("directory", required=False, type=_path)
+def rules_test(directory: Path | None) -> None:
+    """Run the tests.yaml of the packs in DIRECTORY (default: the shipped packs)."""
+    try:
+        packs = load_packs(directory)
+        outcomes = [o for pack in packs for o in run_tests(pack.directory)]
+    except InputError as exc:
+        _fail(exc.diagnostics, what="found in the rule packs")
+    for pack in packs:
+        if load_tests(pack.directory) is None:
+            click.echo(f"WARN - {pack.directory} - no tests.yaml")
+    for outcome in outcomes:
+        for failure in outcome.failures:
+            click.echo(f"FAIL - {outcome.file} - {outcome.case} - {failure}")
+    failed = sum(bool(o.failures) for o in outcomes)
+    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+    if failed or not outcomes:
+        sys.exit(1)
 
 
 def _explain_text(inst: InstanceResult) -> str:
