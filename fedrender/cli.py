@@ -16,8 +16,8 @@ from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.preview import preview
-from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
+from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.write import write_tree
 
