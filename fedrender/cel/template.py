@@ -1,7 +1,7 @@
 """Manifest templates with CEL in ``${...}``, as kro writes them.
 
 A string that is exactly ``${expr}`` becomes the expression's value (any type); ``${...}`` inside a longer
-string is interpolated. A value that evaluates to null drops its field or list item. A mapping key
+string is interpolated; ``$${`` stands for a literal ``${`` (shell scripts in ConfigMaps). A value that evaluates to null drops its field or list item. A mapping key
 ``$when: ${expr}`` keeps the mapping (a list item or field value) only when the expression is true.
 Every expression is compiled when the template is loaded, so mistakes surface at load time.
 """
@@ -54,19 +54,25 @@ class Template:
             return self._compile_string(node, path)
         return node
 
+    @staticmethod
+    def _literal(text: str) -> str:
+        return text.replace("$${", "${")
+
     def _compile_string(self, text: str, path: PathKey) -> Any:
         pos = self._doc.value_position(path)
         pieces: list[str | Program] = []
         last = 0
         spans = list(placeholders(text))
         for start, end in spans:
-            pieces.append(text[last:start])
+            pieces.append(self._literal(text[last:start]))
             program = self._program(text[start + 2 : end - 1], pos.line if pos else 0, (pos.col if pos else 0), pos)
             if program is None:
                 return None
             pieces.append(program)
             last = end
-        pieces.append(text[last:])
+        pieces.append(self._literal(text[last:]))
+        if not spans:
+            return self._literal(text)
         if len(spans) == 1 and text.strip() == text[spans[0][0] : spans[0][1]]:
             program = next(p for p in pieces if isinstance(p, Program))
             return _Whole(program)
@@ -106,6 +112,8 @@ class Template:
 def placeholders(text: str) -> Iterator[tuple[int, int]]:
     """Start and end offsets of each ``${...}``, matching braces and skipping CEL string literals."""
     i = text.find("${")
+    while i != -1 and i > 0 and text[i - 1] == "$":
+        i = text.find("${", i + 2)
     while i != -1:
         depth, j, quote = 0, i + 1, ""
         while j < len(text):
@@ -128,6 +136,8 @@ def placeholders(text: str) -> Iterator[tuple[int, int]]:
             return
         yield i, j + 1
         i = text.find("${", j + 1)
+        while i != -1 and i > 0 and text[i - 1] == "$":
+            i = text.find("${", i + 2)
 
 
 def _text(value: Any) -> str:

@@ -174,6 +174,10 @@ class Reference(Strict):
 
 class PackSpec(Strict):
     input: InputKind
+    memberPorts: list[str] = Field(
+        default_factory=lambda: ["member"], min_length=1,
+        description="names of the ports every member exposes through its NodePort Service; the first is the "
+                    "member's host port, each gets its own nodePort (ordinal.nodePorts / member.nodePorts)")
     variables: list[Variable] = Field(default_factory=list)
     validations: list[Validation] = Field(default_factory=list)
     scheduling: Scheduling

@@ -48,6 +48,7 @@ class MemberView(Strict):
     ordinal: int
     host: str
     nodePort: int = 0
+    nodePorts: dict[str, int] = Field(default_factory=dict, description="nodePort of each of the pack's memberPorts")
     votes: int = 0
     priority: int = 0
     tags: dict[str, str] = Field(default_factory=dict)
@@ -59,4 +60,5 @@ class OrdinalView(Strict):
 
     index: int
     nodePort: int
+    nodePorts: dict[str, int] = Field(default_factory=dict, description="nodePort of each of the pack's memberPorts")
     clusters: list[str] = Field(default_factory=list)

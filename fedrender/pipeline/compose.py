@@ -70,7 +70,9 @@ def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
     for item in planned:
         ns, name = item.result.namespace, item.result.name
         previous = item.previous.nodePorts if item.previous else {}
-        services = [str(o) for o in range(_ordinals(item))] + (["arbiter"] if item.result.arbiter else [])
+        extra = item.spec.pack.member_ports[1:]
+        services = [what for o in range(_ordinals(item)) for what in (str(o), *(f"{o}/{p}" for p in extra))]
+        services += ["arbiter"] if item.result.arbiter else []
         for what in services:
             port = previous.get(what)
             if port is not None and port_range[0] <= port <= port_range[1]:
@@ -98,23 +100,29 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     pack, inst, placement, result = item.spec.pack, item.inst, item.placement, item.result
     ns, name = result.namespace, result.name
     ports = result.node_ports
+    names = pack.member_ports
+
+    def member_ports(ordinal: int) -> dict[str, int]:
+        return {name: ports[str(ordinal) if i == 0 else f"{ordinal}/{name}"] for i, name in enumerate(names)}
+
     slots = [(s.id, s.cluster, s.ordinal, f"{item.views[s.cluster].vip}:{ports[str(s.ordinal)]}",
-              ports[str(s.ordinal)], False) for s in placement.slots]
+              member_ports(s.ordinal), False) for s in placement.slots]
     if result.arbiter is not None:
         a = result.arbiter
-        slots.append((a.id, a.cluster, 0, f"{item.views[a.cluster].vip}:{ports['arbiter']}", ports["arbiter"], True))
-        slots.sort()
+        slots.append((a.id, a.cluster, 0, f"{item.views[a.cluster].vip}:{ports['arbiter']}",
+                      {names[0]: ports["arbiter"]}, True))
+        slots.sort(key=lambda s: s[0])
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster)
     result.members = members
     previous = dict(item.previous.placement) if item.previous else {}
+    ordinals = [OrdinalView(index=o, nodePort=ports[str(o)], nodePorts=member_ports(o),
+                            clusters=sorted(c for c, n in placement.counts.items() if n > o))
+                for o in range(_ordinals(item))]
     data = evaluate.placed_data(pack, inst, members, placement.counts, previous, len(placement.eligible),
-                                placement.init_cluster)
+                                placement.init_cluster, ordinals)
     problems = evaluate.checks(pack, inst, data)
     diagnostics.extend(problems)
     result.warnings.extend(d.message for d in problems if d.severity == "warning")
-    ordinals = [OrdinalView(index=o, nodePort=ports[str(o)],
-                            clusters=sorted(c for c, n in placement.counts.items() if n > o))
-                for o in range(_ordinals(item))]
     labels = {"app.kubernetes.io/instance": name}
     tolerations = evaluate.cluster_tolerations(pack, inst)
     objects: list[dict[str, Any]] = []

@@ -150,19 +150,19 @@ def spread_constraints(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     return [dict(v) for v in value]
 
 
-def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, int, bool]],
-          placement: Mapping[str, int],
-          init_cluster: str) -> list[MemberView]:
+def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, dict[str, int], bool]],
+          placement: Mapping[str, int], init_cluster: str) -> list[MemberView]:
     """Members with votes, priority and tags from the pack's role rules.
 
-    ``slots`` are (id, cluster, ordinal, host, nodePort, arbiterOnly)."""
+    ``slots`` are (id, cluster, ordinal, host, nodePorts by port name, arbiterOnly)."""
     assert pack.votes is not None
     assert pack.priority is not None
     assert pack.tags is not None
     member_type = _type(pack, "Member")
     out = []
-    for id_, cluster, ordinal, host, port, arbiter in slots:
-        base = MemberView(id=id_, cluster=cluster, ordinal=ordinal, host=host, nodePort=port, arbiterOnly=arbiter)
+    for id_, cluster, ordinal, host, ports, arbiter in slots:
+        base = MemberView(id=id_, cluster=cluster, ordinal=ordinal, host=host, nodePort=next(iter(ports.values())),
+                          nodePorts=ports, arbiterOnly=arbiter)
         data = inst.data(member=pack.types.message(member_type, base.model_dump()), memberCount=len(slots),
                          placement=dict(placement), initCluster=init_cluster)
         subject = f"{inst.subject} member {id_}"
@@ -175,11 +175,13 @@ def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, 
 
 
 def placed_data(pack: Pack, inst: Instance, members: Sequence[MemberView], placement: Mapping[str, int],
-                previous: Mapping[str, int], eligible: int, init_cluster: str) -> dict[str, Any]:
-    member_type = _type(pack, "Member")
+                previous: Mapping[str, int], eligible: int, init_cluster: str,
+                ordinals: Sequence[OrdinalView]) -> dict[str, Any]:
+    member_type, ordinal_type = _type(pack, "Member"), _type(pack, "Ordinal")
     return inst.data(members=[pack.types.message(member_type, m.model_dump()) for m in members],
                      placement=dict(placement), previous=dict(previous), eligibleCount=eligible,
-                     initCluster=init_cluster)
+                     initCluster=init_cluster, ordinals=[pack.types.message(ordinal_type, o.model_dump())
+                                                         for o in ordinals])
 
 
 def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnostic]:

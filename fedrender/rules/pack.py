@@ -7,7 +7,8 @@ instance   ``spec``, ``metadata``, ``overlay``                    (validations, 
 cluster    instance + ``cluster``                                  (filters, scores, weight)
 capacity   instance + ``memberCount``, ``groupCount``              (groupCaps, arbiter)
 member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
-placed     instance + ``members``, ``placement``, ``previous``, ``eligibleCount``, ``initCluster`` (checks)
+placed     instance + ``members``, ``placement``, ``previous``, ``eligibleCount``, ``initCluster``,
+           ``ordinals`` (checks)
 template   placed + ``ordinal`` (forEach templates)                (templates)
 override   placed + ``cluster``                                    (override rules)
 ========== ==================================================================================
@@ -104,6 +105,7 @@ class Pack:
     spec_type: str
     variables_type: str = ""
     variables: list[tuple[str, Program]] = field(default_factory=list)
+    member_ports: list[str] = field(default_factory=lambda: ["member"])
     validations: list[Rule] = field(default_factory=list)
     filters: list[Rule] = field(default_factory=list)
     scores: list[Rule] = field(default_factory=list)
@@ -177,7 +179,8 @@ def _environments(types: TypeRegistry, spec_type: str, variables: str) -> dict[s
     base = {"spec": spec_type, "metadata": meta, "overlay": overlay}
     instance = {**base, "variables": variables}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
-              "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string"}
+              "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string",
+              "ordinals": f"list({ordinal})"}
     stages = {
         "variables": base,
         "instance": instance,
@@ -292,6 +295,7 @@ def load_pack(directory: Path) -> Pack:
     c = _Compiler(doc, _environments(types, spec_type, variables_type))
     pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,
                 spec.input.apiVersion, spec.input.kind, types, spec_type, variables_type)
+    pack.member_ports = list(spec.memberPorts)
     pack.variables = [(var.name, c.program("variables", ("spec", "variables", i, "expression"), var.expression,
                                            f"variables.{var.name}", var.type)) for i, var in enumerate(spec.variables)]
     base: PathKey = ("spec",)
