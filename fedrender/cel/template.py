@@ -1,9 +1,10 @@
 """Manifest templates with CEL in ``${...}``, as kro writes them.
 
-A string that is exactly ``${expr}`` becomes the expression's value (any type); ``${...}`` inside a longer
-string is interpolated; ``$${`` stands for a literal ``${`` (shell scripts in ConfigMaps). A value that evaluates to null drops its field or list item. A mapping key
-``$when: ${expr}`` keeps the mapping (a list item or field value) only when the expression is true.
-Every expression is compiled when the template is loaded, so mistakes surface at load time.
+A string that is exactly ``${expr}`` becomes the expression's value (any type); ``${...}`` inside a
+longer string is interpolated; ``$${`` stands for a literal ``${`` (shell scripts in ConfigMaps). A value
+that evaluates to null drops its field or list item. A mapping key ``$when: ${expr}`` keeps the mapping
+(a list item or field value) only when the expression is true. Every expression is compiled when the
+template is loaded, so mistakes surface at load time.
 """
 
 from __future__ import annotations
