@@ -20,8 +20,8 @@ def test_explain_json_shape() -> None:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert [(i["namespace"], i["name"]) for i in doc["instances"]] == [
-        ("default", "multicloudmongodb-sample"), ("identity", "sessions"), ("shop", "catalog"), ("shop", "ledger"),
-        ("shop", "orders")]
+        ("default", "multicloudmongodb-sample"), ("identity", "sessions"), ("shop", "cache"), ("shop", "catalog"),
+        ("shop", "ledger"), ("shop", "orders")]
     for inst in doc["instances"]:
         assert sum(inst["placement"].values()) + (inst["arbiter"] is not None) == len(inst["members"])
         assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "arbiter",
@@ -29,7 +29,7 @@ def test_explain_json_shape() -> None:
         assert inst["moves"] == []
         for member in inst["members"]:
             assert set(member) == {"id", "cluster", "ordinal", "host", "votes", "priority"}
-    catalog = doc["instances"][2]
+    catalog = doc["instances"][3]
     assert catalog["placement"] == {"member-eu-1": 2, "member-eu-2": 2, "member-us-1": 1}
     assert catalog["excluded"]["member-ap-1"].startswith("is not Ready")
     assert catalog["excluded"]["member-ap-2"].startswith("has no VIP")

@@ -160,13 +160,17 @@ def _pack(tmp_path: Path, old: str, new: str) -> Path:
     return pack
 
 
+MONGODB_INPUTS = ["--specs", str(SPECS / "team-databases.yaml"), "--clusters", str(CLUSTERS),
+                  "--overlay", str(OVERLAY)]
+
+
 def test_a_plaintext_path_that_does_not_resolve_fails_the_render(tmp_path: Path) -> None:
     old = "path: /spec/volumeClaimTemplates/0/spec/storageClassName"
     pack = _pack(tmp_path, old, "path: /spec/volumeClaimTemplate/0/spec/storageClassName")
     lines = (pack / "pack.yaml").read_text().splitlines()
     line = lines.index("          path: /spec/volumeClaimTemplate/0/spec/storageClassName")  # "- operator: add" above
     out = tmp_path / "out"
-    result = run(["render", *INPUTS, "--rules", str(pack), "--out", str(out)])
+    result = run(["render", *MONGODB_INPUTS, "--rules", str(pack), "--out", str(out)])
     assert result.exit_code == 1
     assert f"{pack / 'pack.yaml'}:{line}:11: error: rule 'storage-class-by-provider': plaintext[0]:" in result.stderr
     assert "add /spec/volumeClaimTemplate/0/spec/storageClassName: /spec has no member 'volumeClaimTemplate'" \
@@ -179,7 +183,7 @@ def test_a_plaintext_path_that_does_not_resolve_fails_the_render(tmp_path: Path)
 def test_an_image_overrider_on_a_kind_karmada_ignores_is_refused(tmp_path: Path) -> None:
     pack = _pack(tmp_path, "      kinds: [StatefulSet]\n      when: cluster.region in overlay.registryMirrors",
                  "      kinds: [StatefulSet, MongoReplicaSet]\n      when: cluster.region in overlay.registryMirrors")
-    result = run(["explain", *INPUTS, "--rules", str(pack)])
+    result = run(["explain", *MONGODB_INPUTS, "--rules", str(pack)])
     assert result.exit_code == 1
     assert "an imageOverrider without predicate changes nothing in MongoReplicaSet" in result.stderr
 
@@ -187,7 +191,7 @@ def test_an_image_overrider_on_a_kind_karmada_ignores_is_refused(tmp_path: Path)
 def test_a_rule_for_a_kind_no_template_renders_is_refused(tmp_path: Path) -> None:
     pack = _pack(tmp_path, "kinds: [MongoReplicaSet]\n      when: cluster.name == initCluster",
                  "kinds: [MongoDBReplicaSet]\n      when: cluster.name == initCluster")
-    result = run(["explain", *INPUTS, "--rules", str(pack)])
+    result = run(["explain", *MONGODB_INPUTS, "--rules", str(pack)])
     assert result.exit_code == 1
     assert "rule 'init-cluster': no template renders kind MongoDBReplicaSet" in result.stderr
 

@@ -144,10 +144,11 @@ def test_nodeports_are_unique_across_everything(rendered: Path) -> None:
     seen: dict[int, str] = {}
     for path, obj in _objects(rendered):
         if obj["kind"] == "Service" and obj["spec"].get("type") == "NodePort":
-            port = obj["spec"]["ports"][0]["nodePort"]
-            assert port not in seen, f"{path} and {seen.get(port)} share {port}"
-            seen[port] = path
-    assert len(seen) == 2 + 2 + 3 + 1 + 3  # sessions, catalog, sample, orders, ledger (2 ordinals + arbiter)
+            for port in (p["nodePort"] for p in obj["spec"]["ports"]):
+                assert port not in seen, f"{path} and {seen.get(port)} share {port}"
+                seen[port] = path
+    # sessions, catalog, sample, orders, ledger (2 ordinals + arbiter), cache (1 ordinal, redis + sentinel)
+    assert len(seen) == 2 + 2 + 3 + 1 + 3 + 2
 
 
 def test_nothing_runs_as_root(rendered: Path) -> None:
@@ -157,7 +158,7 @@ def test_nothing_runs_as_root(rendered: Path) -> None:
         pod = obj["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, path
         assert pod["securityContext"]["runAsUser"] != 0, path
-        for container in pod["containers"] + pod["initContainers"]:
+        for container in pod["containers"] + pod.get("initContainers", []):
             assert "runAsUser" not in container.get("securityContext", {}), path
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, path
 
@@ -173,7 +174,7 @@ def test_state_file_records_placement(rendered: Path) -> None:
     state = json.loads((rendered / ".fedrender" / "state.json").read_text())
     assert state["schemaVersion"] == 1
     assert set(state["instances"]) == {"default/multicloudmongodb-sample", "identity/sessions", "shop/catalog",
-                                       "shop/ledger", "shop/orders"}
+                                       "shop/cache", "shop/ledger", "shop/orders"}
     ledger = state["instances"]["shop/ledger"]
     arbiters = [m for m in ledger["members"] if m["arbiterOnly"]]
     assert len(arbiters) == 1

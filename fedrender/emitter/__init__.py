@@ -15,6 +15,18 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
 _FIRST = ("apiVersion", "kind", "metadata", "spec")
 
 
+class _Dumper_(_Dumper):
+    """Multi-line strings (scripts, config files) as literal blocks, so they read well in a pull request."""
+
+
+def _str(dumper: _Dumper_, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper_.add_representer(str, _str)
+
+
 def canonical(obj: Any, top: bool = True) -> Any:
     """Keys ordered: apiVersion, kind, metadata, spec first at the top, everything else sorted."""
     if isinstance(obj, Mapping):
@@ -26,7 +38,7 @@ def canonical(obj: Any, top: bool = True) -> Any:
 
 
 def dump(obj: Mapping[str, Any]) -> bytes:
-    text = yaml.dump(canonical(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+    text = yaml.dump(canonical(obj), Dumper=_Dumper_, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=1_000_000)
     return text.encode("utf-8")
 

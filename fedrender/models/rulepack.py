@@ -88,7 +88,13 @@ class GroupCap(Strict):
     maxMembers: CEL
 
 
+class MemberCount(Strict):
+    expression: CEL = Field(description="int: how many members the instance asks for")
+    fieldPath: str = Field(default="", description="where in the input that number is (for error messages)")
+
+
 class Scheduling(Strict):
+    memberCount: MemberCount
     memberRequests: CEL = Field(description="list of {requests, limits}: the resources of each container of a member")
     clusterTolerations: CEL | None = Field(default=None, description="list of Karmada cluster tolerations")
     filters: list[Filter] = Field(default_factory=list)

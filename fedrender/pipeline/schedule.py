@@ -167,7 +167,7 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
-    total = int(data["spec"].get("replicaset", 0))
+    total = evaluate.member_count(pack, inst)
     requests = member_requests(evaluate.member_requests(pack, inst))
     before = Counter(m.cluster for m in previous.members if not m.arbiterOnly) if previous else Counter()
     views = snapshot.views(requests, before)
@@ -203,8 +203,9 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
             if arbiter_move is not None:
                 placement.moves.append(arbiter_move)
     except Infeasible as exc:
-        diagnostics.add(Diagnostic(f"{inst.subject}: {exc}", spec.doc.location(("spec", "replicaset")),
-                                   "spec.replicaset"))
+        path = pack.member_count_path
+        diagnostics.add(Diagnostic(f"{inst.subject}: {exc}", spec.doc.location(tuple(p for p in path.split(".") if p)),
+                                   path))
         return None
     rows = {c.name: ClusterRow("yes" if c.eligible else "keep" if c.can_keep and before[c.name] else "no",
                                c.reason, c.fits, c.score, before[c.name], placement.counts.get(c.name, 0))

@@ -99,6 +99,11 @@ def validate(pack: Pack, inst: Instance) -> list[Diagnostic]:
     return out
 
 
+def member_count(pack: Pack, inst: Instance) -> int:
+    assert pack.member_count is not None
+    return int(pack.member_count.eval(inst.data(), inst.subject))
+
+
 def member_requests(pack: Pack, inst: Instance) -> list[dict[str, dict[str, str]]]:
     assert pack.member_requests is not None
     value = pack.member_requests.eval(inst.data(), inst.subject)

@@ -110,6 +110,8 @@ class Pack:
     filters: list[Rule] = field(default_factory=list)
     scores: list[Rule] = field(default_factory=list)
     checks: list[Rule] = field(default_factory=list)
+    member_count: Program | None = None
+    member_count_path: str = ""
     member_requests: Program | None = None
     cluster_tolerations: Program | None = None
     weight: Program | None = None
@@ -309,6 +311,9 @@ def load_pack(directory: Path) -> Pack:
         pack.scores.append(c.rule("cluster", (*sp, "scores", i), s, "int"))
     for i, ch in enumerate(sched.checks):
         pack.checks.append(c.rule("placed", (*sp, "checks", i), ch, "bool"))
+    pack.member_count = c.program("instance", (*sp, "memberCount", "expression"), sched.memberCount.expression,
+                                  "memberCount", "int")
+    pack.member_count_path = sched.memberCount.fieldPath
     pack.member_requests = c.program("instance", (*sp, "memberRequests"), sched.memberRequests, "memberRequests")
     if sched.clusterTolerations is not None:
         pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
