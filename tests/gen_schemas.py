@@ -12,6 +12,7 @@ from fedrender.models.cluster import Cluster
 from fedrender.models.mongodb import MultiCloudMongoDB
 from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import RulePack
+from fedrender.models.ruletests import PackTests
 from fedrender.models.state import State
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "rulepack.schema.json": RulePack,
     "state.schema.json": State,
     "overlay.schema.json": Overlay,
+    "ruletests.schema.json": PackTests,
 }
 
 
