@@ -78,15 +78,15 @@ def _karmada_apply(obj: dict[str, Any], overriders: dict[str, Any]) -> dict[str,
 
 def _karmada_preview(out: Path, cluster: str) -> list[dict[str, Any]]:
     docs = [yaml.safe_load(p.read_text()) for p in sorted(out.rglob("*.yaml"))]
-    templates = {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs
+    templates = {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in docs
                  if not d["apiVersion"].startswith("policy.karmada.io/")}
     received = []
-    for pp in (d for d in docs if d["kind"] == "PropagationPolicy"):
+    for pp in (d for d in docs if d["kind"] in ("PropagationPolicy", "ClusterPropagationPolicy")):
         placement = pp["spec"]["placement"]
         if cluster not in placement["clusterAffinity"]["clusterNames"]:
             continue
         for selector in pp["spec"]["resourceSelectors"]:
-            key = (selector["kind"], selector["namespace"], selector["name"])
+            key = (selector["kind"], selector.get("namespace", ""), selector["name"])
             if key not in templates:
                 continue
             obj = copy.deepcopy(templates[key])
@@ -96,14 +96,14 @@ def _karmada_preview(out: Path, cluster: str) -> list[dict[str, Any]]:
                 assert sum(weights.values()) == obj["spec"]["replicas"]  # so the division is exact
                 obj["spec"]["replicas"] = weights[cluster]
             policies = sorted((d for d in docs if d["kind"] == "OverridePolicy" and any(
-                (s["kind"], s["namespace"], s["name"]) == key for s in d["spec"]["resourceSelectors"])),
+                (s["kind"], s.get("namespace", ""), s["name"]) == key for s in d["spec"]["resourceSelectors"])),
                 key=lambda d: d["metadata"]["name"])
             for policy in policies:
                 for rule in policy["spec"]["overrideRules"]:
                     if cluster in rule["targetCluster"]["clusterNames"]:
                         obj = _karmada_apply(obj, rule["overriders"])
             received.append(obj)
-    return sorted(received, key=lambda o: (o["metadata"]["namespace"], o["kind"], o["metadata"]["name"]))
+    return sorted(received, key=lambda o: (o["metadata"].get("namespace", ""), o["kind"], o["metadata"]["name"]))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import yaml
 from tests.conftest import CLUSTERS, DEMO_ARGS, ROOT, run, tree
 
 SCHEMAS = ROOT / "schemas"
-CRD_FILES = [*sorted((SCHEMAS / "vendor" / "karmada").glob("*.yaml")), *sorted((SCHEMAS / "crds").glob("*.yaml"))]
+CRD_FILES = [*sorted((SCHEMAS / "vendor" / "karmada").glob("*.yaml")), ROOT / "rules" / "mongodb" / "platform" / "crd.yaml",
+             ROOT / "rules" / "redis" / "crd.yaml"]
 K8S_VERSION = "1.33"
 
 
@@ -80,9 +81,9 @@ def test_layout_one_object_per_file(rendered: Path) -> None:
     assert ".fedrender/state.json" in files
     for path, obj in _objects(rendered):
         parts = Path(path).parts
-        assert parts[0] == "instances"
+        assert parts[0] in ("instances", "platform")
         assert Path(path).name == f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        if parts[2] != "_references":
+        if parts[0] == "instances" and parts[2] != "_references":
             assert obj["metadata"]["namespace"] == parts[1]
 
 
@@ -161,6 +162,25 @@ def test_nothing_runs_as_root(rendered: Path) -> None:
         for container in pod["containers"] + pod.get("initContainers", []):
             assert "runAsUser" not in container.get("securityContext", {}), path
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, path
+
+
+def test_platform_propagates_the_reconciler_where_members_are(rendered: Path) -> None:
+    platform = rendered / "platform" / "mongodb"
+    policy = yaml.safe_load((platform / "clusterpropagationpolicy-fedrender-mongodb-platform.yaml").read_text())
+    assert policy["spec"]["placement"]["clusterAffinity"]["clusterNames"] == ["member-eu-1", "member-eu-2",
+                                                                             "member-us-1"]
+    selected = {(s["kind"], s["name"]) for s in policy["spec"]["resourceSelectors"]}
+    assert ("CustomResourceDefinition", "mongoreplicasets.fedrender.io") in selected
+    assert ("Deployment", "fedrender-reconciler") in selected
+    assert ("ResourceInterpreterCustomization", "fedrender-mongoreplicaset") not in selected  # control plane only
+    names = yaml.safe_load((platform / "overridepolicy-fedrender-reconciler-cluster-name.yaml").read_text())
+    assert [r["targetCluster"]["clusterNames"] for r in names["spec"]["overrideRules"]] == [
+        ["member-eu-1"], ["member-eu-2"], ["member-us-1"]]
+    role = yaml.safe_load((platform / "clusterrole-fedrender-reconciler.yaml").read_text())
+    verbs = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
+    assert verbs[(("",), ("secrets",))] == {"get"}
+    assert verbs[(("fedrender.io",), ("mongoreplicasets",))] == {"get", "list", "watch"}
+    assert not any(v & {"delete", "deletecollection", "*"} for v in verbs.values())
 
 
 def test_no_secret_material_is_rendered(rendered: Path) -> None:

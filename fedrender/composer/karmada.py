@@ -23,7 +23,7 @@ KEEP_MEMBERS_TOLERATIONS = (
 def selector(obj: Mapping[str, Any]) -> dict[str, str]:
     meta = obj["metadata"]
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
-            "namespace": meta["namespace"]}
+            "namespace": meta.get("namespace", "")}
 
 
 def _policy(kind: str, name: str, namespace: str, labels: Mapping[str, str], spec: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +39,18 @@ def _policy(kind: str, name: str, namespace: str, labels: Mapping[str, str], spe
 def _placement(clusters: Sequence[str], tolerations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"clusterAffinity": {"clusterNames": sorted(clusters)},
             "clusterTolerations": [*KEEP_MEMBERS_TOLERATIONS, *tolerations]}
+
+
+def cluster_policy(name: str, objects: Sequence[Mapping[str, Any]], clusters: Sequence[str]) -> dict[str, Any]:
+    """A ClusterPropagationPolicy copying ``objects`` (cluster-scoped or not) to every one of ``clusters``."""
+    selectors = [{k: v for k, v in selector(o).items() if v} for o in objects]
+    return {
+        "apiVersion": POLICY_API,
+        "kind": "ClusterPropagationPolicy",
+        "metadata": {"name": name, "labels": dict(MANAGED_BY), "annotations": {SYNC_WAVE: POLICY_WAVE}},
+        "spec": {"resourceSelectors": sorted(selectors, key=_selector_key),
+                 "placement": {**_placement(clusters, []), "replicaScheduling": {"replicaSchedulingType": "Duplicated"}}},
+    }
 
 
 def divided_policy(name: str, namespace: str, labels: Mapping[str, str], objects: Sequence[Mapping[str, Any]],

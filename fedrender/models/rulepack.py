@@ -171,6 +171,17 @@ class Template(Strict):
     stateful: bool = False
 
 
+class PlatformTemplate(Strict):
+    """Rendered once per output into ``platform/<pack>/`` (the pack's CRDs, controllers, interpreters).
+
+    ``controlPlane`` objects stay in the Karmada control plane; ``members`` objects are also propagated, by one
+    ClusterPropagationPolicy, to every cluster that holds members of this pack. Templates see ``clusters``
+    (those cluster names), ``overlay`` and ``version`` (fedrender's)."""
+
+    file: str
+    target: Literal["controlPlane", "members"]
+
+
 class Reference(Strict):
     """An object the templates reference and the user creates in the control plane (never rendered)."""
 
@@ -191,6 +202,7 @@ class PackSpec(Strict):
     references: list[Reference] = Field(default_factory=list)
     overrides: list[OverrideRule] = Field(default_factory=list)
     templates: list[Template] = Field(min_length=1)
+    platform: list[PlatformTemplate] = Field(default_factory=list)
 
 
 class RulePack(Strict):

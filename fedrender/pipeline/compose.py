@@ -51,12 +51,37 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
                                            f"{key[2]}/{key[3]}; rename one of them", item.spec.doc.location(
                                                ("metadata", "name")), "metadata.name"))
         _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics, overlay.labels)
+    _platform(planned, overlay, files, diagnostics)
     for (namespace, kind, name), clusters in sorted(references.items()):
         policy = karmada.duplicated_policy(
             f"{kind.lower()}-{name}", namespace, {}, [{"apiVersion": "v1", "kind": kind, "name": name,
                                                        "namespace": namespace}], sorted(clusters), [])
         _add_files(files, f"instances/{namespace}/_references", [policy], diagnostics, overlay.labels)
     return files
+
+
+def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes], diagnostics: Diagnostics) -> None:
+    """Each pack's platform objects, once, into platform/<pack>/, for the clusters its instances use."""
+    by_pack: dict[str, tuple[Pack, set[str]]] = {}
+    for item in planned:
+        entry = by_pack.setdefault(item.spec.pack.name, (item.spec.pack, set()))
+        entry[1].update(item.placement.counts)
+        if item.result.arbiter is not None:
+            entry[1].add(item.result.arbiter.cluster)
+    for name, (pack, clusters) in sorted(by_pack.items()):
+        if not pack.platform:
+            continue
+        try:
+            rendered = evaluate.platform(pack, sorted(clusters), planned[0].snapshot.overlay_message(pack),
+                                         __version__)
+        except EvalError as exc:
+            diagnostics.add(Diagnostic(str(exc)))
+            continue
+        objects = [obj for _, obj in rendered]
+        members = [obj for target, obj in rendered if target == "members"]
+        if members:
+            objects.append(karmada.cluster_policy(f"fedrender-{name}-platform", members, sorted(clusters)))
+        _add_files(files, f"platform/{name}", objects, diagnostics, overlay.labels)
 
 
 def _ordinals(item: Planned) -> int:

@@ -34,7 +34,8 @@ class Preview:
     def yaml(self) -> str:
         head = [f"# What member cluster {self.cluster} receives: {len(self.objects)} objects rendered by fedrender.",
                 "# (Karmada adds its own bookkeeping labels and annotations, not shown.)"]
-        head += [f"# Also propagated from the control plane: {kind} {ns}/{name}" for _, kind, ns, name in self.external]
+        head += [f"# Also propagated from the control plane: {kind} {ns + '/' if ns else ''}{name}"
+             for _, kind, ns, name in self.external]
         return "\n".join(head) + "\n" + "".join("---\n" + dump(received).decode() for _, received in self.objects)
 
     def diff(self) -> str:
@@ -56,17 +57,17 @@ def _key(obj: Mapping[str, Any]) -> ObjectKey:
 def preview(files: Mapping[str, bytes], cluster: str) -> Preview:
     """What ``cluster`` receives, from the rendered files (as render would write them)."""
     objects = [yaml.safe_load(content) for path, content in sorted(files.items()) if path != STATE_FILE]
-    templates = {_key(o): o for o in objects if o["kind"] not in ("PropagationPolicy", "OverridePolicy")}
+    templates = {_key(o): o for o in objects if o["apiVersion"] != "policy.karmada.io/v1alpha1"}
     overrides = sorted((o for o in objects if o["kind"] == "OverridePolicy"), key=lambda o: o["metadata"]["name"])
     result = Preview(cluster)
     received: dict[ObjectKey, dict[str, Any]] = {}
-    for policy in (o for o in objects if o["kind"] == "PropagationPolicy"):
+    for policy in (o for o in objects if o["kind"] in ("PropagationPolicy", "ClusterPropagationPolicy")):
         placement = policy["spec"]["placement"]
         if cluster not in placement.get("clusterAffinity", {}).get("clusterNames", []):
             continue
         for selector in policy["spec"]["resourceSelectors"]:
-            key = (selector["apiVersion"], selector["kind"], selector.get("namespace", policy["metadata"]["namespace"]),
-                   selector["name"])
+            namespace = selector.get("namespace", policy["metadata"].get("namespace", ""))
+            key = (selector["apiVersion"], selector["kind"], namespace, selector["name"])
             if key not in templates:
                 result.external.append(key)
                 continue

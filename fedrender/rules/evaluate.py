@@ -224,6 +224,18 @@ def templates(pack: Pack, inst: Instance, data: Mapping[str, Any],
     return out
 
 
+def platform(pack: Pack, clusters: Sequence[str], overlay: Message, version: str) -> list[tuple[str, dict[str, Any]]]:
+    """The pack's platform objects with their target (controlPlane or members)."""
+    data = {"clusters": list(clusters), "overlay": overlay, "version": version}
+    out = []
+    for target, template in pack.platform:
+        rendered = template.render(data, f"platform of pack {pack.name}")
+        if not isinstance(rendered, dict):
+            raise EvalError(f"{template.file}: a template must render to a mapping")
+        out.append((target, rendered))
+    return out
+
+
 def cluster_tolerations(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     """Extra Karmada clusterTolerations the instance asks for (the pack's ``clusterTolerations``)."""
     if pack.cluster_tolerations is None:

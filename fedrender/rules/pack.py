@@ -124,6 +124,7 @@ class Pack:
     references: list[tuple[str, Program]] = field(default_factory=list)
     overrides: list[Overriders] = field(default_factory=list)
     templates: list[TemplateSpec] = field(default_factory=list)
+    platform: list[tuple[str, Template]] = field(default_factory=list)
 
 
 class _Compiler:
@@ -194,6 +195,7 @@ def _environments(types: TypeRegistry, spec_type: str, variables: str) -> dict[s
         "template": placed,
         "ordinal": {**placed, "ordinal": ordinal},
         "override": {**placed, "cluster": cluster},
+        "platform": {"clusters": "list(string)", "overlay": overlay, "version": "string"},
     }
     return {name: Environment(types, variables) for name, variables in stages.items()}
 
@@ -349,6 +351,16 @@ def load_pack(directory: Path) -> Pack:
         for tdoc in load_file(path):
             template = Template(tdoc, c.envs[stage], f"template {t.file}", c.diagnostics)
             pack.templates.append(TemplateSpec(t.file, template, t.propagation, t.forEach, t.stateful, include))
+    for i, pt in enumerate(spec.platform):
+        path = directory / pt.file
+        if not path.is_file():
+            c.diagnostics.append(Diagnostic(f"platform template {pt.file} not found",
+                                            doc.location((*base, "platform", i, "file")), "file"))
+            continue
+        digest.update(path.read_bytes())
+        for tdoc in load_file(path):
+            template = Template(tdoc, c.envs["platform"], f"platform {pt.file}", c.diagnostics)
+            pack.platform.append((pt.target, template))
     if c.diagnostics:
         raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
     pack.digest = digest.hexdigest()
