@@ -14,8 +14,8 @@ import yaml
 from tests.conftest import CLUSTERS, DEMO_ARGS, ROOT, run, tree
 
 SCHEMAS = ROOT / "schemas"
-CRD_FILES = [*sorted((SCHEMAS / "vendor" / "karmada").glob("*.yaml")), ROOT / "rules" / "mongodb" / "platform" / "crd.yaml",
-             ROOT / "rules" / "redis" / "crd.yaml"]
+CRD_FILES = [*sorted((SCHEMAS / "vendor" / "karmada").glob("*.yaml")),
+             ROOT / "rules" / "mongodb" / "platform" / "crd.yaml", ROOT / "rules" / "redis" / "crd.yaml"]
 K8S_VERSION = "1.33"
 
 

@@ -48,8 +48,10 @@ def cluster_policy(name: str, objects: Sequence[Mapping[str, Any]], clusters: Se
         "apiVersion": POLICY_API,
         "kind": "ClusterPropagationPolicy",
         "metadata": {"name": name, "labels": dict(MANAGED_BY), "annotations": {SYNC_WAVE: POLICY_WAVE}},
-        "spec": {"resourceSelectors": sorted(selectors, key=_selector_key),
-                 "placement": {**_placement(clusters, []), "replicaScheduling": {"replicaSchedulingType": "Duplicated"}}},
+        "spec": {
+            "resourceSelectors": sorted(selectors, key=_selector_key),
+            "placement": {**_placement(clusters, []), "replicaScheduling": {"replicaSchedulingType": "Duplicated"}},
+        },
     }
 
 
