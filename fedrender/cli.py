@@ -16,7 +16,7 @@ from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.preview import preview
-from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
+from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, read_state, render
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.write import write_tree
@@ -34,6 +34,8 @@ def _inputs(func: F) -> F:
                      help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml)."),
         click.option("--rules", type=_path, default=None, help="Rule pack directory (default: the shipped packs)."),
         click.option("--overlay", "overlays", multiple=True, type=_path, help="Overlay directory (repeatable)."),
+        click.option("--state", "state_file", type=_path, default=None,
+                     help="Previous state file to start from (default: the one in --out)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -55,9 +57,10 @@ def _progress() -> Callable[[int, int], None] | None:
 
 
 def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-         out: Path | None) -> RenderResult:
+         out: Path | None, state_file: Path | None) -> RenderResult:
     try:
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)), read_state(out), _progress())
+        previous = read_state(out if out is not None and str(out) != "-" else None, state_file)
+        result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous, _progress())
     except InputError as exc:
         _fail(exc.diagnostics)
     except EvalError as exc:
@@ -86,11 +89,16 @@ def main() -> None:
 
 @main.command("render")
 @_inputs
-@click.option("--out", required=True, type=_path, help="Output directory (written atomically).")
+@click.option("--out", required=True, type=_path, help="Output directory (written atomically); - prints the "
+              "manifests to stdout instead.")
 def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                   out: Path) -> None:
+                   state_file: Path | None, out: Path) -> None:
     """Render manifests into --out (placement stays as the state file in --out recorded it)."""
-    result = _run(specs, clusters, rules, overlays, out)
+    result = _run(specs, clusters, rules, overlays, out, state_file)
+    if str(out) == "-":
+        documents = [content.decode() for path, content in result.files.items() if path != STATE_FILE]
+        click.echo("".join("---\n" + doc for doc in documents), nl=False)
+        return
     for inst in result.instances:
         for move in inst.moves:
             click.echo(f"{inst.namespace}/{inst.name}: moved member {move.id} {move.source} -> {move.target}: "
@@ -109,9 +117,9 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    out: Path | None, output: str) -> None:
+                    state_file: Path | None, out: Path | None, output: str) -> None:
     """Show where every member would go and why, and what moves; writes nothing."""
-    result = _run(specs, clusters, rules, overlays, out)
+    result = _run(specs, clusters, rules, overlays, out, state_file)
     if output == "json":
         click.echo(json.dumps({"instances": [r.explain() for r in result.instances]}, indent=2))
         return
@@ -127,9 +135,9 @@ def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against the templates instead.")
 def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    cluster: str, out: Path | None, show_diff: bool) -> None:
+                    state_file: Path | None, cluster: str, out: Path | None, show_diff: bool) -> None:
     """Show exactly what one member cluster receives (Karmada's division and overrides applied); writes nothing."""
-    result = _run(specs, clusters, rules, overlays, out)
+    result = _run(specs, clusters, rules, overlays, out, state_file)
     known = sorted({name for inst in result.instances for name in inst.rows})
     if cluster not in known:
         _fail([Diagnostic(f"cluster {cluster!r} is not in the snapshot (clusters: {', '.join(known)})",

@@ -47,11 +47,16 @@ class RenderResult:
     warnings: list[Diagnostic]
 
 
-def read_state(out: Path | None) -> State | None:
-    """The state of the last render into ``out``; None when there is none. A damaged one is an input error."""
-    if out is None:
+def read_state(out: Path | None, state_file: Path | None = None) -> State | None:
+    """The state of the last render into ``out`` (or in ``state_file``); None when there is none.
+
+    A damaged one is an input error."""
+    if state_file is not None:
+        path = state_file
+    elif out is not None:
+        path = out / STATE_FILE
+    else:
         return None
-    path = out / STATE_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,0 +1,113 @@
+"""The Lua fedrender ships, run under a real Lua 5.1 (lupa): Karmada's interpreter for MongoReplicaSet and
+Argo CD's health check, against healthy, progressing, degraded and missing-status fixtures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from lupa import lua51
+
+from tests.conftest import ROOT
+
+INTERPRETER = yaml.safe_load((ROOT / "rules" / "mongodb" / "platform" / "interpreter.yaml").read_text())
+SCRIPTS = {name: c["luaScript"] for name, c in INTERPRETER["spec"]["customizations"].items()}
+HEALTH = yaml.safe_load((ROOT / "gitops" / "argocd-cm.yaml").read_text())["data"][
+    "resource.customizations.health.fedrender.io_MongoReplicaSet"]
+
+
+def to_lua(runtime: Any, value: Any) -> Any:
+    if isinstance(value, dict):
+        return runtime.table_from({k: to_lua(runtime, v) for k, v in value.items()})
+    if isinstance(value, list):
+        return runtime.table_from([to_lua(runtime, v) for v in value])
+    return value
+
+
+def to_python(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    items = dict(value.items())
+    if items and all(isinstance(k, int) for k in items):
+        return [to_python(items[i]) for i in range(1, len(items) + 1)]
+    return {k: to_python(v) for k, v in items.items()}
+
+
+def call(script: str, function: str, *args: Any) -> Any:
+    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
+    assert runtime.eval("_VERSION") == "Lua 5.1"
+    runtime.execute(script)
+    return to_python(runtime.globals()[function](*(to_lua(runtime, a) for a in args)))
+
+
+def member(id_: int, state: str, health: int = 1) -> dict[str, Any]:
+    return {"_id": id_, "host": f"10.0.0.{id_}:30000", "stateStr": state, "health": health}
+
+
+READY = {"phase": "Ready", "primary": "10.0.0.0:30000", "observedGeneration": 2,
+         "members": [member(0, "PRIMARY"), member(1, "SECONDARY")]}
+INITIALIZING = {"phase": "Initializing", "observedGeneration": 2, "members": [member(2, "STARTUP2", 0)]}
+DEGRADED = {"phase": "Degraded", "primary": "", "observedGeneration": 2,
+            "members": [member(2, "(not reachable/healthy)", 0)]}
+
+
+def aggregate(*items: tuple[str, dict[str, Any] | None]) -> dict[str, Any]:
+    desired = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet", "metadata": {"name": "db"}}
+    status_items = [{"clusterName": name, **({"status": status} if status is not None else {})}
+                    for name, status in items]
+    return call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, status_items)  # type: ignore[no-any-return]
+
+
+def test_aggregation_of_healthy_clusters() -> None:
+    status = aggregate(("a", READY), ("b", {**READY, "primary": ""}))["status"]
+    assert status["phase"] == "Ready"
+    assert status["primary"] == "10.0.0.0:30000"
+    assert status["clusters"] == [
+        {"cluster": "a", "phase": "Ready", "primary": "10.0.0.0:30000", "observedGeneration": 2, "healthyMembers": 2},
+        {"cluster": "b", "phase": "Ready", "primary": "", "observedGeneration": 2, "healthyMembers": 2}]
+
+
+def test_aggregation_of_progressing_degraded_and_missing_status() -> None:
+    assert aggregate(("a", READY), ("b", INITIALIZING))["status"]["phase"] == "Progressing"
+    assert aggregate(("a", READY), ("b", DEGRADED))["status"]["phase"] == "Degraded"
+    missing = aggregate(("a", None), ("b", READY))["status"]  # a cluster that has not reported yet
+    assert missing["phase"] == "Progressing"
+    assert missing["clusters"][0] == {"cluster": "a", "phase": "Pending", "primary": "", "observedGeneration": 0,
+                                      "healthyMembers": 0}
+    desired = {"metadata": {"name": "db"}}
+    assert call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, None) == {"metadata": {"name": "db"},
+                                                                                 "status": {}}
+
+
+@pytest.mark.parametrize(("status", "generation", "healthy"), [
+    (READY, 2, True), (READY, 3, False), (INITIALIZING, 2, False), (DEGRADED, 2, False), (None, 1, False)])
+def test_health_interpretation(status: dict[str, Any] | None, generation: int, healthy: bool) -> None:
+    obj = {"metadata": {"name": "db", "generation": generation}, **({"status": status} if status else {})}
+    assert call(SCRIPTS["healthInterpretation"], "InterpretHealth", obj) is healthy
+
+
+def test_status_reflection_and_retention() -> None:
+    assert call(SCRIPTS["statusReflection"], "ReflectStatus", {"status": READY}) == READY
+    assert call(SCRIPTS["statusReflection"], "ReflectStatus", {"metadata": {"name": "db"}}) == {}  # not nil
+    desired = {"metadata": {"name": "db", "annotations": {"argocd.argoproj.io/sync-wave": "0"}}}
+    observed = {"metadata": {"annotations": {"reconciler.fedrender.io/config-version": "7", "other": "x"}}}
+    kept = call(SCRIPTS["retention"], "Retain", desired, observed)
+    assert kept["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "0",
+                                               "reconciler.fedrender.io/config-version": "7"}
+
+
+def argocd_health(obj: dict[str, Any]) -> dict[str, Any]:
+    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
+    runtime.globals()["obj"] = to_lua(runtime, obj)
+    return to_python(runtime.execute(HEALTH))  # type: ignore[no-any-return]
+
+
+def test_argocd_health() -> None:
+    healthy = aggregate(("a", READY), ("b", READY))
+    assert argocd_health(healthy) == {"status": "Healthy", "message": "Primary 10.0.0.0:30000 in 2 clusters"}
+    progressing = aggregate(("a", READY), ("b", INITIALIZING))
+    assert argocd_health(progressing) == {"status": "Progressing", "message": "Waiting for b (Initializing)"}
+    degraded = aggregate(("a", READY), ("b", DEGRADED))
+    assert argocd_health(degraded) == {"status": "Degraded", "message": "Degraded in b"}
+    assert argocd_health({"metadata": {"name": "db"}})["status"] == "Progressing"
