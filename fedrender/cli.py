@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.models.state import State
+from fedrender.pipeline.gitrepo import Git
 from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.preview import preview
+from fedrender.pipeline.publish import publish
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, read_state, render
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
+from fedrender.pipeline.summary import summarize
 from fedrender.pipeline.write import write_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,7 +77,7 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
     return result
 
 
-def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> Any:
+def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> NoReturn:
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
     count = sum(d.severity == "error" for d in diagnostics)
@@ -144,6 +149,82 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
                           Location(str(clusters)))])
     view = preview(result.files, cluster)
     click.echo(view.diff() if show_diff else view.yaml(), nl=False)
+
+
+@main.command("publish")
+@_inputs
+@click.option("--repo", required=True, type=_path, help="Git work tree to publish into.")
+@click.option("--branch", required=True, help="Branch to commit to (created when missing).")
+@click.option("--path", "subdir", default="", help="Directory inside the repository for the manifests.")
+@click.option("--message", default="", help="Commit subject (the semantic summary follows).")
+@click.option("--push", "remote", default=None, help="Remote to push to, with retry and rebase.")
+def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
+                    state_file: Path | None, repo: Path, branch: str, subdir: str, message: str,
+                    remote: str | None) -> None:
+    """Render into a git work tree and commit when manifests changed (a no-op leaves HEAD alone)."""
+    if state_file is not None:
+        raise click.UsageError("publish reads the state file from --repo/--path; --state does not apply")
+    try:
+        done = publish(Inputs(list(specs), clusters, rules, list(overlays)), repo, branch, subdir, message, remote)
+    except InputError as exc:
+        _fail(exc.diagnostics)
+    except FedrenderError as exc:
+        _fail([Diagnostic(str(exc))])
+    if done.result is not None:
+        for warning in done.result.warnings:
+            click.echo(warning.render(), err=True)
+    if not done.commit:
+        click.echo("no changes; nothing committed", err=True)
+        return
+    click.echo(f"committed {done.commit[:12]}: {done.summary.title()} ({len(done.changed)} files)", err=True)
+    if remote:
+        click.echo(f"pushed to {remote}/{branch}" + (f" after {done.attempts} attempts" if done.attempts > 1 else ""),
+                   err=True)
+
+
+@main.command("diff")
+@_inputs
+@click.option("--repo", required=True, type=_path, help="Git repository.")
+@click.option("--branch", required=True, help="Branch publish would commit to.")
+@click.option("--path", "subdir", default="", help="Directory inside the repository for the manifests.")
+@click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")
+def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
+                 state_file: Path | None, repo: Path, branch: str, subdir: str, exit_code: bool) -> None:
+    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing."""
+    git = Git(repo)
+    try:
+        current = git.files(f"refs/heads/{branch}", subdir) if git.is_repo() else None
+        if current is None:
+            raise InputError([Diagnostic("not a git repository", Location(str(repo)))])
+        previous = State.model_validate_json(current[STATE_FILE]) if STATE_FILE in current else None
+        result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous)
+    except InputError as exc:
+        _fail(exc.diagnostics)
+    except FedrenderError as exc:
+        _fail([Diagnostic(str(exc))])
+    owned = set(previous.files) if previous else set()
+    changes = file_changes(current, result.files, owned)
+    summary = summarize(previous, result)
+    if not changes:
+        click.echo("no changes")
+        return
+    click.echo(summary.title())
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"{len(changes)} files change\n")
+    prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
+    for path, (old, new) in sorted(changes.items()):
+        click.echo("".join(difflib.unified_diff(old.decode().splitlines(True), new.decode().splitlines(True),
+                                                f"a/{prefix}{path}", f"b/{prefix}{path}")), nl=False)
+    if exit_code:
+        sys.exit(3)
+
+
+def file_changes(current: dict[str, bytes], new: dict[str, bytes], owned: set[str]) -> dict[str, tuple[bytes, bytes]]:
+    """Path -> (old bytes, new bytes) for every file that would change; removed owned files map to b""."""
+    changes = {p: (current.get(p, b""), content) for p, content in new.items() if current.get(p) != content}
+    changes.update({p: (current[p], b"") for p in owned - set(new) if p in current})
+    return changes
 
 
 @main.group("rules")
