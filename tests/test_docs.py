@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, run
 
@@ -21,7 +22,10 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert COMMANDS[:2] == ["make demo", "make test"]
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith("fedrender ")])
+GITOPS = README.split("## GitOps with Argo CD", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith("fedrender ") and c not in GITOPS])
 def test_fedrender_commands_run(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = shlex.split(command)[1:]
     args = [str(tmp_path / a) if a.startswith("out/") else str(ROOT / a) if "/" in a and (ROOT / a).exists() else a
@@ -47,3 +51,33 @@ def test_the_specialising_example_prints_what_the_readme_says() -> None:
     catalog = result.stdout.split("--- template: StatefulSet shop/catalog", 1)[1].split("--- template:", 1)[0]
     for line in expected.group(1).splitlines():
         assert line in catalog.splitlines(), line
+
+
+def test_the_gitops_walkthrough_runs_on_a_temporary_repository(tmp_path: Path) -> None:
+    commands = [line[2:] for block in re.findall(r"```console\n(.*?)```", GITOPS, re.S)
+                for line in block.splitlines() if line.startswith("$ ")]
+    assert commands[0].startswith("git init")
+    outputs = []
+    for command in commands:
+        args = [str(tmp_path / a) if a.startswith("gitops-demo") else str(ROOT / a) if "/" in a else a
+                for a in shlex.split(command)]
+        if args[0] == "git":
+            subprocess.run(args, check=True, cwd=tmp_path)
+            continue
+        result = run(args[1:])
+        assert result.exit_code == 0, f"{command}\n{result.stderr}"
+        outputs.append(result)
+    repo = tmp_path / "gitops-demo"
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=repo, capture_output=True, text=True, check=True)
+    assert log.stdout.splitlines() == ["fedrender: 6 added"]
+    assert "no changes; nothing committed" in outputs[1].stderr
+    # prod gives member-ap-2 a VIP through its overlay, dev doesn't: publishing dev would move those members
+    assert outputs[2].stdout.splitlines()[0].endswith(" moved")
+    assert "member-ap-2 -> " in outputs[2].stdout
+    assert "member-ap-2 has no VIP" in outputs[2].stdout
+    assert "mirror.eu-central.example.com/dockerhub" in outputs[2].stdout
+    assert (repo / "manifests" / "platform" / "mongodb" / "deployment-fedrender-reconciler.yaml").exists()
+    appset = yaml.safe_load((ROOT / "gitops" / "applicationset.yaml").read_text())
+    pattern = appset["spec"]["generators"][0]["git"]["directories"][0]["path"]
+    instance_dirs = sorted(str(p.relative_to(repo)) for p in repo.glob(pattern))
+    assert "manifests/instances/shop/catalog" in instance_dirs
