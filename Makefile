@@ -26,8 +26,8 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check fedrender tests bench
-	$(BIN)/mypy fedrender
+	$(BIN)/ruff check fedrender reconciler tests bench
+	$(BIN)/mypy fedrender reconciler
 	$(BIN)/lint-imports
 	$(BIN)/fedrender rules check
 	$(BIN)/fedrender rules test

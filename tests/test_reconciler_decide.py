@@ -1,0 +1,162 @@
+"""The reconciler's pure core: a table of every branch of next_action, and convergence properties."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.decide import (
+    USERS,
+    Action,
+    AddMember,
+    ChangeVotes,
+    CreateUser,
+    Initiate,
+    Member,
+    Noop,
+    Observed,
+    RemoveMember,
+    Roster,
+    StepDown,
+    apply,
+    next_action,
+    voting_changes,
+)
+
+A0 = Member(0, "a:1", 1, 2.0, cluster="a")
+B1 = Member(1, "b:1", 1, 1.0, cluster="b")
+C2 = Member(2, "c:1", 1, 1.0, cluster="c")
+ROSTER = Roster("db", (A0, B1, C2), init_cluster="a", this_cluster="a")
+SYNCED = Observed(config=(A0, B1, C2), config_version=3, primary="a:1",
+                  states={"a:1": "PRIMARY", "b:1": "SECONDARY", "c:1": "SECONDARY"}, users=frozenset(USERS))
+
+
+def roster(*members: Member, this: str = "a", init: str = "a") -> Roster:
+    return Roster("db", members, init_cluster=init, this_cluster=this)
+
+
+def observed(**changes: object) -> Observed:
+    return replace(SYNCED, **changes)  # type: ignore[arg-type]
+
+
+def off(member: Member) -> Member:
+    return replace(member, votes=0, priority=0.0)
+
+
+CASES: list[tuple[str, Roster, Observed, type[Action], str]] = [
+    ("other cluster waits for init", roster(A0, B1, C2, this="b"), Observed(), Noop, "the init cluster a initiates"),
+    ("init cluster without data member", roster(replace(A0, arbiter_only=True), B1), Observed(), Noop,
+     "no data member here"),
+    ("init waits for its pod", ROSTER, Observed(), Noop, "waiting for the pod of a:1"),
+    ("init when the pod is ready", ROSTER, Observed(ready_pods=frozenset({"a:1"})), Initiate, "initiate db with a:1"),
+    ("no primary", ROSTER, observed(primary=""), Noop, "no primary"),
+    ("primary elsewhere", ROSTER, observed(primary="b:1"), Noop, "b:1 is in another cluster"),
+    ("root first", ROSTER, observed(users=frozenset()), CreateUser, "user root is missing"),
+    ("then the others", ROSTER, observed(users=frozenset({"root"})), CreateUser, "user clusterAdmin is missing"),
+    ("add without a vote", roster(A0, B1, C2, Member(3, "a:2", cluster="a")), SYNCED, AddMember,
+     "add a:2 as member 3 without a vote"),
+    ("add an arbiter with its vote", roster(A0, B1, C2, Member(3, "b:9", 1, 0.0, True, "b")), SYNCED, AddMember,
+     "(arbiter)"),
+    ("promote a SECONDARY", roster(A0, B1, C2, Member(3, "a:2", cluster="a")),
+     observed(config=(A0, B1, C2, off(Member(3, "a:2", cluster="a"))), states={**SYNCED.states, "a:2": "SECONDARY"}),
+     ChangeVotes, "give member 3"),
+    ("wait for a new member to catch up", roster(A0, B1, C2, Member(3, "a:2", cluster="a")),
+     observed(config=(A0, B1, C2, off(Member(3, "a:2", cluster="a"))), states={**SYNCED.states, "a:2": "STARTUP2"}),
+     Noop, "waiting for a:2 to become SECONDARY"),
+    ("demote before removing", roster(A0, B1), SYNCED, ChangeVotes, "take the vote from member 2"),
+    ("remove once voteless", roster(A0, B1), observed(config=(A0, B1, off(C2))), RemoveMember, "remove member 2"),
+    ("step the primary down before it leaves", roster(B1, C2, this="a"), SYNCED, StepDown, "step the primary a:1"),
+    ("step the primary down before demotion", roster(off(A0), B1, C2), SYNCED, StepDown, "step the primary a:1"),
+    ("moved member leaves first", roster(A0, B1, replace(C2, host="d:1", cluster="d")), SYNCED, ChangeVotes,
+     "take the vote from member 2 (c:1)"),
+    ("priority change", roster(A0, B1, replace(C2, priority=3.0)), SYNCED, ChangeVotes, "priority of member 2 to 3"),
+    ("primary priority to zero steps down", roster(replace(A0, priority=0.0), B1, C2), SYNCED, StepDown,
+     "before its priority drops to 0"),
+    ("in sync", ROSTER, SYNCED, Noop, "in sync with the roster (config version 3)"),
+]
+
+
+@pytest.mark.parametrize(("name", "the_roster", "seen", "kind", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_next_action(name: str, the_roster: Roster, seen: Observed, kind: type[Action], reason: str) -> None:
+    action = next_action(the_roster, seen)
+    assert type(action) is kind, action
+    assert reason in action.reason
+
+
+def test_at_most_seven_voters() -> None:
+    seven = tuple(Member(i, f"h:{i}", cluster="a") for i in range(7))
+    eighth = Member(7, "h:7", cluster="a")
+    seen = Observed(config=(*seven, off(eighth)), primary="h:0", states={m.host: "SECONDARY" for m in (*seven, eighth)},
+                    users=frozenset(USERS))
+    assert isinstance(next_action(roster(*seven, eighth), seen), Noop)
+
+
+# --- a model replica set, and every cluster's reconciler deciding at each step
+
+@st.composite
+def rosters(draw: st.DrawFn, homes: dict[int, str]) -> tuple[Member, ...]:
+    """A roster as the scheduler makes them: members keep their host (``homes``: _id -> cluster)."""
+    chosen = draw(st.lists(st.sampled_from(sorted(homes)), min_size=1, max_size=7, unique=True))
+    return tuple(Member(i, f"{homes[i]}:{i}", 1, draw(st.sampled_from([1.0, 2.0])), cluster=homes[i])
+                 for i in sorted(chosen))
+
+
+sequences = st.dictionaries(st.integers(0, 9), st.sampled_from(["a", "b", "c"]), min_size=1).flatmap(
+    lambda homes: st.lists(rosters(homes), min_size=1, max_size=4))
+
+
+def step(rosters_by_cluster: dict[str, Roster], config: list[Member], primary: str,
+         users: set[str]) -> tuple[list[Member], str, Action | None]:
+    states = {m.host: ("PRIMARY" if m.host == primary else "SECONDARY") for m in config}
+    hosts = {m.host for r in rosters_by_cluster.values() for m in r.members} | {m.host for m in config}
+    seen = Observed(tuple(config), len(config), primary, states, frozenset(hosts), frozenset(users))
+    acting = [(c, a) for c, r in rosters_by_cluster.items()
+              if not isinstance(a := next_action(r, seen), Noop)]
+    assert len(acting) <= 1, f"two reconcilers act at once: {acting}"
+    if not acting:
+        return config, primary, None
+    action = acting[0][1]
+    if isinstance(action, Initiate):
+        return [action.member], action.member.host, action
+    if isinstance(action, CreateUser):
+        users.add(action.user)
+        return config, primary, action
+    if isinstance(action, StepDown):
+        electable = [m for m in config if m.votes and m.priority and m.host != primary]
+        return config, (min(electable, key=lambda m: m.id).host if electable else primary), action
+    after = apply(config, action)
+    assert voting_changes(config, after) <= 1, action
+    assert sum(m.votes > 0 for m in after) <= 7
+    return after, primary, action
+
+
+@settings(max_examples=200, deadline=None)
+@given(sequences)
+def test_any_sequence_of_rosters_converges_one_vote_at_a_time(sequence: list[tuple[Member, ...]]) -> None:
+    converge(sequence)
+
+
+def test_a_failover_move_converges() -> None:
+    """Member 2's cluster c is lost: the roster moves it to d with the same _id."""
+    before = (A0, B1, C2)
+    after = (A0, B1, Member(2, "d:2", 1, 1.0, cluster="d"))
+    converge([before, after])
+
+
+def converge(sequence: list[tuple[Member, ...]]) -> None:
+    config: list[Member] = []
+    primary, users = "", set()
+    for members in sequence:
+        init = min(members, key=lambda m: (-m.priority, m.id)).cluster
+        by_cluster = {c: Roster("db", members, init, c) for c in ("a", "b", "c", "d")}
+        for _ in range(60):
+            config, primary, action = step(by_cluster, config, primary, users)
+            if action is None:
+                break
+        else:
+            pytest.fail("did not converge in 60 steps")
+        assert {(m.id, m.host, m.votes, m.priority) for m in config} == {
+            (m.id, m.host, m.votes, m.priority) for m in members}, (config, members)
