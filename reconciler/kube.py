@@ -1,0 +1,176 @@
+"""The Kubernetes adapter: MongoReplicaSets, pods, Secrets, status patches, Events and the leader Lease."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from reconciler.decide import Member, Roster
+from reconciler.mongo import Credentials
+
+log = logging.getLogger("fedrender.reconciler.kube")
+
+GROUP, VERSION, PLURAL = "fedrender.io", "v1alpha1", "mongoreplicasets"
+
+
+class Gone(Exception):
+    """The watch's resourceVersion expired (HTTP 410): list again."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Kube:
+    api: client.ApiClient
+    cluster: str
+    namespaces: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.objects = client.CustomObjectsApi(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.leases = client.CoordinationV1Api(self.api)
+
+    # --- MongoReplicaSets
+
+    def list(self) -> tuple[list[dict[str, Any]], str]:
+        """Every MongoReplicaSet this reconciler looks after, and the list's resourceVersion."""
+        if not self.namespaces:
+            listed = self.objects.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            return list(listed.get("items", [])), str(listed["metadata"].get("resourceVersion", ""))
+        items: list[dict[str, Any]] = []
+        version = ""
+        for namespace in self.namespaces:
+            listed = self.objects.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+            items += listed.get("items", [])
+            version = str(listed["metadata"].get("resourceVersion", ""))
+        return items, version
+
+    def watch(self, resource_version: str, timeout: int) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(type, object) events after ``resource_version``, until ``timeout`` seconds pass; Gone on 410."""
+        stream = watch.Watch()
+        kwargs: dict[str, Any] = {"resource_version": resource_version, "timeout_seconds": timeout,
+                                  "allow_watch_bookmarks": True}
+        try:
+            if len(self.namespaces) == 1:
+                events = stream.stream(self.objects.list_namespaced_custom_object, GROUP, VERSION,
+                                       self.namespaces[0], PLURAL, **kwargs)
+            else:
+                events = stream.stream(self.objects.list_cluster_custom_object, GROUP, VERSION, PLURAL, **kwargs)
+            for event in events:
+                kind, obj = event["type"], event["object"]
+                if kind == "ERROR" and isinstance(obj, dict) and obj.get("code") == 410:
+                    raise Gone(str(obj.get("message", "")))
+                if kind in ("ADDED", "MODIFIED") and self._mine(obj):
+                    yield kind, obj
+        except ApiException as exc:
+            if exc.status == 410:
+                raise Gone(str(exc.reason)) from None
+            raise
+        finally:
+            stream.stop()
+
+    def _mine(self, obj: Mapping[str, Any]) -> bool:
+        return not self.namespaces or obj.get("metadata", {}).get("namespace") in self.namespaces
+
+    def patch_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.objects.patch_namespaced_custom_object_status(GROUP, VERSION, meta["namespace"], PLURAL, meta["name"],
+                                                           {"status": dict(status)})
+
+    # --- pods and Secrets
+
+    def ready_hosts(self, obj: Mapping[str, Any]) -> frozenset[str]:
+        """Hosts of this cluster's members whose pod is Ready (pod <statefulSet>-<ordinal>, or -arbiter-0)."""
+        spec, namespace = obj["spec"], obj["metadata"]["namespace"]
+        selector = f"app.kubernetes.io/instance={spec['statefulSetName']}"
+        pods = self.core.list_namespaced_pod(namespace, label_selector=selector)
+        ready = {p.metadata.name for p in pods.items
+                 if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))}
+        hosts = set()
+        for m in spec["members"]:
+            if m["cluster"] != self.cluster:
+                continue
+            suffix = "arbiter-0" if m.get("arbiterOnly") else str(m["ordinal"])
+            pod = f"{spec['statefulSetName']}-{suffix}"
+            if pod in ready:
+                hosts.add(m["host"])
+        return frozenset(hosts)
+
+    def credentials(self, obj: Mapping[str, Any]) -> dict[str, Credentials]:
+        """The users' credentials from their Secrets (keys username and password); missing ones are skipped."""
+        namespace = obj["metadata"]["namespace"]
+        out = {}
+        for user, ref in (obj["spec"].get("users") or {}).items():
+            try:
+                secret = self.core.read_namespaced_secret(ref["secretName"], namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    log.warning("Secret %s/%s for user %s is missing", namespace, ref["secretName"], user)
+                    continue
+                raise
+            data = secret.data or {}
+            name = base64.b64decode(data.get("username", "")).decode() or user
+            out[user] = Credentials(name, base64.b64decode(data.get("password", "")).decode())
+        return out
+
+    # --- Events and the leader Lease
+
+    def event(self, obj: Mapping[str, Any], reason: str, message: str, warning: bool = False) -> None:
+        meta = obj["metadata"]
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            involved_object=client.V1ObjectReference(api_version=f"{GROUP}/{VERSION}", kind="MongoReplicaSet",
+                                                     name=meta["name"], namespace=meta["namespace"],
+                                                     uid=meta.get("uid")),
+            reason=reason, message=message[:1024], type="Warning" if warning else "Normal",
+            source=client.V1EventSource(component="fedrender-reconciler", host=self.cluster),
+            first_timestamp=dt.datetime.now(dt.UTC), last_timestamp=dt.datetime.now(dt.UTC), count=1)
+        try:
+            self.core.create_namespaced_event(meta["namespace"], body)
+        except ApiException as exc:  # Events are best effort
+            log.info("cannot record event %s: %s", reason, exc.reason)
+
+    def lead(self, namespace: str, name: str, identity: str, duration: int) -> bool:
+        """Take or renew the Lease; False while another live holder has it."""
+        stamp = dt.datetime.now(dt.UTC)
+        spec = client.V1LeaseSpec(holder_identity=identity, lease_duration_seconds=duration, renew_time=stamp)
+        try:
+            lease = self.leases.read_namespaced_lease(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            spec.acquire_time = stamp
+            self.leases.create_namespaced_lease(namespace, client.V1Lease(
+                metadata=client.V1ObjectMeta(name=name, namespace=namespace), spec=spec))
+            return True
+        held = lease.spec.holder_identity
+        renewed = lease.spec.renew_time
+        expired = renewed is None or (stamp - renewed).total_seconds() > (lease.spec.lease_duration_seconds or 0)
+        if held not in (None, "", identity) and not expired:
+            return False
+        spec.acquire_time = lease.spec.acquire_time if held == identity else stamp
+        lease.spec = spec
+        try:
+            self.leases.replace_namespaced_lease(name, namespace, lease)
+        except ApiException as exc:
+            if exc.status == 409:  # someone else renewed first
+                return False
+            raise
+        return True
+
+
+def roster(obj: Mapping[str, Any], cluster: str) -> Roster:
+    spec = obj["spec"]
+    members = tuple(Member(int(m["_id"]), m["host"], int(m["votes"]), float(m["priority"]),
+                           bool(m.get("arbiterOnly", False)), m["cluster"]) for m in spec["members"])
+    return Roster(spec["replicaSetName"], members, spec["initCluster"], cluster,
+                  tuple(u for u in ("root", "clusterAdmin", "clusterMonitor") if u in (spec.get("users") or {})))

@@ -1,0 +1,204 @@
+"""A small Kubernetes API emulator over HTTP, for the reconciler's real kubernetes-client code.
+
+Serves MongoReplicaSets (list, watch with resourceVersion, status subresource merge patches), pods,
+Secrets, Events and Leases. A watch streams JSON lines; ``close_watch_after`` ends streams early to test
+reconnects, and a resourceVersion older than ``oldest`` gets HTTP 410.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+MRS = re.compile(r"^/apis/fedrender\.io/v1alpha1/(?:namespaces/(?P<ns>[^/]+)/)?mongoreplicasets"
+                 r"(?:/(?P<name>[^/]+)(?P<status>/status)?)?$")
+CORE = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<kind>pods|secrets|events)(?:/(?P<name>[^/]+))?$")
+LEASE = re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/(?P<ns>[^/]+)/leases(?:/(?P<name>[^/]+))?$")
+
+
+class KubeSim:
+    def __init__(self) -> None:
+        self.version = 1
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pods: dict[str, list[dict[str, Any]]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.leases: dict[tuple[str, str], dict[str, Any]] = {}
+        self.history: list[tuple[int, str, dict[str, Any]]] = []
+        self.patches: list[tuple[str, str, str]] = []
+        self.watches = 0
+        self.oldest = 0
+        self.close_watch_after: int | None = None
+        self.lock = threading.Condition()
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                sim.get(self)
+
+            def do_POST(self) -> None:
+                sim.post(self)
+
+            def do_PUT(self) -> None:
+                sim.put(self)
+
+            def do_PATCH(self) -> None:
+                sim.patch(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- state changes (tests call these too)
+
+    def put_object(self, obj: dict[str, Any], event: str = "ADDED") -> None:
+        with self.lock:
+            self.version += 1
+            meta = obj.setdefault("metadata", {})
+            meta["resourceVersion"] = str(self.version)
+            meta.setdefault("generation", 1)
+            meta.setdefault("uid", f"uid-{meta['name']}")
+            self.objects[(meta["namespace"], meta["name"])] = obj
+            self.history.append((self.version, event, json.loads(json.dumps(obj))))
+            self.lock.notify_all()
+
+    # --- HTTP
+
+    @staticmethod
+    def reply(handler: BaseHTTPRequestHandler, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        handler.send_response(code)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def status(self, handler: BaseHTTPRequestHandler, code: int, reason: str) -> None:
+        self.reply(handler, code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+                                   "reason": reason, "message": reason})
+
+    def body(self, handler: BaseHTTPRequestHandler) -> Any:
+        length = int(handler.headers.get("Content-Length", "0"))
+        return json.loads(handler.rfile.read(length) or b"{}")
+
+    def get(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlparse(h.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if m := MRS.match(url.path):
+            if query.get("watch") in ("true", "1"):
+                self.watch(h, m.group("ns"), int(query.get("resourceVersion") or 0),
+                           float(query.get("timeoutSeconds") or 5))
+                return
+            with self.lock:
+                items = [o for (ns, _), o in sorted(self.objects.items()) if m.group("ns") in (None, ns)]
+                version = self.version
+            self.reply(h, 200, {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSetList",
+                                "metadata": {"resourceVersion": str(version)}, "items": items})
+        elif (m := CORE.match(url.path)) and m.group("kind") == "pods":
+            selector = query.get("labelSelector", "")
+            key, _, value = selector.partition("=")
+            items = [p for p in self.pods.get(m.group("ns"), []) if p["metadata"]["labels"].get(key) == value]
+            self.reply(h, 200, {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
+        elif (m := CORE.match(url.path)) and m.group("kind") == "secrets":
+            secret = self.secrets.get((m.group("ns"), m.group("name") or ""))
+            if secret is None:
+                self.status(h, 404, "NotFound")
+            else:
+                self.reply(h, 200, secret)
+        elif m := LEASE.match(url.path):
+            lease = self.leases.get((m.group("ns"), m.group("name") or ""))
+            if lease is None:
+                self.status(h, 404, "NotFound")
+            else:
+                self.reply(h, 200, lease)
+        else:
+            self.status(h, 404, f"NotFound {url.path}")
+
+    def watch(self, h: BaseHTTPRequestHandler, namespace: str | None, since: int, timeout: float) -> None:
+        self.watches += 1
+        if since and since < self.oldest:
+            self.status(h, 410, "Expired")
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        sent, position = 0, since
+        deadline = threading.Event()
+        threading.Timer(timeout, deadline.set).start()
+        while not deadline.is_set():
+            with self.lock:
+                pending = [e for e in self.history if e[0] > position
+                           and namespace in (None, e[2]["metadata"]["namespace"])]
+                if not pending:
+                    self.lock.wait(0.05)
+                    continue
+            for version, kind, obj in pending:
+                line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+                h.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                h.wfile.flush()
+                position, sent = version, sent + 1
+                if self.close_watch_after is not None and sent >= self.close_watch_after:
+                    deadline.set()
+                    break
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+
+    def patch(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlparse(h.path)
+        m = MRS.match(url.path)
+        if not m or not m.group("status"):
+            self.status(h, 405, "MethodNotAllowed")
+            return
+        key = (m.group("ns"), m.group("name"))
+        if key not in self.objects:
+            self.status(h, 404, "NotFound")
+            return
+        patch = self.body(h)
+        self.patches.append((m.group("ns"), m.group("name"), h.headers.get("Content-Type", "")))
+        obj = json.loads(json.dumps(self.objects[key]))
+        obj["status"] = patch.get("status", {})  # the status subresource only ever changes status
+        self.put_object(obj, "MODIFIED")
+        self.reply(h, 200, obj)
+
+    def post(self, h: BaseHTTPRequestHandler) -> None:
+        url = urlparse(h.path)
+        body = self.body(h)
+        if (m := CORE.match(url.path)) and m.group("kind") == "events":
+            self.events.append(body)
+            self.reply(h, 201, body)
+        elif m := LEASE.match(url.path):
+            key = (m.group("ns"), body["metadata"]["name"])
+            if key in self.leases:
+                self.status(h, 409, "AlreadyExists")
+                return
+            body["metadata"]["resourceVersion"] = "1"
+            self.leases[key] = body
+            self.reply(h, 201, body)
+        else:
+            self.status(h, 404, "NotFound")
+
+    def put(self, h: BaseHTTPRequestHandler) -> None:
+        m = LEASE.match(urlparse(h.path).path)
+        body = self.body(h)
+        key = (m.group("ns"), m.group("name") or "") if m else ("", "")
+        current = self.leases.get(key)
+        if current is None:
+            self.status(h, 404, "NotFound")
+        elif body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            self.status(h, 409, "Conflict")
+        else:
+            body["metadata"]["resourceVersion"] = str(int(current["metadata"]["resourceVersion"]) + 1)
+            self.leases[key] = body
+            self.reply(h, 200, body)
