@@ -13,7 +13,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from fedrender import __version__
+from fedrender.adapters import karmada
 from fedrender.cel.engine import EvalError
+from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.models.state import State
 from fedrender.pipeline.gitrepo import Git
@@ -225,6 +227,50 @@ def file_changes(current: dict[str, bytes], new: dict[str, bytes], owned: set[st
     changes = {p: (current.get(p, b""), content) for p, content in new.items() if current.get(p) != content}
     changes.update({p: (current[p], b"") for p in owned - set(new) if p in current})
     return changes
+
+
+def _karmada_options(func: F) -> F:
+    func = click.option("--kubeconfig", type=_path, default=None, help="Kubeconfig file (default: the usual).")(func)
+    return click.option("--context", default=None, help="Kubeconfig context of the Karmada API server.")(func)
+
+
+@main.command("snapshot")
+@_karmada_options
+@click.option("-o", "--output", "output", required=True, type=_path, help="File to write (- for stdout).")
+def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path) -> None:
+    """Capture the Karmada Cluster objects, in the format `render --clusters` reads."""
+    try:
+        text = dump_all([karmada.snapshot(karmada.connect(context, kubeconfig))])
+    except FedrenderError as exc:
+        _fail([Diagnostic(str(exc))], what="nothing was captured")
+    if str(output) == "-":
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@main.command("status")
+@_karmada_options
+@click.option("-n", "--namespace", default=None, help="Only this namespace.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status_command(context: str | None, kubeconfig: Path | None, namespace: str | None, output: str) -> None:
+    """The topology of every MongoReplicaSet, from the status Karmada aggregates from the member clusters."""
+    try:
+        sets = [karmada.topology(o) for o in karmada.replica_sets(karmada.connect(context, kubeconfig), namespace)]
+    except FedrenderError as exc:
+        _fail([Diagnostic(str(exc))], what="nothing was read")
+    if output == "json":
+        click.echo(json.dumps({"replicaSets": sets}, indent=2))
+        return
+    for rs in sets:
+        click.echo(f"{rs['namespace']}/{rs['name']}: {rs['phase']}, primary {rs['primary'] or '-'}")
+        for cluster in rs["result"]:
+            click.echo(f"  {cluster['cluster']}: {cluster['phase']}, {cluster['healthyMembers']}/{cluster['members']} "
+                       "healthy")
+            for host, role in sorted(cluster["connectAddrWithRole"].items()):
+                click.echo(f"    {host}  {role}")
+        click.echo(f"  externalAddr: {rs['externalAddr']}")
 
 
 @main.group("rules")

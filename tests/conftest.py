@@ -18,6 +18,20 @@ OVERLAY = ROOT / "overlays" / "dev"
 DEMO_ARGS = ["--specs", str(SPECS), "--clusters", str(CLUSTERS), "--overlay", str(OVERLAY)]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--with-e2e", action="store_true", default=False,
+                     help="also run tests/e2e against the Karmada of FEDRENDER_E2E_CONTEXT (a real cluster)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--with-e2e"):
+        return
+    skip = pytest.mark.skip(reason="end-to-end: needs a real Karmada; run with --with-e2e")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
 def run(args: Sequence[str]) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 

@@ -28,6 +28,7 @@ class KubeSim:
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.leases: dict[tuple[str, str], dict[str, Any]] = {}
+        self.clusters: list[dict[str, Any]] = []
         self.history: list[tuple[int, str, dict[str, Any]]] = []
         self.patches: list[tuple[str, str, str]] = []
         self.watches = 0
@@ -95,7 +96,10 @@ class KubeSim:
     def get(self, h: BaseHTTPRequestHandler) -> None:
         url = urlparse(h.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        if m := MRS.match(url.path):
+        if url.path == "/apis/cluster.karmada.io/v1alpha1/clusters":
+            self.reply(h, 200, {"apiVersion": "cluster.karmada.io/v1alpha1", "kind": "ClusterList",
+                                "metadata": {"resourceVersion": str(self.version)}, "items": self.clusters})
+        elif m := MRS.match(url.path):
             if query.get("watch") in ("true", "1"):
                 self.watch(h, m.group("ns"), int(query.get("resourceVersion") or 0),
                            float(query.get("timeoutSeconds") or 5))

@@ -160,3 +160,33 @@ def test_settings_come_from_the_environment() -> None:
     assert settings == Settings("eu-1", ("shop", "team"), 30, "r-1", "fedrender-system")
     with pytest.raises(SystemExit, match="FEDRENDER_CLUSTER is not set"):
         Settings.from_env({})
+
+
+def test_the_loop_reacts_to_spec_changes_and_survives_watch_reconnects(api: KubeSim) -> None:
+    import threading
+    import time
+
+    members = [{"_id": 0, "host": "127.0.0.1:1", "cluster": "b", "ordinal": 0, "votes": 1, "priority": 1}]
+    api.put_object(mrs("db", members, init="b"))
+    api.close_watch_after = 1  # every watch ends after one event: the loop must list and watch again
+    stopping = threading.Event()
+    reconciler = Reconciler(Settings("a", resync_seconds=1), kube(api, "a"), sleep=lambda _: None)
+    thread = threading.Thread(target=reconciler.run, args=(stopping.is_set,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "status" not in api.objects[("team", "db")]:
+            time.sleep(0.05)
+        assert api.objects[("team", "db")]["status"]["phase"] == "Pending"
+        changed = mrs("db", members, init="b")
+        changed["metadata"]["generation"] = 2
+        changed["status"] = api.objects[("team", "db")]["status"]  # a spec update keeps the status
+        api.put_object(changed, "MODIFIED")
+        while time.monotonic() < deadline and api.objects[("team", "db")]["status"].get("observedGeneration") != 2:
+            time.sleep(0.05)
+        assert api.objects[("team", "db")]["status"]["observedGeneration"] == 2
+        assert api.watches >= 2
+        assert api.leases  # it took the Lease before acting
+    finally:
+        stopping.set()
+        thread.join(timeout=5)

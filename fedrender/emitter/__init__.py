@@ -43,6 +43,11 @@ def dump(obj: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
+def dump_all(objects: list[Mapping[str, Any]]) -> str:
+    """Several objects as one YAML stream, each canonical."""
+    return "---\n".join(dump(o).decode() for o in objects)
+
+
 def filename(obj: Mapping[str, Any]) -> str:
     """``<kind>-<name>.yaml``, lowercase."""
     return f"{str(obj['kind']).lower()}-{str(obj['metadata']['name']).lower()}.yaml"
