@@ -57,6 +57,8 @@ class Observed:
     states: Mapping[str, str] = field(default_factory=dict)
     ready_pods: frozenset[str] = frozenset()
     users: frozenset[str] = frozenset()
+    sync_sources: Mapping[str, str] = field(default_factory=dict)
+    lag_seconds: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

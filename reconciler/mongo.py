@@ -122,14 +122,19 @@ class MongoAdapter:
                 return Observed(ready_pods=ready)
             raise
         status = client.admin.command("replSetGetStatus")
-        states = {m["name"]: m.get("stateStr", "") for m in status.get("members", [])}
+        rows = status.get("members", [])
+        states = {m["name"]: m.get("stateStr", "") for m in rows}
         primary = next((name for name, state in states.items() if state == "PRIMARY"), "")
+        sources = {m["name"]: m.get("syncSourceHost", "") for m in rows}
+        head = next((m.get("optimeDate") for m in rows if m["name"] == primary), None)
+        lags = {m["name"]: max(0, int((head - m["optimeDate"]).total_seconds()))
+                for m in rows if head is not None and m.get("optimeDate") is not None}
         users: frozenset[str] = frozenset()
         if root:
             found = client.admin.command("usersInfo")["users"]
             users = frozenset(u["user"] for u in found if u.get("db", "admin") == "admin")
         return Observed(tuple(_member(m) for m in config["members"]), int(config["version"]), primary, states,
-                        ready, users)
+                        ready, users, sources, lags)
 
     # --- acting
 

@@ -11,6 +11,7 @@ simulate a mongod restart: it hangs up on every request.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -21,6 +22,7 @@ from bson import Binary
 from mockupdb import MockupDB
 
 ITERATIONS = 4096
+NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class ReplicaSet:
     users: dict[str, User] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
     hiccups: dict[str, int] = field(default_factory=dict)  # host -> requests to hang up on (a restart)
+    lag: dict[str, int] = field(default_factory=dict)  # host -> seconds behind the primary
     uncommitted: bool = False
     commit_lag: bool = False  # when set, the reconfig after a reconfig first gets 308
     violations: list[str] = field(default_factory=list)
@@ -176,8 +179,9 @@ class Simulator:
         for m in self.rs.config["members"]:
             up = m["host"] not in self.rs.down
             state = "PRIMARY" if m["host"] == self.rs.primary else ("ARBITER" if m.get("arbiterOnly") else "SECONDARY")
+            optime = NOW - dt.timedelta(seconds=self.rs.lag.get(m["host"], 0))
             members.append({"_id": m["_id"], "name": m["host"], "health": 1 if up else 0,
-                            "stateStr": state if up else "(not reachable/healthy)",
+                            "stateStr": state if up else "(not reachable/healthy)", "optimeDate": optime,
                             "syncSourceHost": self.rs.primary if up and m["host"] != self.rs.primary else ""})
         return {"ok": 1, "set": self.rs.name, "members": members}
 

@@ -76,6 +76,9 @@ CASES: list[tuple[str, Roster, Observed, type[Action], str]] = [
     ("primary priority to zero steps down", roster(replace(A0, priority=0.0), B1, C2), SYNCED, StepDown,
      "before its priority drops to 0"),
     ("in sync", ROSTER, SYNCED, Noop, "in sync with the roster (config version 3)"),
+    ("no one else can be elected", roster(B1, C2), observed(states={"a:1": "PRIMARY", "b:1": "STARTUP2",
+                                                                   "c:1": "RECOVERING"}),
+     Noop, "must step down before it loses its vote or leaves, but no other member can be elected yet"),
 ]
 
 
@@ -84,6 +87,13 @@ def test_next_action(name: str, the_roster: Roster, seen: Observed, kind: type[A
     action = next_action(the_roster, seen)
     assert type(action) is kind, action
     assert reason in action.reason
+
+
+def test_an_arbiter_waits_while_seven_members_vote() -> None:
+    seven = tuple(Member(i, f"h:{i}", cluster="a") for i in range(7))
+    arbiter = Member(7, "h:7", 1, 0.0, True, "a")
+    seen = Observed(config=seven, primary="h:0", states={m.host: "SECONDARY" for m in seven}, users=frozenset(USERS))
+    assert isinstance(next_action(roster(*seven, arbiter), seen), Noop)
 
 
 def test_at_most_seven_voters() -> None:

@@ -105,6 +105,7 @@ def test_three_clusters_reconcile_a_replica_set_to_ready() -> None:
     apis = {c: KubeSim() for c in "abc"}
     try:
         hosts = [mongo.add_host() for _ in range(3)]
+        mongo.rs.lag[hosts[2]] = 7
         members = [{"_id": i, "host": hosts[i], "cluster": c, "ordinal": 0, "votes": 1, "priority": 2 if i == 0 else 1,
                     "tags": {"cluster": c}} for i, c in enumerate("abc")]
         reconcilers = {}
@@ -125,6 +126,8 @@ def test_three_clusters_reconcile_a_replica_set_to_ready() -> None:
         status = apis["a"].objects[("team", "db")]["status"]
         assert status["primary"] == hosts[0]
         assert {m["stateStr"] for m in status["members"]} == {"PRIMARY", "SECONDARY"}
+        assert {m["host"]: (m["syncSource"], m["lagSeconds"]) for m in status["members"]} == {
+            hosts[0]: ("", 0), hosts[1]: (hosts[0], 0), hosts[2]: (hosts[0], 7)}
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
             "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "Ready": "True"}
         reasons = [e["reason"] for e in apis["a"].events]
