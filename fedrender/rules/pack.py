@@ -272,6 +272,17 @@ def _input_kind(directory: Path, doc: SourceDoc, kind: InputKind) -> tuple[type[
     return model, schema["properties"]["spec"], [path]
 
 
+def _templates(c: _Compiler, directory: Path, file: str, where: PathKey, stage: str, what: str,
+               digest: Any) -> list[Template]:
+    """The compiled documents of one template file (none, with a diagnostic, when it is missing)."""
+    path = directory / file
+    if not path.is_file():
+        c.diagnostics.append(Diagnostic(f"{what} file {file} not found", c.doc.location((*where, "file")), "file"))
+        return []
+    digest.update(path.read_bytes())
+    return [Template(tdoc, c.envs[stage], f"{what} {file}", c.diagnostics) for tdoc in load_file(path)]
+
+
 def load_pack(directory: Path) -> Pack:
     """Load and compile ``directory/pack.yaml`` and its templates; InputError lists every problem found."""
     pack_file = directory / PACK_FILE
@@ -340,26 +351,12 @@ def load_pack(directory: Path) -> Pack:
     for schema_file in schema_files:
         digest.update(schema_file.read_bytes())
     for i, t in enumerate(spec.templates):
-        path = directory / t.file
-        if not path.is_file():
-            c.diagnostics.append(Diagnostic(f"template file {t.file} not found",
-                                            doc.location((*base, "templates", i, "file")), "file"))
-            continue
-        digest.update(path.read_bytes())
         stage = "ordinal" if t.forEach == "ordinal" else "template"
         include = c.program("template", (*base, "templates", i, "includeWhen"), t.includeWhen, t.file, "bool")
-        for tdoc in load_file(path):
-            template = Template(tdoc, c.envs[stage], f"template {t.file}", c.diagnostics)
+        for template in _templates(c, directory, t.file, (*base, "templates", i), stage, "template", digest):
             pack.templates.append(TemplateSpec(t.file, template, t.propagation, t.forEach, t.stateful, include))
     for i, pt in enumerate(spec.platform):
-        path = directory / pt.file
-        if not path.is_file():
-            c.diagnostics.append(Diagnostic(f"platform template {pt.file} not found",
-                                            doc.location((*base, "platform", i, "file")), "file"))
-            continue
-        digest.update(path.read_bytes())
-        for tdoc in load_file(path):
-            template = Template(tdoc, c.envs["platform"], f"platform {pt.file}", c.diagnostics)
+        for template in _templates(c, directory, pt.file, (*base, "platform", i), "platform", "platform", digest):
             pack.platform.append((pt.target, template))
     if c.diagnostics:
         raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
