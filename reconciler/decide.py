@@ -59,6 +59,8 @@ class Observed:
     users: frozenset[str] = frozenset()
     sync_sources: Mapping[str, str] = field(default_factory=dict)
     lag_seconds: Mapping[str, int] = field(default_factory=dict)
+    exists_on: str = ""
+    """A member elsewhere that already belongs to the replica set (set when no local member has a config)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ def next_action(roster: Roster, observed: Observed) -> Action:
 
 
 def _initiate(roster: Roster, observed: Observed) -> Action:
+    if observed.exists_on:
+        return Noop(f"{roster.name} already exists ({observed.exists_on} is a member): not initiating again; "
+                    "the primary's cluster adds the members here")
     if roster.this_cluster != roster.init_cluster:
         return Noop(f"not initiated yet; the init cluster {roster.init_cluster} initiates")
     candidates = [m for m in roster.local() if not m.arbiter_only]

@@ -96,23 +96,43 @@ class MongoAdapter:
         """What the first reachable local member says: as root, or through the localhost exception while
         root does not exist yet (authentication fails with code 18)."""
         hosts = [m.host for m in roster.local()] + sorted(self.known_local - {m.host for m in roster.local()})
-        for host in hosts:
+        best: Observed | None = None
+        for host in hosts:  # every local member: a fresh one knows no config, an older one does
             if host not in ready_pods:
                 continue
-            for auth in (True, False):
-                try:
-                    with self.client(host, auth=auth) as client:
-                        observed = self._observe(client, ready_pods, auth)
-                        self.known_local = {m.host for m in observed.config if m.cluster == roster.this_cluster}
-                        return observed
-                except OperationFailure as exc:
-                    if exc.code != AUTHENTICATION_FAILED or not auth:
-                        log.info("cannot read the replica set from %s: %s", host, _short(exc))
-                        break
-                except ConnectionFailure as exc:
-                    log.info("cannot reach %s: %s", host, _short(exc))
-                    break
-        return Observed(ready_pods=ready_pods)
+            seen = self._observe_host(host, ready_pods)
+            if seen is not None and (best is None or seen.config_version > best.config_version):
+                best = seen
+        if best is not None and best.config:
+            self.known_local = {m.host for m in best.config if m.cluster == roster.this_cluster}
+            return best
+        # No local member has a config. Before anyone initiates, make sure no member elsewhere belongs to a set.
+        for member in roster.members:
+            if member.cluster != roster.this_cluster and self._in_a_set(member.host):
+                return Observed(ready_pods=ready_pods, exists_on=member.host)
+        return best or Observed(ready_pods=ready_pods)
+
+    def _observe_host(self, host: str, ready_pods: frozenset[str]) -> Observed | None:
+        for auth in (True, False):
+            try:
+                with self.client(host, auth=auth) as client:
+                    return self._observe(client, ready_pods, auth)
+            except OperationFailure as exc:
+                if exc.code != AUTHENTICATION_FAILED or not auth:
+                    log.info("cannot read the replica set from %s: %s", host, _short(exc))
+                    return None
+            except ConnectionFailure as exc:
+                log.info("cannot reach %s: %s", host, _short(exc))
+                return None
+        return None
+
+    def _in_a_set(self, host: str) -> bool:
+        """Whether ``host`` reports a replica-set name (``hello`` needs no authentication)."""
+        try:
+            with self.client(host, auth=False) as client:
+                return bool(client.admin.command("hello").get("setName"))
+        except (ConnectionFailure, OperationFailure):
+            return False
 
     def _observe(self, client: MongoClient[dict[str, Any]], ready: frozenset[str], root: bool) -> Observed:
         try:

@@ -158,8 +158,11 @@ class Simulator:
         return {"ok": 1, "conversationId": 1, "done": True, "payload": Binary(f"v={server_signature}".encode())}
 
     def _cmd_replsetinitiate(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        if self.rs.config is not None:
+        if self.rs.config is not None and self._in_config(host):
             return self._error(23, "AlreadyInitialized", "already initialized")
+        if self.rs.config is not None:  # a fresh node would happily start a second set with the same name
+            self.rs.violations.append(f"replSetInitiate on {host}, outside the live set: a second replica set")
+            return self._error(23, "AlreadyInitialized", "simulator: refusing a second replica set")
         config = dict(request.doc["replSetInitiate"])
         if not any(m["host"] == host for m in config["members"]):
             return self._error(93, "InvalidReplicaSetConfig", "this node is not in the config")
@@ -167,13 +170,16 @@ class Simulator:
         self.rs.config, self.rs.primary = config, host
         return {"ok": 1}
 
+    def _in_config(self, host: str) -> bool:
+        return self.rs.config is not None and any(m["host"] == host for m in self.rs.config["members"])
+
     def _cmd_replsetgetconfig(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        if self.rs.config is None:
+        if not self._in_config(host):  # a fresh mongod knows no config, whatever the others have
             return self._error(94, "NotYetInitialized", "no replset config has been received")
         return {"ok": 1, "config": self.rs.config}
 
     def _cmd_replsetgetstatus(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        if self.rs.config is None:
+        if not self._in_config(host) or self.rs.config is None:
             return self._error(94, "NotYetInitialized", "no replset config has been received")
         members = []
         for m in self.rs.config["members"]:

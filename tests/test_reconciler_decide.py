@@ -52,6 +52,8 @@ CASES: list[tuple[str, Roster, Observed, type[Action], str]] = [
      "no data member here"),
     ("init waits for its pod", ROSTER, Observed(), Noop, "waiting for the pod of a:1"),
     ("init when the pod is ready", ROSTER, Observed(ready_pods=frozenset({"a:1"})), Initiate, "initiate db with a:1"),
+    ("never a second set", ROSTER, Observed(ready_pods=frozenset({"a:1"}), exists_on="b:1"), Noop,
+     "db already exists (b:1 is a member): not initiating again"),
     ("no primary", ROSTER, observed(primary=""), Noop, "no primary"),
     ("primary elsewhere", ROSTER, observed(primary="b:1"), Noop, "b:1 is in another cluster"),
     ("root first", ROSTER, observed(users=frozenset()), CreateUser, "user root is missing"),

@@ -125,3 +125,15 @@ def test_passwords_never_reach_repr_or_logs(sim: Simulator, caplog: pytest.LogCa
     reconcile(sim, roster, "abc", init="a")
     assert "pw" not in repr(USERS)
     assert not any("-pw-" in record.getMessage() for record in caplog.records)
+
+
+def test_a_new_init_cluster_never_initiates_a_second_set(sim: Simulator) -> None:
+    roster = members(sim, "a", "b", "c")
+    reconcile(sim, roster, "abc", init="a")
+    sim.rs.down.add(roster[0].host)  # cluster a is lost with the primary; b and c elect a new one
+    sim.rs.primary = roster[1].host
+    moved = [Member(0, sim.add_host(), 1, 2.0, cluster="d"), roster[1], roster[2]]
+    # even a roster that (wrongly) names d, whose only member is new, as the init cluster must not split the set
+    reconcile(sim, moved, "bcd", init="d")
+    assert sim.rs.violations == []
+    assert config(sim) == {(m.id, m.host, 1) for m in moved}

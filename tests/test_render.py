@@ -141,6 +141,19 @@ def test_the_arbiter_has_its_own_workload_in_one_cluster(rendered: Path) -> None
     assert arbiter["host"].endswith(f":{service['spec']['ports'][0]['nodePort']}")
 
 
+def test_the_arbiters_cluster_gets_the_secrets_it_mounts(tmp_path: Path) -> None:
+    spec = tmp_path / "db.yaml"
+    spec.write_text("apiVersion: middleware.fedstate.io/v1alpha1\nkind: MultiCloudMongoDB\nmetadata: {name: db, "
+                    "namespace: t}\nspec: {replicaset: 2, config: {arbiter: true}, scheduler: {tolerations: "
+                    "[{key: dedicated, operator: Exists}]}}\n")
+    out = tmp_path / "out"
+    assert run(["render", "--specs", str(spec), "--clusters", str(CLUSTERS), "--out", str(out)]).exit_code == 0
+    arbiter = yaml.safe_load((out / "instances/t/db/propagationpolicy-db-arbiter.yaml").read_text())
+    (cluster,) = arbiter["spec"]["placement"]["clusterAffinity"]["clusterNames"]
+    keyfile = yaml.safe_load((out / "instances/t/_references/propagationpolicy-secret-db-keyfile.yaml").read_text())
+    assert cluster in keyfile["spec"]["placement"]["clusterAffinity"]["clusterNames"]
+
+
 def test_nodeports_are_unique_across_everything(rendered: Path) -> None:
     seen: dict[int, str] = {}
     for path, obj in _objects(rendered):

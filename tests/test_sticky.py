@@ -133,6 +133,15 @@ def test_a_recovered_cluster_gets_nothing_back(world: World, total: int) -> None
     assert again.moves == []
 
 
+def test_a_lost_init_cluster_hands_over_to_a_cluster_that_kept_members() -> None:
+    previous = [Slot(0, "a", 0), Slot(1, "b", 0), Slot(2, "c", 0)]
+    clusters = [Candidate("a", False, reason="is not Ready", keeps=False), Candidate("b", True, fits=1, score=1),
+                Candidate("c", True, fits=1, score=1), Candidate("d", True, fits=50, score=10)]
+    placement = place(3, clusters, 1, previous=previous, previous_init="a")
+    assert placement.counts == {"b": 1, "c": 1, "d": 1}
+    assert placement.init_cluster == "b"  # not d: its only member is new and can't see the live set
+
+
 def test_scale_down_prefers_the_fullest_cluster_and_highest_ordinals() -> None:
     previous = [Slot(0, "a", 0), Slot(1, "b", 0), Slot(2, "c", 0), Slot(3, "a", 1), Slot(4, "b", 1)]
     clusters = [Candidate(n, True, fits=10) for n in "abc"]

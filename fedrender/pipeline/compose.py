@@ -40,8 +40,9 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         except EvalError as exc:
             diagnostics.add(Diagnostic(str(exc)))
             continue
-        for ref in refs:
-            references.setdefault((result.namespace, *ref), set()).update(item.placement.counts)
+        runs_members = set(item.placement.counts) | ({result.arbiter.cluster} if result.arbiter else set())
+        for ref in refs:  # every cluster that runs a member of the instance, the arbiter's included
+            references.setdefault((result.namespace, *ref), set()).update(runs_members)
         result.objects = objects
         for obj in objects:
             key = (obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])

@@ -180,7 +180,10 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
         slots.append(slot)
     counts = Counter(s.cluster for s in slots)
     order = sorted(counts, key=lambda n: (-counts[n], -by_name[n].score, n))
-    init = previous_init if counts.get(previous_init) else (order[0] if order else "")
+    # The init cluster only initiates once. When it has to change, it must be a cluster that kept members (it
+    # can see the live replica set), never one whose members are all new: that would initiate a second set.
+    survivors = [n for n in order if any(s.cluster == n for s in kept)]
+    init = previous_init if counts.get(previous_init) else (survivors or order or [""])[0]
     if not members and not reserved:  # a fresh set: _ids round-robin, init cluster first, so voters spread too
         rank = {n: i for i, n in enumerate(order)}
         slots = [Slot(i, s.cluster, s.ordinal)
