@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from fedrender import __version__
 from fedrender.adapters import karmada
@@ -26,7 +27,7 @@ from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, read_sta
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.summary import summarize
-from fedrender.pipeline.write import write_tree
+from fedrender.pipeline.write import WriteConflict, write_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,8 +113,8 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
                        f"{move.reason}", err=True)
     try:
         report = write_tree(out, result.files)
-    except OSError as exc:
-        click.echo(f"fedrender: cannot write {out}: {exc}", err=True)
+    except (OSError, WriteConflict) as exc:
+        click.echo(f"fedrender: cannot write {out}: {exc}; nothing was written", err=True)
         sys.exit(1)
     click.echo(f"rendered {len(result.instances)} instance(s) into {out}: {len(report.written)} written, "
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed", err=True)
@@ -198,7 +199,11 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
         current = git.files(f"refs/heads/{branch}", subdir) if git.is_repo() else None
         if current is None:
             raise InputError([Diagnostic("not a git repository", Location(str(repo)))])
-        previous = State.model_validate_json(current[STATE_FILE]) if STATE_FILE in current else None
+        try:
+            previous = State.model_validate_json(current[STATE_FILE]) if STATE_FILE in current else None
+        except ValidationError:
+            raise InputError([Diagnostic(f"the state file on branch {branch} is damaged or from another fedrender "
+                                         "version", Location(f"{subdir.strip('/') or '.'}/{STATE_FILE}"))]) from None
         result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous)
     except InputError as exc:
         _fail(exc.diagnostics)

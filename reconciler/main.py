@@ -76,6 +76,16 @@ class Reconciler:
         log.info("%s: %s (%s)", key, status["phase"], action.reason)
         return str(status["phase"])
 
+    def reconcile_safely(self, obj: Mapping[str, Any]) -> None:
+        """Reconcile one object; a failure there (a bad Secret, a forbidden read, a malformed spec) is logged and
+        recorded on that object, and never stops the others."""
+        try:
+            self.reconcile(obj)
+        except Exception as exc:
+            message = f"cannot reconcile: {str(exc).splitlines()[0][:300]}"
+            log.warning("%s: %s", _key(obj), message)
+            self.kube.event(obj, "ReconcileFailed", message, warning=True)
+
     def run(self, stop: Callable[[], bool]) -> None:
         """List, reconcile everything, watch for changes until the resync is due, again; back off on errors."""
         delay = 1.0
@@ -88,14 +98,14 @@ class Reconciler:
                 items, version = self.kube.list()
                 seen: dict[str, int] = {}
                 for obj in items:
-                    self.reconcile(obj)
+                    self.reconcile_safely(obj)
                     seen[_key(obj)] = _generation(obj)
                 for _, obj in self.kube.watch(version, self.settings.resync_seconds):
                     # Status patches (ours included) don't change the generation: only spec changes act now,
                     # everything else waits for the resync.
                     if seen.get(_key(obj)) == _generation(obj):
                         continue
-                    self.reconcile(obj)
+                    self.reconcile_safely(obj)
                     seen[_key(obj)] = _generation(obj)
                     if stop():
                         return

@@ -231,3 +231,11 @@ def test_images_karmada_would_mangle_are_warned_about(tmp_path: Path) -> None:
     result = run(["explain", "--specs", str(path), "--clusters", str(CLUSTERS), "--overlay", str(OVERLAY)])
     assert result.exit_code == 0
     assert "would take 'bitnami' for the registry of bitnami/mongodb:7.0" in result.stderr
+
+
+def test_an_overlay_ignores_directories_named_like_files(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    (overlay / "old.yaml").mkdir(parents=True)
+    (overlay / "ports.yaml").write_text("nodePorts: {min: 30000, max: 32767}\n")
+    result = run(["explain", "--specs", str(SPECS), "--clusters", str(CLUSTERS), "--overlay", str(overlay)])
+    assert result.exit_code == 0, result.stderr

@@ -170,3 +170,30 @@ def test_diff_shows_what_publish_would_change(remote: Path, tmp_path: Path) -> N
     same = run(["diff", "--specs", str(specs(tmp_path)), *args[3:]])
     assert same.exit_code == 0
     assert same.stdout.strip() == "no changes"
+
+
+def test_a_change_to_inputs_alone_commits_nothing(remote: Path, tmp_path: Path) -> None:
+    work = clone(remote, tmp_path / "work")
+    spec = specs(tmp_path)
+    assert publish(work, spec).exit_code == 0
+    head = git(work, "rev-parse", "HEAD")
+    spec.write_text("# a comment changes the input digest, not one manifest\n" + spec.read_text())
+    result = publish(work, spec)
+    assert result.exit_code == 0, result.stderr
+    assert "no changes; nothing committed" in result.stderr
+    assert git(work, "rev-parse", "HEAD") == head
+    assert git(work, "status", "--porcelain") == ""
+
+
+def test_bad_repositories_and_branch_states_are_errors(remote: Path, tmp_path: Path) -> None:
+    missing = publish(tmp_path / "nowhere", specs(tmp_path))
+    assert missing.exit_code == 1
+    assert "not a git work tree" in missing.stderr
+    work = clone(remote, tmp_path / "work")
+    assert publish(work, specs(tmp_path)).exit_code == 0
+    (work / "manifests" / ".fedrender" / "state.json").write_text("{}")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-am", "break the state")
+    result = run(["diff", "--specs", str(specs(tmp_path)), "--clusters", str(CLUSTERS), "--repo", str(work),
+                  "--branch", "main", "--path", "manifests"])
+    assert result.exit_code == 1
+    assert "the state file on branch main is damaged" in result.stderr

@@ -193,3 +193,17 @@ def test_the_loop_reacts_to_spec_changes_and_survives_watch_reconnects(api: Kube
     finally:
         stopping.set()
         thread.join(timeout=5)
+
+
+def test_one_broken_replica_set_does_not_starve_the_others(api: KubeSim) -> None:
+    good = [{"_id": 0, "host": "127.0.0.1:1", "cluster": "b", "ordinal": 0, "votes": 1, "priority": 1}]
+    api.put_object(mrs("bad", good, init="b"))
+    api.secrets[("team", "bad-root")] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad-root"},
+                                         "data": {"password": base64.b64encode(b"\xff\xfe").decode()}}
+    api.put_object(mrs("good", good, init="b"))
+    reconciler = Reconciler(Settings("a"), kube(api, "a"))
+    for obj in kube(api, "a").list()[0]:
+        reconciler.reconcile_safely(obj)
+    assert "status" in api.objects[("team", "good")]
+    assert "status" not in api.objects[("team", "bad")]
+    assert [e["reason"] for e in api.events] == ["ReconcileFailed"]

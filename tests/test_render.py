@@ -214,3 +214,23 @@ def test_state_file_records_placement(rendered: Path) -> None:
     assert ledger["nodePorts"]["arbiter"] == arbiters[0]["nodePort"]
     assert sorted(state["files"]) == sorted(p for p in tree(rendered) if p != ".fedrender/state.json")
     assert CLUSTERS.resolve().as_posix() in state["inputs"] or "examples/clusters/clusters.yaml" in state["inputs"]
+
+
+def test_state_is_the_same_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run(["render", *DEMO_ARGS, "--out", str(first)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert run(["render", *DEMO_ARGS, "--out", str(second)]).exit_code == 0
+    assert tree(first) == tree(second)
+
+
+def test_files_fedrender_did_not_write_are_never_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    mine = out / "instances" / "shop" / "orders" / "service-orders.yaml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("# written by hand\n")
+    result = run(["render", *DEMO_ARGS, "--out", str(out)])
+    assert result.exit_code == 1
+    assert "refusing to overwrite 1 file(s) fedrender did not write: instances/shop/orders/service-orders.yaml" \
+        in result.stderr
+    assert tree(out) == {"instances/shop/orders/service-orders.yaml": b"# written by hand\n"}

@@ -121,3 +121,19 @@ def test_node_ports_come_from_the_overlay_range_and_running_out_is_an_error(tmp_
     assert result.exit_code == 1
     assert "4 member Services need NodePorts but 31000-31002 has 3 free; widen the overlay's nodePorts range" \
         in result.stderr
+
+
+def test_an_explicit_state_file_must_exist(tmp_path: Path) -> None:
+    result = run(["explain", "--specs", str(_specs(tmp_path / "s.yaml", _scaled(3))), "--clusters", str(CLUSTERS),
+                  "--state", str(tmp_path / "state.jsn")])
+    assert result.exit_code == 1
+    assert "state.jsn: error: no such state file" in result.stderr
+
+
+def test_a_state_file_without_a_version_is_not_ours(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"x": 1}))
+    result = run(["explain", "--specs", str(_specs(tmp_path / "s.yaml", _scaled(3))), "--clusters", str(CLUSTERS),
+                  "--state", str(state)])
+    assert result.exit_code == 1
+    assert "it is not a fedrender state file" in result.stderr

@@ -21,12 +21,17 @@ class Git:
     repo: Path
 
     def run(self, *args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        if not self.repo.is_dir():
+            raise GitError(f"{self.repo} is not a directory")
         env = {**os.environ, **_ENV}
         result = subprocess.run(["git", *self._identity(), *args], cwd=self.repo, env=env, text=True,
                                 capture_output=True, input=input_text, check=False)
         if check and result.returncode != 0:
             raise GitError(f"git {' '.join(args)} failed in {self.repo}: {(result.stderr or result.stdout).strip()}")
         return result
+
+    def is_repo(self) -> bool:
+        return self.repo.is_dir() and self.run("rev-parse", "--git-dir", check=False).returncode == 0
 
     def _identity(self) -> list[str]:
         """A robot identity only when the repository and the user have none (CI machines)."""
@@ -36,9 +41,6 @@ class Git:
             if found.returncode != 0 or not found.stdout.strip():
                 out += ["-c", f"{key}={default}"]
         return out
-
-    def is_repo(self) -> bool:
-        return self.run("rev-parse", "--git-dir", check=False).returncode == 0
 
     def dirty(self) -> list[str]:
         return [line[3:] for line in self.run("status", "--porcelain").stdout.splitlines()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,15 +168,15 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def overlay_files(directories: Sequence[Path]) -> list[Path]:
-    return [p for d in directories if d.is_dir() for p in sorted(d.iterdir()) if p.suffix in YAML_SUFFIXES]
+    return [p for d in directories if d.is_dir() for p in sorted(d.iterdir())
+            if p.suffix in YAML_SUFFIXES and p.is_file()]
 
 
 def digest(paths: Iterable[Path]) -> dict[str, str]:
-    """sha256 of each input, keyed by its path relative to the working directory where it lies below it."""
-    cwd = Path.cwd().resolve()
-    out = {}
-    for path in paths:
-        resolved = path.resolve()
-        key = resolved.relative_to(cwd).as_posix() if resolved.is_relative_to(cwd) else resolved.as_posix()
-        out[key] = hashlib.sha256(resolved.read_bytes()).hexdigest()
-    return dict(sorted(out.items()))
+    """sha256 of each input, keyed by its path relative to the inputs' common directory, so the same inputs
+    give the same keys from any working directory and with relative or absolute paths."""
+    resolved = sorted({p.resolve() for p in paths})
+    if not resolved:
+        return {}
+    common = Path(os.path.commonpath([p.parent for p in resolved]))
+    return {p.relative_to(common).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in resolved}

@@ -17,7 +17,7 @@ from fedrender.models.state import State
 from fedrender.pipeline.gitrepo import Git, source_commit
 from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
 from fedrender.pipeline.summary import Summary, summarize, trailers
-from fedrender.pipeline.write import WriteReport, write_tree
+from fedrender.pipeline.write import WriteConflict, WriteReport, write_tree
 
 PUSH_ATTEMPTS = 5
 
@@ -69,8 +69,16 @@ def _commit(git: Git, inputs: Inputs, repo: Path, subdir: str, message: str) -> 
     out = repo / subdir if subdir else repo
     previous = read_state(out)
     result = render(inputs, previous)
-    report: WriteReport = write_tree(out, result.files)
+    try:
+        report: WriteReport = write_tree(out, result.files)
+    except WriteConflict as exc:
+        raise InputError([Diagnostic(str(exc), Location(str(out)))]) from None
     changed = git.stage(subdir or ".")
+    state_path = f"{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else STATE_FILE
+    if changed == [state_path]:  # only input digests moved (a comment, another checkout): no manifest changed
+        git.run("reset", "-q", "--", state_path)
+        git.run("checkout", "-q", "--", state_path)
+        changed = []
     published = Published(summary=summarize(previous, result), changed=changed, result=result)
     if not changed:
         return published

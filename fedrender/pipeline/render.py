@@ -60,15 +60,19 @@ def read_state(out: Path | None, state_file: Path | None = None) -> State | None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if state_file is not None:  # asked for explicitly: a typo must not silently re-place every member
+            raise InputError([Diagnostic("no such state file (leave out --state to start without one)",
+                                         Location(str(path)))]) from None
         return None
     except OSError as exc:
         raise InputError([Diagnostic(f"cannot read the state file: {exc}", Location(str(path)))]) from exc
     try:
         return State.model_validate_json(text)
     except ValidationError as exc:
-        version = exc.errors()[0]["input"] if exc.errors()[0]["loc"] == ("schemaVersion",) else None
-        hint = (f"it has schemaVersion {version!r}; this fedrender reads version {SCHEMA_VERSION}"
-                if version is not None else "it is not a fedrender state file")
+        first = exc.errors()[0]
+        found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
+        hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads version {SCHEMA_VERSION}"
+                if found else "it is not a fedrender state file")
         raise InputError([Diagnostic(f"cannot use the state file: {hint}. Restore it from Git, or delete it to "
                                      "place every member afresh", Location(str(path)))]) from None
 

@@ -42,9 +42,21 @@ def _safe(relative: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts
 
 
+class WriteConflict(Exception):
+    """Rendered files would replace files that fedrender did not write."""
+
+
 def write_tree(out: Path, files: Mapping[str, bytes]) -> WriteReport:
+    """Raises WriteConflict, before anything is written, when a rendered path holds a file fedrender doesn't own
+    (a file with exactly the rendered bytes is adopted)."""
     report = WriteReport()
     previous = owned_files(out)
+    owned = set(previous)
+    foreign = sorted(r for r, content in files.items() if r != STATE_FILE and r not in owned
+                     and (out / r).is_file() and (out / r).read_bytes() != content)
+    if foreign:
+        raise WriteConflict(f"refusing to overwrite {len(foreign)} file(s) fedrender did not write: "
+                            f"{', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}; move them away")
     changed = {}
     for relative, content in files.items():
         target = out / relative
