@@ -127,6 +127,22 @@ def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
     assert f"{spec}:7:3: error: spec.replicaset: duplicate key 'replicaset'" in result.stderr
 
 
+def test_loading_keeps_no_yaml_nodes_alive() -> None:
+    """The loader's constructor remembers every node it built; that memory must go with the loader."""
+    import gc
+
+    from fedrender.models.source import load_text
+
+    def live_nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, yaml.Node) for o in gc.get_objects())
+
+    before = live_nodes()
+    docs = load_text("a: 1\nb: [x, {c: true}]\n---\nd: 2026-11-22\n", "t.yaml")
+    assert [d.data for d in docs] == [{"a": 1, "b": ["x", {"c": True}]}, {"d": "2026-11-22"}]
+    assert live_nodes() == before
+
+
 def test_infeasible_placement_explains_every_cluster(tmp_path: Path, existing_out: Path) -> None:
     spec = {**README_SAMPLE, "spec": {**README_SAMPLE["spec"], "replicaset": 50,
                                       "resource": {"requests": {"cpu": "4", "memory": "8Gi"}}}}

@@ -23,8 +23,6 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
 
 PathKey = tuple[str | int, ...]
 
-_SCALAR_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-
 
 @dataclass(frozen=True)
 class Scalar:
@@ -81,12 +79,15 @@ def load_file(path: Path, display: str | None = None) -> list[SourceDoc]:
 
 def load_text(text: str, name: str) -> list[SourceDoc]:
     docs: list[SourceDoc] = []
+    # The loader both composes the nodes and constructs the scalars: what its constructor remembers about
+    # them goes away with it, rather than piling up for the life of the process.
+    loader = _Loader(text)
     try:
-        for index, node in enumerate(_compose_all(text)):
+        for index, node in enumerate(_compose_all(loader)):
             if node is None:
                 continue
             doc = SourceDoc(name, index, None)
-            doc.data = _build(node, (), doc)
+            doc.data = _build(node, (), doc, loader)
             if doc.data is not None:
                 docs.append(doc)
     except yaml.MarkedYAMLError as exc:
@@ -96,16 +97,14 @@ def load_text(text: str, name: str) -> list[SourceDoc]:
         raise InputError([Diagnostic(f"invalid YAML: {problem}", loc)]) from exc
     except yaml.YAMLError as exc:
         raise InputError([Diagnostic(f"invalid YAML: {exc}", Location(name))]) from exc
+    finally:
+        loader.dispose()
     return docs
 
 
-def _compose_all(text: str) -> Iterator[yaml.Node | None]:
-    loader = _Loader(text)
-    try:
-        while loader.check_node():
-            yield loader.get_node()
-    finally:
-        loader.dispose()
+def _compose_all(loader: _Loader) -> Iterator[yaml.Node | None]:
+    while loader.check_node():
+        yield loader.get_node()
 
 
 def _mark(node: yaml.Node) -> Scalar:
@@ -113,13 +112,13 @@ def _mark(node: yaml.Node) -> Scalar:
     return Scalar(node.start_mark.line + 1, node.start_mark.column + 1, style)
 
 
-def _build(node: yaml.Node, path: PathKey, doc: SourceDoc) -> Any:
+def _build(node: yaml.Node, path: PathKey, doc: SourceDoc, loader: _Loader) -> Any:
     doc.positions[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
-        _SCALAR_CONSTRUCTOR.flatten_mapping(node)
+        loader.flatten_mapping(node)
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _build_scalar(key_node)
+            key = _build_scalar(key_node, loader)
             if not isinstance(key, str):
                 key = str(key) if isinstance(key, (int, float, bool)) or key is None else key
             if not isinstance(key, str):
@@ -127,19 +126,19 @@ def _build(node: yaml.Node, path: PathKey, doc: SourceDoc) -> Any:
             if key in out:
                 raise InputError([_at(doc, key_node, f"duplicate key {key!r}", format_path((*path, key)))])
             doc.key_positions[(*path, key)] = _mark(key_node)
-            out[key] = _build(value_node, (*path, key), doc)
+            out[key] = _build(value_node, (*path, key), doc, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), doc) for i, item in enumerate(node.value)]
-    return _build_scalar(node)
+        return [_build(item, (*path, i), doc, loader) for i, item in enumerate(node.value)]
+    return _build_scalar(node, loader)
 
 
-def _build_scalar(node: yaml.Node) -> Any:
+def _build_scalar(node: yaml.Node, loader: _Loader) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise yaml.constructor.ConstructorError(None, None, "expected a scalar", node.start_mark)
     if node.tag == "tag:yaml.org,2002:timestamp":
         return node.value
-    return _SCALAR_CONSTRUCTOR.construct_object(node)
+    return loader.construct_object(node)
 
 
 def _at(doc: SourceDoc, node: yaml.Node, message: str, field_path: str = "") -> Diagnostic:
