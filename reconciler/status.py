@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.decide import Action, Initiate, Noop, Observed, Roster, next_action
+from reconciler.decide import Action, Initiate, Noop, Observed, Roster
 
 HEALTHY_STATES = {"PRIMARY", "SECONDARY", "ARBITER"}
 
@@ -57,8 +57,3 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
             condition("Ready", phase == "Ready", phase, error or action.reason),
         ],
     }
-
-
-def settled(roster: Roster, observed: Observed) -> bool:
-    """True when there is nothing left for any reconciler to do (used by tests and the status command)."""
-    return isinstance(next_action(roster, observed), Noop) and bool(observed.config)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -84,11 +83,3 @@ class InputError(FedrenderError):
         self.diagnostics = diagnostics
         super().__init__("\n".join(d.render() for d in diagnostics))
 
-
-def source_line(path: str, line: int) -> str | None:
-    """The text of 1-based ``line`` of ``path``, or None when it can't be read."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    return lines[line - 1] if 0 < line <= len(lines) else None

@@ -9,6 +9,7 @@ Not shown: the labels and annotations Karmada adds for its own bookkeeping.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ def preview(files: Mapping[str, bytes], cluster: str) -> Preview:
             if key not in templates:
                 result.external.append(key)
                 continue
-            obj = yaml.safe_load(dump(templates[key]))
+            obj = copy.deepcopy(templates[key])
             scheduling = placement.get("replicaScheduling", {})
             if scheduling.get("replicaSchedulingType") == "Divided" and "replicas" in obj.get("spec", {}):
                 weights = {w["targetCluster"]["clusterNames"][0]: w["weight"]

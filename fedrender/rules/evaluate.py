@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from fedrender.cel.engine import EvalError
+from fedrender.cel.engine import EvalError, Program
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc
@@ -104,12 +104,17 @@ def member_count(pack: Pack, inst: Instance) -> int:
     return int(pack.member_count.eval(inst.data(), inst.subject))
 
 
+def _list_of_maps(program: Program, inst: Instance, name: str, what: str) -> list[dict[str, Any]]:
+    """Evaluate a rule that must give a list of maps; EvalError naming the rule and instance otherwise."""
+    value = program.eval(inst.data(), inst.subject)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise EvalError(f"{program.expr.location()}: {name} must be a list of {what} for {inst.subject}")
+    return [dict(v) for v in value]
+
+
 def member_requests(pack: Pack, inst: Instance) -> list[dict[str, dict[str, str]]]:
     assert pack.member_requests is not None
-    value = pack.member_requests.eval(inst.data(), inst.subject)
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise EvalError(f"{pack.member_requests.expr.location()}: memberRequests must be a list of "
-                        f"{{requests, limits}} maps for {inst.subject}")
+    value = _list_of_maps(pack.member_requests, inst, "memberRequests", "{requests, limits} maps")
     return [{k: {str(n): str(q) for n, q in dict(v.get(k, {})).items()} for k in ("requests", "limits")}
             for v in value]
 
@@ -148,11 +153,7 @@ def wants_arbiter(pack: Pack, inst: Instance, members: int) -> bool:
 
 def spread_constraints(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     assert pack.spread_constraints is not None
-    value = pack.spread_constraints.eval(inst.data(), inst.subject)
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise EvalError(f"{pack.spread_constraints.expr.location()}: spreadConstraints must be a list of maps "
-                        f"for {inst.subject}")
-    return [dict(v) for v in value]
+    return _list_of_maps(pack.spread_constraints, inst, "spreadConstraints", "maps")
 
 
 def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, dict[str, int], bool]],
@@ -240,11 +241,7 @@ def cluster_tolerations(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     """Extra Karmada clusterTolerations the instance asks for (the pack's ``clusterTolerations``)."""
     if pack.cluster_tolerations is None:
         return []
-    value = pack.cluster_tolerations.eval(inst.data(), inst.subject)
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise EvalError(f"{pack.cluster_tolerations.expr.location()}: clusterTolerations must be a list of "
-                        f"tolerations for {inst.subject}")
-    return [dict(v) for v in value]
+    return _list_of_maps(pack.cluster_tolerations, inst, "clusterTolerations", "tolerations")
 
 
 def overrides(pack: Pack, inst: Instance, data: Mapping[str, Any], cluster: Message, name: str) -> list[Override]:

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from types import MappingProxyType
 
 CLUSTER = "cluster"
@@ -107,6 +108,10 @@ class _State:
         for level in self.caps:
             self.groups.setdefault(level, Counter())[self.by_name[cluster].group(level)] += delta
 
+    def used_groups(self, level: str) -> set[str]:
+        """The groups of ``level`` that hold members now."""
+        return {self.by_name[n].group(level) for n, count in self.counts.items() if count}
+
     def room(self, name: str) -> bool:
         c = self.by_name[name]
         if self.counts[name] >= c.fits:
@@ -159,7 +164,7 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
         raise Infeasible(_infeasible_message(total, candidates, cap_map, len(kept) + len(picks)),
                          _details(candidates, held, cap_map))
     for spread in spreads:
-        used = {by_name[n].group(spread.level) for n in state.counts if state.counts[n]}
+        used = state.used_groups(spread.level)
         if len(used) < min(spread.min_groups, total):
             available = {by_name[n].group(spread.level) for n in by_name if by_name[n].eligible}
             raise Infeasible(f"spreadConstraints need members in {spread.min_groups} groups by {spread.level}, "
@@ -229,7 +234,7 @@ def _fill(need: int, state: _State, eligible: list[str], spreads: Sequence[Sprea
     for spread in spreads:
         if spread.max_groups is None:
             continue
-        used = {by_name[n].group(spread.level) for n in state.counts if state.counts[n]}
+        used = state.used_groups(spread.level)
         ranked = sorted({by_name[n].group(spread.level) for n in eligible} - used, key=lambda g: (
             -sum(by_name[n].fits for n in eligible if by_name[n].group(spread.level) == g), g))
         keep = used | set(ranked[: max(0, spread.max_groups - len(used))])
@@ -239,21 +244,22 @@ def _fill(need: int, state: _State, eligible: list[str], spreads: Sequence[Sprea
         options = [n for n in allowed if state.room(n)]
         if not options:
             break
-
-        def key(n: str) -> tuple[object, ...]:
-            c = by_name[n]
-            unmet = []
-            for spread in spreads:
-                used = {by_name[m].group(spread.level) for m in state.counts if state.counts[m]}
-                unmet.append(len(used) < spread.min_groups and c.group(spread.level) not in used)
-            priority = Fraction(max(c.weight, 0), 2 * state.counts[n] + 1)
-            coarse = tuple(state.groups.get(level, Counter())[c.group(level)] for level in levels[:-1])
-            return (*[not u for u in unmet], -priority, *coarse, -c.score, n)
-
-        choice = min(options, key=key)
+        in_use = [state.used_groups(spread.level) for spread in spreads]  # once per pick, not per option
+        choice = min(options, key=partial(_pick_key, state=state, spreads=spreads, used=in_use, levels=levels))
         picks.append(choice)
         state.add(choice)
     return picks
+
+
+def _pick_key(n: str, *, state: _State, spreads: Sequence[Spread], used: list[set[str]],
+              levels: list[str]) -> tuple[object, ...]:
+    """Order for the next pick: unmet minGroups first, then D'Hondt priority, coarse groups, score, name."""
+    c = state.by_name[n]
+    unmet = [len(u) < spread.min_groups and c.group(spread.level) not in u
+             for spread, u in zip(spreads, used, strict=True)]
+    priority = Fraction(max(c.weight, 0), 2 * state.counts[n] + 1)
+    coarse = tuple(state.groups.get(level, Counter())[c.group(level)] for level in levels[:-1])
+    return (*[not u for u in unmet], -priority, *coarse, -c.score, n)
 
 
 def _infeasible_message(total: int, candidates: Sequence[Candidate], caps: Mapping[str, int], held: int) -> str:
