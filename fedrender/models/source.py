@@ -1,12 +1,19 @@
-"""Safe YAML loading that remembers where every value came from and rejects duplicate keys.
+"""Safe, bounded YAML loading that remembers where every value came from and rejects duplicate keys.
 
 Documents are composed into nodes (with the C loader when PyYAML has it) and built into plain Python values
 by one walk that records, for every field path, its line and column, so that any later error can point at
 ``file:line:col``. Timestamps stay strings, as they do in Kubernetes' JSON.
+
+The walk is bounded like Kubernetes' own YAML decoding (go-yaml's ``allowedAliasRatio``): a document whose
+values come mostly from expanding aliases ("billion laughs") is refused, and so is an anchor whose value
+contains an alias to itself, aliases that add more than :data:`MAX_ALIAS_CHARS` characters, nesting deeper
+than :data:`MAX_DEPTH`, and numbers a Kubernetes object can't hold (integers outside int64, ``.inf``,
+``.nan``). YAML 1.1 merge keys (``<<: *base``) are expanded; explicit keys override merged ones.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +22,7 @@ from typing import Any
 import yaml
 
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.inputfile import read_text
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -22,6 +30,15 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 PathKey = tuple[str | int, ...]
+
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and sequences in an input document."""
+MAX_ALIAS_CHARS = 4 * 2**20
+"""Characters of scalar text that expanding aliases may add to one document."""
+_ALIAS_RATIO_LOW, _ALIAS_RATIO_HIGH = 400_000, 4_000_000  # go-yaml decode.go, as Kubernetes decodes YAML
+_INT64 = (-(2**63), 2**63 - 1)
+_MERGE = "tag:yaml.org,2002:merge"
+_INT = "tag:yaml.org,2002:int"
 
 
 @dataclass(frozen=True)
@@ -35,25 +52,37 @@ class Scalar:
 
 @dataclass
 class SourceDoc:
-    """One YAML document: its data and the position of every field path in it."""
+    """One YAML document: its data and the position of every field path in it.
+
+    ``prefix`` roots a document inside a larger one (an item of a ``List``): paths are looked up below it, so
+    that the items share their file's positions instead of copying them."""
 
     file: str
     index: int
     data: Any
     positions: dict[PathKey, Scalar] = field(default_factory=dict)
     key_positions: dict[PathKey, Scalar] = field(default_factory=dict)
+    prefix: PathKey = ()
 
     def location(self, path: PathKey = ()) -> Location:
         """The closest known position of ``path`` (walking up to a parent when the field is absent)."""
-        for end in range(len(path), -1, -1):
-            sub = path[:end]
+        full = (*self.prefix, *path)
+        for end in range(len(full), len(self.prefix) - 1, -1):
+            sub = full[:end]
             pos = self.key_positions.get(sub) or self.positions.get(sub)
             if pos is not None:
                 return Location(self.file, pos.line, pos.col)
         return Location(self.file)
 
     def value_position(self, path: PathKey) -> Scalar | None:
-        return self.positions.get(path)
+        return self.positions.get((*self.prefix, *path))
+
+    def sub(self, prefix: PathKey) -> SourceDoc:
+        """The document rooted at ``prefix`` (which must exist), sharing this one's positions: O(len(prefix))."""
+        node = self.data
+        for part in prefix:
+            node = node[part]
+        return SourceDoc(self.file, self.index, node, self.positions, self.key_positions, (*self.prefix, *prefix))
 
 
 def format_path(path: PathKey) -> str:
@@ -68,13 +97,10 @@ def format_path(path: PathKey) -> str:
 
 
 def load_file(path: Path, display: str | None = None) -> list[SourceDoc]:
-    """Every non-empty document of a YAML file; raises InputError naming file:line:col on bad YAML."""
+    """Every non-empty document of a YAML file; raises InputError naming file:line:col on bad YAML, a file
+    that is not a regular file (see :mod:`fedrender.models.inputfile`) or bytes that are not UTF-8."""
     name = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Diagnostic(f"cannot read file: {exc}", Location(name))]) from exc
-    return load_text(text, name)
+    return load_text(read_text(path, name), name)
 
 
 def load_text(text: str, name: str) -> list[SourceDoc]:
@@ -87,16 +113,21 @@ def load_text(text: str, name: str) -> list[SourceDoc]:
             if node is None:
                 continue
             doc = SourceDoc(name, index, None)
-            doc.data = _build(node, (), doc, loader)
+            doc.data = _Builder(doc, loader).build(node, (), aliased=False)
             if doc.data is not None:
                 docs.append(doc)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise InputError([Diagnostic(f"invalid YAML: {problem}", loc)]) from exc
+        raise InputError([Diagnostic(f"invalid YAML: {problem}", loc)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise InputError([Diagnostic(f"invalid YAML: character #x{exc.character:04x} is not allowed "
+                                     f"({exc.reason})", Location(name, line, col))]) from None
     except yaml.YAMLError as exc:
-        raise InputError([Diagnostic(f"invalid YAML: {exc}", Location(name))]) from exc
+        raise InputError([Diagnostic(f"invalid YAML: {exc}", Location(name))]) from None
     finally:
         loader.dispose()
     return docs
@@ -112,35 +143,120 @@ def _mark(node: yaml.Node) -> Scalar:
     return Scalar(node.start_mark.line + 1, node.start_mark.column + 1, style)
 
 
-def _build(node: yaml.Node, path: PathKey, doc: SourceDoc, loader: _Loader) -> Any:
-    doc.positions[path] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
-        out: dict[str, Any] = {}
+def allowed_alias_ratio(decodes: int) -> float:
+    """The share of a document's values that may come from aliases: 99% up to 400,000 values, falling to
+    10% at 4,000,000 (go-yaml v2.2.8/v3 ``allowedAliasRatio``, which Kubernetes' YAML decoding uses)."""
+    if decodes <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+class _Builder:
+    """One document's walk from nodes to values, with its counters (aliases leave the same node object in
+    several places of the tree: the first visit of a node is its definition, every later one an alias)."""
+
+    def __init__(self, doc: SourceDoc, loader: _Loader) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.decodes = 0
+        self.alias_decodes = 0
+        self.alias_chars = 0
+
+    def build(self, node: yaml.Node, path: PathKey, aliased: bool) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise InputError([self.at(node, f"nested deeper than {MAX_DEPTH} levels")])
+        ident = id(node)
+        if ident in self.active:
+            raise InputError([self.at(node, "this anchor's value contains an alias to itself", path)])
+        if ident in self.seen:
+            aliased = True
+        self.seen.add(ident)
+        self.decodes += 1
+        if aliased:
+            self.alias_decodes += 1
+            if self.alias_decodes > 100 and self.decodes > 1000 \
+                    and self.alias_decodes / self.decodes > allowed_alias_ratio(self.decodes):
+                raise InputError([self.at(node, f"excessive aliasing: {self.alias_decodes} of the document's "
+                                          f"{self.decodes} values so far come from aliases", path)])
+        self.doc.positions[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            self.active.add(ident)
+            out = self.mapping(node, path, aliased)
+            self.active.discard(ident)
+            self.doc.positions[path] = _mark(node)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            self.active.add(ident)
+            items = [self.build(item, (*path, i), aliased) for i, item in enumerate(node.value)]
+            self.active.discard(ident)
+            return items
+        if aliased:
+            self.alias_chars += len(node.value)
+            if self.alias_chars > MAX_ALIAS_CHARS:
+                raise InputError([self.at(node, f"aliases expand to more than {MAX_ALIAS_CHARS} characters",
+                                          path)])
+        return self.scalar(node, path)
+
+    def mapping(self, node: yaml.MappingNode, path: PathKey, aliased: bool) -> dict[str, Any]:
+        merges = [(k, v) for k, v in node.value if k.tag == _MERGE]
+        if len(merges) > 1:
+            raise InputError([self.at(merges[1][0], "duplicate merge key '<<'", path)])
+        # Merged keys first, so that explicit keys (and their positions) win, as YAML 1.1 says.
+        out = self.merge(merges[0][1], path, aliased) if merges else {}
+        explicit: set[str] = set()
         for key_node, value_node in node.value:
-            key = _build_scalar(key_node, loader)
-            if not isinstance(key, str):
-                key = str(key) if isinstance(key, (int, float, bool)) or key is None else key
-            if not isinstance(key, str):
-                raise InputError([_at(doc, key_node, "mapping keys must be strings")])
-            if key in out:
-                raise InputError([_at(doc, key_node, f"duplicate key {key!r}", format_path((*path, key)))])
-            doc.key_positions[(*path, key)] = _mark(key_node)
-            out[key] = _build(value_node, (*path, key), doc, loader)
+            if key_node.tag == _MERGE:
+                continue
+            key = self.key(key_node, path)
+            if key in explicit:
+                raise InputError([self.at(key_node, f"duplicate key {key!r}", (*path, key))])
+            explicit.add(key)
+            self.doc.key_positions[(*path, key)] = _mark(key_node)
+            out[key] = self.build(value_node, (*path, key), aliased)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), doc, loader) for i, item in enumerate(node.value)]
-    return _build_scalar(node, loader)
 
+    def merge(self, node: yaml.Node, path: PathKey, aliased: bool) -> dict[str, Any]:
+        """The value of a merge key: a mapping, or a list of mappings where earlier ones win (YAML 1.1)."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not all(isinstance(s, yaml.MappingNode) for s in sources):
+            raise InputError([self.at(node, "a merge key '<<' takes a mapping or a list of mappings", path)])
+        out: dict[str, Any] = {}
+        for source in reversed(sources):
+            out.update(self.build(source, path, aliased))
+        return out
 
-def _build_scalar(node: yaml.Node, loader: _Loader) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        raise yaml.constructor.ConstructorError(None, None, "expected a scalar", node.start_mark)
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        return node.value
-    return loader.construct_object(node)
+    def key(self, node: yaml.Node, path: PathKey) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise InputError([self.at(node, "mapping keys must be strings", path)])
+        key = self.scalar(node, path)
+        if isinstance(key, (int, float, bool)) or key is None:
+            key = str(key)
+        if not isinstance(key, str):
+            raise InputError([self.at(node, "mapping keys must be strings", path)])
+        return key
 
+    def scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(None, None, "expected a scalar", node.start_mark)
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value
+        if node.tag == _INT and len(node.value) > 40:
+            raise InputError([self.at(node, f"integer of {len(node.value)} characters: a Kubernetes object holds "
+                                      "64-bit integers (quote it to make it a string)", path)])
+        value = self.loader.construct_object(node)
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            raise InputError([self.at(node, f"integer {value} is out of the 64-bit range of Kubernetes objects "
+                                      "(quote it to make it a string)", path)])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError([self.at(node, f"{node.value} is not a JSON number (Kubernetes objects are JSON); "
+                                      "quote it to make it a string", path)])
+        return value
 
-def _at(doc: SourceDoc, node: yaml.Node, message: str, field_path: str = "") -> Diagnostic:
-    mark = _mark(node)
-    return Diagnostic(message, Location(doc.file, mark.line, mark.col), field_path)
+    def at(self, node: yaml.Node, message: str, path: PathKey | str = "") -> Diagnostic:
+        mark = _mark(node)
+        where = path if isinstance(path, str) else format_path(path)
+        return Diagnostic(message, Location(self.doc.file, mark.line, mark.col), where)

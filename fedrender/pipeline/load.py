@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
+from fedrender.models.inputfile import read_input
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import model_diagnostics, parse_model
 from fedrender.models.source import SourceDoc, load_file
@@ -104,7 +105,7 @@ def load_clusters(path: Path) -> list[Cluster]:
     for doc in load_file(path):
         items: list[tuple[SourceDoc, Any]] = [(doc, doc.data)]
         if isinstance(doc.data, dict) and doc.data.get("kind") == "List":
-            items = [(_sub(doc, ("items", i)), item) for i, item in enumerate(doc.data.get("items") or [])]
+            items = [(doc.sub(("items", i)), item) for i, item in enumerate(_list_items(doc))]
         for sub, _ in items:
             try:
                 cluster = parse_model(Cluster, sub, "Cluster")
@@ -119,16 +120,13 @@ def load_clusters(path: Path) -> list[Cluster]:
     return [clusters[name] for name in sorted(clusters)]
 
 
-def _sub(doc: SourceDoc, prefix: tuple[str | int, ...]) -> SourceDoc:
-    """The document rooted at ``prefix`` (an item of a List), positions re-keyed."""
-    node = doc.data
-    for part in prefix:
-        node = node[part]
-    n = len(prefix)
-    sub = SourceDoc(doc.file, doc.index, node)
-    sub.positions = {k[n:]: v for k, v in doc.positions.items() if k[:n] == prefix}
-    sub.key_positions = {k[n:]: v for k, v in doc.key_positions.items() if k[:n] == prefix}
-    return sub
+def _list_items(doc: SourceDoc) -> list[Any]:
+    items = doc.data.get("items")
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InputError([Diagnostic("items of a List must be a list", doc.location(("items",)), "items")])
+    return items
 
 
 def load_overlay(directories: Sequence[Path]) -> Overlay:
@@ -140,8 +138,13 @@ def load_overlay(directories: Sequence[Path]) -> Overlay:
         if not directory.is_dir():
             diagnostics.add(Diagnostic("an overlay is a directory of YAML files", Location(str(directory))))
             continue
-        for path in sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()):
-            for doc in load_file(path):
+        for path in _overlay_paths(directory):
+            try:
+                docs = load_file(path)
+            except InputError as exc:
+                diagnostics.extend(exc.diagnostics)
+                continue
+            for doc in docs:
                 if not isinstance(doc.data, dict):
                     diagnostics.add(Diagnostic("an overlay document is a mapping", doc.location()))
                     continue
@@ -168,8 +171,13 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def overlay_files(directories: Sequence[Path]) -> list[Path]:
-    return [p for d in directories if d.is_dir() for p in sorted(d.iterdir())
-            if p.suffix in YAML_SUFFIXES and p.is_file()]
+    return [p for d in directories if d.is_dir() for p in _overlay_paths(d)]
+
+
+def _overlay_paths(directory: Path) -> list[Path]:
+    """The ``*.yaml`` files of an overlay directory, in name order. Anything but a directory is kept, so that a
+    FIFO or a device named like a YAML file is reported (reading it refuses it) rather than skipped."""
+    return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and not p.is_dir())
 
 
 def digest(paths: Iterable[Path]) -> dict[str, str]:
@@ -179,4 +187,4 @@ def digest(paths: Iterable[Path]) -> dict[str, str]:
     if not resolved:
         return {}
     common = Path(os.path.commonpath([p.parent for p in resolved]))
-    return {p.relative_to(common).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in resolved}
+    return {p.relative_to(common).as_posix(): hashlib.sha256(read_input(p)).hexdigest() for p in resolved}

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
+from fedrender.models.inputfile import read_text
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import SCHEMA_VERSION, State
 from fedrender.models.views import MetadataView
@@ -57,15 +58,16 @@ def read_state(out: Path | None, state_file: Path | None = None) -> State | None
         path = out / STATE_FILE
     else:
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         if state_file is not None:  # asked for explicitly: a typo must not silently re-place every member
             raise InputError([Diagnostic("no such state file (leave out --state to start without one)",
-                                         Location(str(path)))]) from None
+                                         Location(str(path)))])
         return None
-    except OSError as exc:
-        raise InputError([Diagnostic(f"cannot read the state file: {exc}", Location(str(path)))]) from exc
+    try:
+        text = read_text(path)  # a regular UTF-8 file (never a FIFO that would block)
+    except InputError as exc:
+        raise InputError([Diagnostic(f"cannot read the state file: {d.message}", d.location)
+                          for d in exc.diagnostics]) from None
     try:
         return State.model_validate_json(text)
     except ValidationError as exc:

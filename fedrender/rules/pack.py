@@ -28,6 +28,7 @@ from fedrender.cel.template import Template
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.dynamic import SchemaError, crd_schema, input_model
+from fedrender.models.inputfile import read_input
 from fedrender.models.karmada import POD_SPEC
 from fedrender.models.kinds import INPUT_KINDS
 from fedrender.models.overlay import Overlay
@@ -242,7 +243,7 @@ def _template_kinds(directory: Path, templates: list[TemplateModel]) -> set[tupl
     kinds: set[tuple[str, str]] = set()
     for t in templates:
         path = directory / t.file
-        if path.is_file():
+        if path.exists():
             kinds.update((t.file, str(d.data.get("kind"))) for d in load_file(path) if isinstance(d.data, dict))
     return kinds
 
@@ -260,7 +261,7 @@ def _input_kind(directory: Path, doc: SourceDoc, kind: InputKind) -> tuple[type[
         assert issubclass(spec_model, BaseModel)
         return builtin, spec_model.model_json_schema(), []
     path = directory / kind.schema_
-    docs = load_file(path) if path.is_file() else []
+    docs = load_file(path) if path.exists() else []
     if len(docs) != 1:
         raise InputError([Diagnostic(f"{kind.schema_}: expected one CustomResourceDefinition", where,
                                      "spec.input.schema")])
@@ -276,11 +277,16 @@ def _templates(c: _Compiler, directory: Path, file: str, where: PathKey, stage: 
                digest: Any) -> list[Template]:
     """The compiled documents of one template file (none, with a diagnostic, when it is missing)."""
     path = directory / file
-    if not path.is_file():
+    if not path.exists():
         c.diagnostics.append(Diagnostic(f"{what} file {file} not found", c.doc.location((*where, "file")), "file"))
         return []
-    digest.update(path.read_bytes())
-    return [Template(tdoc, c.envs[stage], f"{what} {file}", c.diagnostics) for tdoc in load_file(path)]
+    try:
+        digest.update(read_input(path))
+        docs = load_file(path)
+    except InputError as exc:
+        c.diagnostics.extend(exc.diagnostics)
+        return []
+    return [Template(tdoc, c.envs[stage], f"{what} {file}", c.diagnostics) for tdoc in docs]
 
 
 def load_pack(directory: Path) -> Pack:
@@ -347,9 +353,9 @@ def load_pack(directory: Path) -> Pack:
     template_kinds = _template_kinds(directory, spec.templates)
     for i, o in enumerate(spec.overrides):
         pack.overrides.append(_overriders(c, (*base, "overrides", i), o, template_kinds))
-    digest = hashlib.sha256(pack_file.read_bytes())
+    digest = hashlib.sha256(read_input(pack_file))
     for schema_file in schema_files:
-        digest.update(schema_file.read_bytes())
+        digest.update(read_input(schema_file))
     for i, t in enumerate(spec.templates):
         stage = "ordinal" if t.forEach == "ordinal" else "template"
         include = c.program("template", (*base, "templates", i, "includeWhen"), t.includeWhen, t.file, "bool")
