@@ -3,7 +3,11 @@
 1. render 1,000 generated MultiCloudMongoDB over 50 clusters: wall time, objects per second, peak memory
    (max RSS), and the floor, the time PyYAML's C dumper alone takes to dump the same objects;
 2. explain 1,000 instances over 100 clusters starting from a state file (sticky placement), with one
-   cluster gone NotReady since, so that failover moves are computed too: time per instance.
+   cluster gone NotReady since, so that failover moves are computed too: time per instance;
+3. load a snapshot of 5,000 clusters given as one ``List`` and as 5,000 separate documents (the two must take
+   about the same time: positions of List items are shared, not copied per item);
+4. render one instance from a state file that holds 10,000 members for it (scaled down to the spec's 5):
+   placement must stay linear in the members of the state.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import yaml
 
 from fedrender.emitter import canonical
+from fedrender.pipeline.load import load_clusters
 from fedrender.pipeline.render import Inputs, read_state, render
 from fedrender.pipeline.write import write_tree
 
@@ -77,6 +82,8 @@ def main() -> None:
     print(f"peak memory (RSS):  {peak_mib:.0f} MiB")
     print(f"floor (C dumper):   {floor:.2f} s to dump the same objects ({len(objects) / floor:,.0f} objects/s)")
     explain_bench()
+    load_bench()
+    big_state_bench()
     sys.stdout.flush()
 
 
@@ -96,6 +103,44 @@ def explain_bench() -> None:
     moves = sum(len(inst.moves) for inst in result.instances)
     print(f"explain with state: {INSTANCES} instances over 100 clusters, {moves} members moved off {first}")
     print(f"  wall time:        {elapsed:.2f} s, {elapsed / INSTANCES * 1000:.2f} ms per instance")
+
+
+def load_bench(count: int = 5000) -> None:
+    snapshot = clusters(count)
+    with tempfile.TemporaryDirectory() as tmp:
+        as_list, as_docs = Path(tmp) / "list.yaml", Path(tmp) / "docs.yaml"
+        as_list.write_text(yaml.dump(snapshot, Dumper=yaml.CSafeDumper))
+        as_docs.write_text(yaml.dump_all(snapshot["items"], Dumper=yaml.CSafeDumper))
+        times = {}
+        for name, path in (("one List", as_list), ("separate documents", as_docs)):
+            start = time.perf_counter()
+            loaded = load_clusters(path)
+            times[name] = time.perf_counter() - start
+            assert len(loaded) == count
+    print(f"load {count} clusters: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in times.items()))
+
+
+def big_state_bench(members: int = 10_000) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "clusters.yaml").write_text(yaml.safe_dump(clusters()))
+        spec = {**specs()[0], "spec": {**specs()[0]["spec"], "replicaset": 5}}
+        (root / "specs.yaml").write_text(yaml.safe_dump(spec))
+        inputs = Inputs([root / "specs.yaml"], root / "clusters.yaml")
+        out = root / "out"
+        write_tree(out, render(inputs).files)
+        state = read_state(out)
+        assert state is not None
+        inst = next(iter(state.instances.values()))
+        names = sorted(inst.placement)
+        template = inst.members[0]
+        inst.members[:] = [template.model_copy(update={"id": i, "cluster": names[i % len(names)],
+                                                       "ordinal": i // len(names)}) for i in range(members)]
+        start = time.perf_counter()
+        result = render(inputs, state)
+        elapsed = time.perf_counter() - start
+    kept = sum(result.instances[0].placement.values())
+    print(f"render with a {members:,}-member state: {elapsed:.2f} s (scaled down to {kept} members)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ than :data:`MAX_DEPTH`, and numbers a Kubernetes object can't hold (integers out
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,6 +109,11 @@ def load_text(text: str, name: str) -> list[SourceDoc]:
     # The loader both composes the nodes and constructs the scalars: what its constructor remembers about
     # them goes away with it, rather than piling up for the life of the process.
     loader = _Loader(text)
+    # The tree of a large document (a List of thousands of clusters) is one graph of millions of objects, all
+    # alive until it is built: the cyclic collector would walk it again and again for nothing (there are no
+    # cycles to find). It is paused while the file is read, and collects afterwards as usual.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for index, node in enumerate(_compose_all(loader)):
             if node is None:
@@ -130,6 +136,8 @@ def load_text(text: str, name: str) -> list[SourceDoc]:
         raise InputError([Diagnostic(f"invalid YAML: {exc}", Location(name))]) from None
     finally:
         loader.dispose()
+        if collecting:
+            gc.enable()
     return docs
 
 

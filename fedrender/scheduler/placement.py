@@ -138,7 +138,7 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
 
     members = sorted(previous, key=lambda s: s.id)
     kept = [s for s in members if s.cluster in by_name and by_name[s.cluster].can_keep]
-    lost = [s for s in members if s not in kept]
+    lost = [s for s in members if not (s.cluster in by_name and by_name[s.cluster].can_keep)]
     for slot in kept:
         state.add(slot.cluster)
     for name, extra in occupied.items():
@@ -149,14 +149,9 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     while excess > 0 and lost:
         removed.append(lost.pop())
         excess -= 1
-    while excess > 0:
-        name = max({s.cluster for s in kept}, key=lambda n: (
-            *(state.groups[level][by_name[n].group(level)] for level in levels), -by_name[n].score, n))
-        victim = max((s for s in kept if s.cluster == name), key=lambda s: s.ordinal)
-        kept.remove(victim)
-        removed.append(victim)
-        state.add(name, -1)
-        excess -= 1
+    if excess > 0:
+        kept, gone = _scale_down(kept, excess, state, levels)
+        removed += gone
     held = Counter(state.counts)
     need = total - len(kept)
     picks = _fill(need, state, [c.name for c in candidates if c.eligible], spreads, levels)
@@ -170,7 +165,9 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
             raise Infeasible(f"spreadConstraints need members in {spread.min_groups} groups by {spread.level}, "
                              f"but only {len(used)} could be used ({len(available)} eligible: "
                              f"{', '.join(sorted(available)) or 'none'})", _details(candidates, held, cap_map))
-    next_ordinal = {n: 1 + max((s.ordinal for s in kept if s.cluster == n), default=-1) for n in by_name}
+    next_ordinal = dict.fromkeys(by_name, 0)
+    for s in kept:
+        next_ordinal[s.cluster] = max(next_ordinal[s.cluster], s.ordinal + 1)
     used_ids = {s.id for s in kept} | {s.id for s in lost} | set(reserved)
     free_ids = (i for i in range(10**6) if i not in used_ids)
     slots = list(kept)
@@ -187,7 +184,8 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     order = sorted(counts, key=lambda n: (-counts[n], -by_name[n].score, n))
     # The init cluster only initiates once. When it has to change, it must be a cluster that kept members (it
     # can see the live replica set), never one whose members are all new: that would initiate a second set.
-    survivors = [n for n in order if any(s.cluster == n for s in kept)]
+    holding = {s.cluster for s in kept}
+    survivors = [n for n in order if n in holding]
     init = previous_init if counts.get(previous_init) else (survivors or order or [""])[0]
     if not members and not reserved:  # a fresh set: _ids round-robin, init cluster first, so voters spread too
         rank = {n: i for i, n in enumerate(order)}
@@ -201,6 +199,24 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     return Placement({n: counts[n] for n in order}, init, sorted(slots, key=lambda s: s.id), excluded,
                      sorted(c.name for c in candidates if c.eligible), moves, sorted(removed, key=lambda s: s.id),
                      over)
+
+
+def _scale_down(kept: list[Slot], excess: int, state: _State, levels: list[str]) -> tuple[list[Slot], list[Slot]]:
+    """Remove ``excess`` members: each time the highest ordinal of the cluster in the most loaded group (coarsest
+    level first, then lower score, then larger name). Returns (kept, removed). O(excess x clusters + members):
+    each cluster's members are ordered once, removals pop from the end."""
+    by_name = state.by_name
+    stacks: dict[str, list[Slot]] = {}
+    for slot in sorted(kept, key=lambda s: (s.ordinal, -s.id)):  # ties: the lowest _id goes first
+        stacks.setdefault(slot.cluster, []).append(slot)
+    removed: list[Slot] = []
+    for _ in range(excess):
+        name = max((n for n, stack in stacks.items() if stack), key=lambda n: (
+            *(state.groups[level][by_name[n].group(level)] for level in levels), -by_name[n].score, n))
+        removed.append(stacks[name].pop())
+        state.add(name, -1)
+    gone = {id(s) for s in removed}
+    return [s for s in kept if id(s) not in gone], removed
 
 
 def place_arbiter(candidates: Sequence[Candidate], placement: Placement,
