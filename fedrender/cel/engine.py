@@ -75,11 +75,12 @@ class Environment:
     def compile(self, expr: Expr, expect: str | None = None) -> Program:
         """Compile ``expr``; raises CompileError with positioned diagnostics. ``expect`` checks the result type."""
         if len(expr.text) > MAX_EXPRESSION_LENGTH:
-            raise CompileError([_diag(expr, 1, 1, f"expression longer than {MAX_EXPRESSION_LENGTH} characters")])
+            too_long = f"expression longer than {MAX_EXPRESSION_LENGTH} characters"
+            raise CompileError([diagnostic_at(expr, 1, 1, too_long)])
         problem = nesting_problem(expr.text)
         if problem is not None:
             line, col, message = problem
-            raise CompileError([_diag(expr, line, col, message)])
+            raise CompileError([diagnostic_at(expr, line, col, message)])
         try:
             compiled = self._env.compile(expr.text)
         except RuntimeError as exc:
@@ -87,7 +88,7 @@ class Environment:
         result = compiled.return_type()
         if expect is not None and not _assignable(expect, result):
             wrong = f"expression must evaluate to {expect}, not {result.name().lower()}"
-            raise CompileError([_diag(expr, 1, 1, wrong)])
+            raise CompileError([diagnostic_at(expr, 1, 1, wrong)])
         return Program(expr, compiled)
 
 
@@ -210,11 +211,11 @@ def _assignable(expect: str, result: cel.Type) -> bool:
 
 
 def _diagnostics(expr: Expr, text: str) -> list[Diagnostic]:
-    found = [_diag(expr, int(m.group(1)), int(m.group(2)), m.group(3).strip()) for m in _ERROR.finditer(text)]
-    return found or [_diag(expr, 1, 1, text.strip())]
+    found = [diagnostic_at(expr, int(m.group(1)), int(m.group(2)), m.group(3).strip()) for m in _ERROR.finditer(text)]
+    return found or [diagnostic_at(expr, 1, 1, text.strip())]
 
 
-def _diag(expr: Expr, line: int, col: int, message: str) -> Diagnostic:
+def diagnostic_at(expr: Expr, line: int, col: int, message: str) -> Diagnostic:
     """A diagnostic at ``line``:``col`` of the expression, mapped into the YAML file around it."""
     lines = expr.text.splitlines() or [""]
     expr_line = lines[min(line, len(lines)) - 1]

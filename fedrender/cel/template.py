@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fedrender.cel.engine import CompileError, Environment, Expr, Program
+from fedrender.cel.engine import CompileError, Environment, Expr, Program, diagnostic_at
 from fedrender.models.diagnostics import Diagnostic
 from fedrender.models.source import PathKey, SourceDoc
 
@@ -63,7 +63,16 @@ class Template:
         pos = self._doc.value_position(path)
         pieces: list[str | Program] = []
         last = 0
-        spans = list(placeholders(text))
+        try:
+            spans = list(placeholders(text))
+        except UnterminatedPlaceholder as exc:
+            line = text.count("\n", 0, exc.offset) + 1
+            col = exc.offset - (text.rfind("\n", 0, exc.offset) + 1) + 1
+            expr = Expr(text, self.file, pos.line if pos else 0, pos.col if pos else 0, pos.style if pos else None,
+                        rule=self._rule)
+            self._diagnostics.append(diagnostic_at(expr, line, col, "unterminated ${: no matching } (write $${ for "
+                                                   "a literal ${)"))
+            return None
         for start, end in spans:
             pieces.append(self._literal(text[last:start]))
             program = self._program(text[start + 2 : end - 1], pos.line if pos else 0, (pos.col if pos else 0), pos)
@@ -110,8 +119,17 @@ class Template:
         return node
 
 
+class UnterminatedPlaceholder(ValueError):
+    """A ``${`` without its closing ``}``; ``offset`` is where the ``${`` starts."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"unterminated ${{ at offset {offset}")
+        self.offset = offset
+
+
 def placeholders(text: str) -> Iterator[tuple[int, int]]:
-    """Start and end offsets of each ``${...}``, matching braces and skipping CEL string literals."""
+    """Start and end offsets of each ``${...}``, matching braces and skipping CEL string literals; raises
+    UnterminatedPlaceholder at a ``${`` that is never closed."""
     i = text.find("${")
     while i != -1 and i > 0 and text[i - 1] == "$":
         i = text.find("${", i + 2)
@@ -134,7 +152,7 @@ def placeholders(text: str) -> Iterator[tuple[int, int]]:
                     break
             j += 1
         if j >= len(text):
-            return
+            raise UnterminatedPlaceholder(i)
         yield i, j + 1
         i = text.find("${", j + 1)
         while i != -1 and i > 0 and text[i - 1] == "$":

@@ -13,12 +13,80 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
+from pydantic_core import SchemaError as PydanticSchemaError
 
 from fedrender.models.base import ObjectMeta
 
 
 class SchemaError(ValueError):
-    """The schema uses something this converter does not understand."""
+    """The schema uses something this converter does not understand; ``path`` is where, inside the CRD."""
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+_TYPES = {"object", "array", "string", "integer", "number", "boolean"}
+_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+
+
+def check_schema(schema: Any, path: tuple[str | int, ...] = ()) -> None:
+    """Raise SchemaError (with the path of the bad part) unless ``schema`` is a well-formed structural schema of
+    the subset this module converts: every schema a mapping, ``properties`` a mapping of schemas, ``items`` one
+    schema (Kubernetes' structural schemas allow no tuple of them), ``additionalProperties`` a schema or a bool,
+    ``required`` and ``enum`` lists, ``pattern`` a regular expression, bounds numbers.
+
+    Follows the structural-schema rules of Kubernetes (apiextensions-apiserver, ``structural`` package)."""
+    if not isinstance(schema, dict):
+        raise SchemaError(f"a schema must be a mapping, not {_what(schema)}", path)
+    kind = schema.get("type")
+    if kind is not None and kind not in _TYPES:
+        raise SchemaError(f"unsupported schema type {kind!r} (one of {', '.join(sorted(_TYPES))})", (*path, "type"))
+    properties = schema.get("properties")
+    if properties is not None:
+        if not isinstance(properties, dict):
+            raise SchemaError(f"properties must be a mapping of schemas, not {_what(properties)}",
+                              (*path, "properties"))
+        for name, sub in properties.items():
+            check_schema(sub, (*path, "properties", name))
+    if "items" in schema:
+        check_schema(schema["items"], (*path, "items"))
+    extra = schema.get("additionalProperties")
+    if extra is not None and not isinstance(extra, bool):
+        check_schema(extra, (*path, "additionalProperties"))
+    for key in ("required", "enum"):
+        value = schema.get(key)
+        if value is not None and not isinstance(value, list):
+            raise SchemaError(f"{key} must be a list, not {_what(value)}", (*path, key))
+    if not all(isinstance(r, str) for r in schema.get("required") or []):
+        raise SchemaError("required must list property names", (*path, "required"))
+    pattern = schema.get("pattern")
+    if pattern is not None:
+        _check_pattern(pattern, (*path, "pattern"))
+    for key in _COUNTS:
+        value = schema.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise SchemaError(f"{key} must be a non-negative integer, not {value!r}", (*path, key))
+    for key in ("minimum", "maximum"):
+        value = schema.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise SchemaError(f"{key} must be a number, not {value!r}", (*path, key))
+
+
+def _check_pattern(pattern: Any, path: tuple[str | int, ...]) -> None:
+    if not isinstance(pattern, str):
+        raise SchemaError(f"pattern must be a string, not {_what(pattern)}", path)
+    try:
+        re.compile(pattern)
+        create_model("PatternCheck", value=(Annotated[str, Field(pattern=pattern)], ...))
+    except (re.error, PydanticSchemaError) as exc:
+        problem = str(exc).strip().splitlines()[-1]
+        raise SchemaError(f"pattern {pattern!r} is not a valid regular expression: {problem}", path) from None
+
+
+def _what(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _name(hint: str) -> str:
@@ -88,13 +156,23 @@ def input_model(api_version: str, kind: str, schema: dict[str, Any]) -> type[Bas
     return model
 
 
-def crd_schema(crd: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
-    """The openAPIV3Schema of ``api_version`` in a CustomResourceDefinition of ``kind``."""
-    spec = crd.get("spec") or {}
+def crd_schema(crd: Any, api_version: str, kind: str) -> tuple[dict[str, Any], tuple[str | int, ...]]:
+    """The openAPIV3Schema of ``api_version`` in a CustomResourceDefinition of ``kind``, checked with
+    :func:`check_schema`, and its path in the CRD document."""
+    spec = crd.get("spec") if isinstance(crd, dict) else None
+    spec = spec if isinstance(spec, dict) else {}
     group, _, version = api_version.rpartition("/")
-    if (spec.get("names") or {}).get("kind") != kind or spec.get("group") != group:
-        raise SchemaError(f"the CRD does not define {kind} in group {group}")
-    for item in spec.get("versions") or []:
-        if item.get("name") == version:
-            return dict(item["schema"]["openAPIV3Schema"])
-    raise SchemaError(f"the CRD has no version {version}")
+    names = spec.get("names")
+    if not isinstance(names, dict) or names.get("kind") != kind or spec.get("group") != group:
+        raise SchemaError(f"the CRD does not define {kind} in group {group}", ("spec",))
+    versions = spec.get("versions")
+    for index, item in enumerate(versions if isinstance(versions, list) else []):
+        if isinstance(item, dict) and item.get("name") == version:
+            path: tuple[str | int, ...] = ("spec", "versions", index, "schema", "openAPIV3Schema")
+            schema = (item.get("schema") or {}).get("openAPIV3Schema") if isinstance(item.get("schema"), dict) \
+                else None
+            if schema is None:
+                raise SchemaError(f"version {version} has no schema.openAPIV3Schema", path[:3])
+            check_schema(schema, path)
+            return dict(schema), path
+    raise SchemaError(f"the CRD has no version {version}", ("spec", "versions"))

@@ -15,7 +15,10 @@ CEL = str
 
 
 class PackMetadata(Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    """``name`` is a DNS-1035 label (a letter first, at most 63 characters): it names the pack's output folder
+    and, with ``-`` as ``_``, the protobuf package of its CEL types, whose parts must start with a letter."""
+
+    name: str = Field(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
     version: str
     description: str = ""
 

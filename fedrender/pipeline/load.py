@@ -52,8 +52,25 @@ def load_packs(rules: Path | None) -> list[Pack]:
             packs.append(load_pack(directory))
         except InputError as exc:
             diagnostics.extend(exc.diagnostics)
+    diagnostics.extend(_clashes(packs))
     diagnostics.raise_if_errors()
     return packs
+
+
+def _clashes(packs: Sequence[Pack]) -> list[Diagnostic]:
+    """Two packs may neither render the same kind (which one would render a spec?) nor share a name (their
+    output folder and CEL types)."""
+    problems = []
+    for what, path, key in (("renders", "spec.input.kind", lambda p: f"{p.kind} ({p.api_version})"),
+                            ("is named", "metadata.name", lambda p: p.name)):
+        first: dict[str, Pack] = {}
+        for pack in packs:
+            other = first.setdefault(key(pack), pack)
+            if other is not pack:
+                problems.append(Diagnostic(f"pack {pack.name!r} {what} {key(pack)}, as pack {other.name!r} "
+                                           f"({other.source or other.directory}) does already",
+                                           pack.source or Location(str(pack.directory)), path))
+    return problems
 
 
 def yaml_files(paths: Iterable[Path]) -> list[Path]:

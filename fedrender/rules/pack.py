@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import SchemaError as PydanticSchemaError
 
 from fedrender.cel.engine import CompileError, Environment, Expr, Program
 from fedrender.cel.template import Template
-from fedrender.cel.types import TypeRegistry
+from fedrender.cel.types import SchemaTypeError, TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.dynamic import SchemaError, crd_schema, input_model
 from fedrender.models.inputfile import read_input
@@ -35,7 +36,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.parse import parse_model
 from fedrender.models.rulepack import InputKind, OverrideRule, RulePack
 from fedrender.models.rulepack import Template as TemplateModel
-from fedrender.models.source import PathKey, SourceDoc, load_file
+from fedrender.models.source import PathKey, SourceDoc, format_path, load_file
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
 
 PACK_FILE = "pack.yaml"
@@ -126,6 +127,7 @@ class Pack:
     overrides: list[Overriders] = field(default_factory=list)
     templates: list[TemplateSpec] = field(default_factory=list)
     platform: list[tuple[str, Template]] = field(default_factory=list)
+    source: Location | None = None  # where pack.yaml declares the input kind
 
 
 class _Compiler:
@@ -265,11 +267,17 @@ def _input_kind(directory: Path, doc: SourceDoc, kind: InputKind) -> tuple[type[
     if len(docs) != 1:
         raise InputError([Diagnostic(f"{kind.schema_}: expected one CustomResourceDefinition", where,
                                      "spec.input.schema")])
+    crd = docs[0]
+    at: PathKey = ()
     try:
-        schema = crd_schema(docs[0].data, kind.apiVersion, kind.kind)
+        schema, at = crd_schema(crd.data, kind.apiVersion, kind.kind)
         model = input_model(kind.apiVersion, kind.kind, schema)
-    except (SchemaError, KeyError, TypeError) as exc:
-        raise InputError([Diagnostic(f"{kind.schema_}: {exc}", where, "spec.input.schema")]) from None
+    except SchemaError as exc:
+        bad = exc.path or at
+        raise InputError([Diagnostic(str(exc), crd.location(bad), format_path(bad))]) from None
+    except PydanticSchemaError as exc:  # check_schema admits what pydantic can build; this is the last guard
+        raise InputError([Diagnostic(f"unsupported schema: {str(exc).strip().splitlines()[-1]}", crd.location(at),
+                                     format_path(at))]) from None
     return model, schema["properties"]["spec"], [path]
 
 
@@ -286,7 +294,38 @@ def _templates(c: _Compiler, directory: Path, file: str, where: PathKey, stage: 
     except InputError as exc:
         c.diagnostics.extend(exc.diagnostics)
         return []
-    return [Template(tdoc, c.envs[stage], f"{what} {file}", c.diagnostics) for tdoc in docs]
+    out = []
+    for tdoc in docs:
+        problems = object_problems(tdoc)
+        c.diagnostics.extend(problems)
+        if not problems:
+            out.append(Template(tdoc, c.envs[stage], f"{what} {file}", c.diagnostics))
+    return out
+
+
+def object_problems(doc: SourceDoc) -> list[Diagnostic]:
+    """Why a template document can't render a Kubernetes object: it must be a mapping with a literal
+    ``apiVersion`` and ``kind`` (override rules and Karmada policies select objects by them) and a ``metadata``
+    mapping with a ``name`` (a literal or a CEL ``${...}``)."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return [Diagnostic("a template document must be a Kubernetes object (a mapping)", doc.location())]
+    problems = []
+    for key in ("apiVersion", "kind"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value or "${" in value:
+            got = "it is missing" if value is None else f"got {value!r}"
+            problems.append(Diagnostic(f"a template object needs a literal {key} ({got})", doc.location((key,)),
+                                       key))
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        got = "it is missing" if meta is None else "it is not a mapping"
+        problems.append(Diagnostic(f"a template object needs metadata with a name ({got})",
+                                   doc.location(("metadata",)), "metadata"))
+    elif not isinstance(meta.get("name"), str) or not meta["name"]:
+        problems.append(Diagnostic("a template object needs metadata.name (a string or ${...})",
+                                   doc.location(("metadata", "name")), "metadata.name"))
+    return problems
 
 
 def load_pack(directory: Path) -> Pack:
@@ -302,7 +341,11 @@ def load_pack(directory: Path) -> Pack:
     spec = model.spec
     input_model, spec_schema, schema_files = _input_kind(directory, doc, spec.input)
     types = TypeRegistry(package=f"fedrender.packs.{model.metadata.name.replace('-', '_')}")
-    spec_type = types.add("Spec", spec_schema)
+    try:
+        spec_type = types.add("Spec", spec_schema)
+    except (SchemaTypeError, TypeError) as exc:  # TypeError: the descriptor pool refused the generated file
+        raise InputError([Diagnostic(f"the schema of {spec.input.kind} has no CEL type: {exc}",
+                                     doc.location(("spec", "input")), "spec.input")]) from None
     declared: dict[str, Any] = {}
     problems = []
     for i, var in enumerate(spec.variables):
@@ -316,6 +359,7 @@ def load_pack(directory: Path) -> Pack:
     c = _Compiler(doc, _environments(types, spec_type, variables_type))
     pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,
                 spec.input.apiVersion, spec.input.kind, types, spec_type, variables_type)
+    pack.source = doc.location(("spec", "input", "kind"))
     pack.member_ports = list(spec.memberPorts)
     pack.variables = [(var.name, c.program("variables", ("spec", "variables", i, "expression"), var.expression,
                                            f"variables.{var.name}", var.type)) for i, var in enumerate(spec.variables)]
