@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from fedrender.cel.functions import declarations
+from fedrender.cel.growth import MAX_UNITS, WireError, growth
 from fedrender.cel.types import TypeRegistry
 from fedrender.models.diagnostics import Diagnostic, Location
 
@@ -85,6 +86,9 @@ class Environment:
             compiled = self._env.compile(expr.text)
         except RuntimeError as exc:
             raise CompileError(_diagnostics(expr, str(exc))) from None
+        problem = _growth_problem(expr, compiled)
+        if problem is not None:
+            raise CompileError([problem])
         result = compiled.return_type()
         if expect is not None and not _assignable(expect, result):
             wrong = f"expression must evaluate to {expect}, not {result.name().lower()}"
@@ -204,6 +208,22 @@ def nesting_problem(text: str) -> tuple[int, int, str] | None:
         elif ch in ")]}" and stack:
             stack.pop()
     return None
+
+
+def _growth_problem(expr: Expr, compiled: cel.Expression) -> Diagnostic | None:
+    """A diagnostic when ``expr`` can build values that grow faster than its inputs (see :mod:`growth`)."""
+    try:
+        found = growth(compiled.serialize())
+    except WireError as exc:  # pragma: no cover - only if cel-expr-python changes its serialization
+        return diagnostic_at(expr, 1, 1, f"cannot bound the memory this expression uses ({exc})")
+    if found.units <= MAX_UNITS:
+        return None
+    offset = max(found.offset, 0)
+    line = expr.text.count("\n", 0, offset) + 1
+    col = offset - (expr.text.rfind("\n", 0, offset) + 1) + 1
+    return diagnostic_at(expr, line, col, f"this expression can build a value of {found.units:,} times the size of "
+                         f"its inputs (the limit is {MAX_UNITS:,}): a variable bound with cel.bind, or a replace(), "
+                         "doubles what it is given at every level; build the value without repeating it")
 
 
 def _assignable(expect: str, result: cel.Type) -> bool:

@@ -34,6 +34,9 @@ PathKey = tuple[str | int, ...]
 
 MAX_DEPTH = 100
 """Deepest nesting of mappings and sequences in an input document."""
+MAX_VALUE_DEPTH = 30
+"""Deepest nesting of a spec or overlay document, whose values become CEL (protobuf) messages: a free-form
+mapping costs three message levels (Struct, its map entry, Value) and protobuf parses at most 100."""
 MAX_ALIAS_CHARS = 4 * 2**20
 """Characters of scalar text that expanding aliases may add to one document."""
 _ALIAS_RATIO_LOW, _ALIAS_RATIO_HIGH = 400_000, 4_000_000  # go-yaml decode.go, as Kubernetes decodes YAML
@@ -95,6 +98,30 @@ def format_path(path: PathKey) -> str:
         else:
             out += f".{part}" if out else part
     return out
+
+
+def deeper_than(data: Any, limit: int) -> PathKey | None:
+    """The path of the first value nested more than ``limit`` mappings/lists deep in ``data``, else None.
+    Iterative, so it never recurses however deep ``data`` is."""
+    stack: list[tuple[Any, PathKey]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > limit:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+    return None
+
+
+def check_value_depth(doc: SourceDoc, what: str) -> Diagnostic | None:
+    """A located error when ``doc`` (a spec or an overlay) nests deeper than CEL can take (MAX_VALUE_DEPTH)."""
+    path = deeper_than(doc.data, MAX_VALUE_DEPTH)
+    if path is None:
+        return None
+    return Diagnostic(f"{what} nested deeper than {MAX_VALUE_DEPTH} levels: rules see it as a CEL message, "
+                      "which can't nest deeper", doc.location(path), format_path(path[:MAX_VALUE_DEPTH]))
 
 
 def load_file(path: Path, display: str | None = None) -> list[SourceDoc]:

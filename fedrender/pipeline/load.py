@@ -16,7 +16,7 @@ from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Lo
 from fedrender.models.inputfile import read_input
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import model_diagnostics, parse_model
-from fedrender.models.source import SourceDoc, load_file
+from fedrender.models.source import SourceDoc, check_value_depth, load_file
 from fedrender.rules.pack import PACK_FILE, Pack, load_pack
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -102,6 +102,10 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
             if not isinstance(data, dict):
                 diagnostics.add(Diagnostic("expected a Kubernetes object (a mapping)", doc.location()))
                 continue
+            too_deep = check_value_depth(doc, "the spec is")
+            if too_deep is not None:
+                diagnostics.add(too_deep)
+                continue
             pack = by_kind.get((str(data.get("apiVersion")), str(data.get("kind"))))
             if pack is None:
                 known = ", ".join(f"{k} ({a})" for a, k in sorted(by_kind))
@@ -164,6 +168,10 @@ def load_overlay(directories: Sequence[Path]) -> Overlay:
             for doc in docs:
                 if not isinstance(doc.data, dict):
                     diagnostics.add(Diagnostic("an overlay document is a mapping", doc.location()))
+                    continue
+                too_deep = check_value_depth(doc, "the overlay is")
+                if too_deep is not None:
+                    diagnostics.add(too_deep)
                     continue
                 try:
                     parse_model(Overlay, doc, "overlay")
