@@ -86,9 +86,9 @@ class Environment:
             compiled = self._env.compile(expr.text)
         except RuntimeError as exc:
             raise CompileError(_diagnostics(expr, str(exc))) from None
-        problem = _growth_problem(expr, compiled)
-        if problem is not None:
-            raise CompileError([problem])
+        too_big = _growth_problem(expr, compiled)
+        if too_big is not None:
+            raise CompileError([too_big])
         result = compiled.return_type()
         if expect is not None and not _assignable(expect, result):
             wrong = f"expression must evaluate to {expect}, not {result.name().lower()}"
