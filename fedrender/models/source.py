@@ -207,16 +207,11 @@ class _Builder:
         ident = id(node)
         if ident in self.active:
             raise InputError([self.at(node, "this anchor's value contains an alias to itself", path)])
-        if ident in self.seen:
+        if ident in self.seen and not aliased:
+            self.decodes += 1  # the alias itself, as go-yaml counts it
             aliased = True
         self.seen.add(ident)
-        self.decodes += 1
-        if aliased:
-            self.alias_decodes += 1
-            if self.alias_decodes > 100 and self.decodes > 1000 \
-                    and self.alias_decodes / self.decodes > allowed_alias_ratio(self.decodes):
-                raise InputError([self.at(node, f"excessive aliasing: {self.alias_decodes} of the document's "
-                                          f"{self.decodes} values so far come from aliases", path)])
+        self.count(node, path, aliased)
         self.doc.positions[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             self.active.add(ident)
@@ -236,6 +231,16 @@ class _Builder:
                                           path)])
         return self.scalar(node, path)
 
+    def count(self, node: yaml.Node, path: PathKey, aliased: bool) -> None:
+        """One more value (a key, a value, a collection) decoded; go-yaml's alias-ratio check."""
+        self.decodes += 1
+        if aliased:
+            self.alias_decodes += 1
+            if self.alias_decodes > 100 and self.decodes > 1000 \
+                    and self.alias_decodes / self.decodes > allowed_alias_ratio(self.decodes):
+                raise InputError([self.at(node, f"excessive aliasing: {self.alias_decodes} of the document's "
+                                          f"{self.decodes} values so far come from aliases", path)])
+
     def mapping(self, node: yaml.MappingNode, path: PathKey, aliased: bool) -> dict[str, Any]:
         merges = [(k, v) for k, v in node.value if k.tag == _MERGE]
         if len(merges) > 1:
@@ -247,6 +252,7 @@ class _Builder:
             if key_node.tag == _MERGE:
                 continue
             key = self.key(key_node, path)
+            self.count(key_node, path, aliased)
             if key in explicit:
                 raise InputError([self.at(key_node, f"duplicate key {key!r}", (*path, key))])
             explicit.add(key)
