@@ -101,7 +101,8 @@ def test_refusals_say_what_is_wrong() -> None:
             load_text(f"a: 1\nb: {value}\n", "t.yaml")
         return str(caught.value)
 
-    assert "t.yaml:2:" in message(billion_laughs()) and "excessive aliasing" in message(billion_laughs())
+    assert "t.yaml:2:" in message(billion_laughs())
+    assert "excessive aliasing" in message(billion_laughs())
     assert "contains an alias to itself" in message("&s [*s]")
     assert "aliases expand to more than" in message(HOSTILE["large-anchor"]())
     assert f"nested deeper than {MAX_DEPTH} levels" in message(HOSTILE["deep-nesting"]())

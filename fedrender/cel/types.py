@@ -86,8 +86,8 @@ class TypeRegistry:
             return name
         self._done.add(name)
         msg = self._file.message_type.add(name=name)
-        required = set(schema.get("required", []))
-        for number, (prop, sub) in enumerate(sorted(schema.get("properties", {}).items()), start=1):
+        required = set(schema.get("required") or [])
+        for number, (prop, sub) in enumerate(sorted((schema.get("properties") or {}).items()), start=1):
             if not _IDENT.match(prop):
                 raise SchemaTypeError(f"field {prop!r} of {name} is not an identifier")
             spec = self._field(f"{name}_{prop}", sub, defs, msg)

@@ -40,7 +40,7 @@ def check_schema(schema: Any, path: tuple[str | int, ...] = ()) -> None:
     if not isinstance(schema, dict):
         raise SchemaError(f"a schema must be a mapping, not {_what(schema)}", path)
     kind = schema.get("type")
-    if kind is not None and kind not in _TYPES:
+    if kind is not None and (not isinstance(kind, str) or kind not in _TYPES):
         raise SchemaError(f"unsupported schema type {kind!r} (one of {', '.join(sorted(_TYPES))})", (*path, "type"))
     properties = schema.get("properties")
     if properties is not None:
@@ -58,6 +58,10 @@ def check_schema(schema: Any, path: tuple[str | int, ...] = ()) -> None:
         value = schema.get(key)
         if value is not None and not isinstance(value, list):
             raise SchemaError(f"{key} must be a list, not {_what(value)}", (*path, key))
+    enum = schema.get("enum")
+    if enum is not None and (not enum or not all(v is None or isinstance(v, (str, int, float)) for v in enum)):
+        raise SchemaError("enum must list at least one value, each a string, number, boolean or null",
+                          (*path, "enum"))
     if not all(isinstance(r, str) for r in schema.get("required") or []):
         raise SchemaError("required must list property names", (*path, "required"))
     pattern = schema.get("pattern")
@@ -125,7 +129,7 @@ def _annotation(schema: dict[str, Any], hint: str) -> Any:
 
 
 def _object(schema: dict[str, Any], hint: str) -> type[BaseModel]:
-    required = set(schema.get("required", []))
+    required = set(schema.get("required") or [])
     fields: dict[str, Any] = {}
     for index, (prop, sub) in enumerate(sorted(schema["properties"].items())):
         annotation = _annotation(sub, f"{hint}_{prop}")
