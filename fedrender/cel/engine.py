@@ -23,7 +23,8 @@ from google.protobuf.message import Message
 from fedrender.cel.functions import declarations
 from fedrender.cel.growth import MAX_UNITS, WireError, growth
 from fedrender.cel.types import TypeRegistry
-from fedrender.models.diagnostics import Diagnostic, Location
+from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.inputfile import read_text
 
 MAX_NESTING = 32
 MAX_COMPREHENSION_NESTING = 3
@@ -254,8 +255,8 @@ def _locate(expr: Expr, line: int, expr_line: str) -> tuple[int, int, str | None
     if not expr.line:
         return 0, 1, None
     try:
-        file_lines = Path(expr.file).read_text(encoding="utf-8").splitlines()
-    except OSError:
+        file_lines = read_text(Path(expr.file)).splitlines()
+    except InputError:
         return expr.line, expr.col, None
     needle = expr_line.strip()
     start = expr.line - 1 + (line - 1 if expr.style in ("", None, "'", '"') else line)
