@@ -92,20 +92,8 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
     by_kind = {(p.api_version, p.kind): p for p in packs}
     out: list[SpecInput] = []
     for path in yaml_files(paths):
-        try:
-            docs = load_file(path)
-        except InputError as exc:
-            diagnostics.extend(exc.diagnostics)
-            continue
-        for doc in docs:
+        for doc in _mapping_docs(path, "expected a Kubernetes object (a mapping)", "the spec is", diagnostics):
             data = doc.data
-            if not isinstance(data, dict):
-                diagnostics.add(Diagnostic("expected a Kubernetes object (a mapping)", doc.location()))
-                continue
-            too_deep = check_value_depth(doc, "the spec is")
-            if too_deep is not None:
-                diagnostics.add(too_deep)
-                continue
             pack = by_kind.get((str(data.get("apiVersion")), str(data.get("kind"))))
             if pack is None:
                 known = ", ".join(f"{k} ({a})" for a, k in sorted(by_kind))
@@ -116,6 +104,27 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
                 out.append(SpecInput(doc, pack.input_model.model_validate(data), pack))
             except ValidationError as exc:
                 diagnostics.extend(model_diagnostics(exc, doc, data.get("kind", "")))
+    return out
+
+
+def _mapping_docs(path: Path, not_mapping: str, what: str, diagnostics: Diagnostics) -> list[SourceDoc]:
+    """The documents of ``path`` that are mappings no deeper than CEL can take; the problems with the file and
+    the other documents go to ``diagnostics``."""
+    try:
+        docs = load_file(path)
+    except InputError as exc:
+        diagnostics.extend(exc.diagnostics)
+        return []
+    out = []
+    for doc in docs:
+        if not isinstance(doc.data, dict):
+            problem: Diagnostic | None = Diagnostic(not_mapping, doc.location())
+        else:
+            problem = check_value_depth(doc, what)
+        if problem is None:
+            out.append(doc)
+        else:
+            diagnostics.add(problem)
     return out
 
 
@@ -160,19 +169,7 @@ def load_overlay(directories: Sequence[Path]) -> Overlay:
             diagnostics.add(Diagnostic("an overlay is a directory of YAML files", Location(str(directory))))
             continue
         for path in _overlay_paths(directory):
-            try:
-                docs = load_file(path)
-            except InputError as exc:
-                diagnostics.extend(exc.diagnostics)
-                continue
-            for doc in docs:
-                if not isinstance(doc.data, dict):
-                    diagnostics.add(Diagnostic("an overlay document is a mapping", doc.location()))
-                    continue
-                too_deep = check_value_depth(doc, "the overlay is")
-                if too_deep is not None:
-                    diagnostics.add(too_deep)
-                    continue
+            for doc in _mapping_docs(path, "an overlay document is a mapping", "the overlay is", diagnostics):
                 try:
                     parse_model(Overlay, doc, "overlay")
                 except InputError as exc:
