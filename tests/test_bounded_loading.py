@@ -226,3 +226,17 @@ def test_cluster_errors_in_a_list_point_at_the_item(tmp_path: Path) -> None:
     result = run(["explain", "--specs", str(SPEC), "--clusters", str(path)])
     assert result.exit_code == 1
     assert f"{path}:{line}:5: error: spec.bogus: unknown field" in result.stderr
+
+
+@pytest.mark.parametrize("body", ['{"schemaVersion": 1, "tool": ' + "[" * 5000 + "]" * 5000 + "}",
+                                  '{"schemaVersion": 1, "tool": ' + "9" * 5000 + "}",
+                                  '{"schemaVersion": 1e999}'])
+def test_a_hostile_state_file_is_refused(tmp_path: Path, out: Path, body: str) -> None:
+    before = tree(out)
+    state = tmp_path / "state.json"
+    state.write_text(body)
+    result = run(["render", "--specs", str(SPEC), "--clusters", str(CLUSTERS), "--state", str(state),
+                  "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"{state}: error: cannot use the state file" in result.stderr
+    assert tree(out) == before
