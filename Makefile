@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_OUT ?= out/demo
 DEMO_INPUTS := --specs examples/specs --clusters examples/clusters/clusters.yaml --overlay overlays/dev
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test lint unit wheel bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fedrender needs Python 3.11+")'
@@ -20,10 +20,14 @@ demo: $(STAMP)
 	$(BIN)/fedrender explain $(DEMO_INPUTS)
 	@echo; echo "Files in $(DEMO_OUT):"; cd $(DEMO_OUT) && find . -type f | sort
 
-test: lint unit
+test: lint unit wheel
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Build the sdist and the wheel, install the wheel into a fresh venv, run it from outside the clone.
+wheel: $(STAMP)
+	$(BIN)/python tests/wheel_check.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check fedrender reconciler tests bench
