@@ -119,8 +119,8 @@ def test_node_ports_come_from_the_overlay_range_and_running_out_is_an_error(tmp_
     specs = _specs(tmp_path / "s.yaml", _scaled(3), _scaled(3, "a"), _scaled(3, "b"), _scaled(3, "c"))
     result = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS), "--overlay", str(overlay)])
     assert result.exit_code == 1
-    assert "4 member Services need NodePorts but 31000-31002 has 3 free; widen the overlay's nodePorts range" \
-        in result.stderr
+    assert f"{overlay / 'ports.yaml'}:1:1: error: nodePorts: the range 31000-31002 has 3 NodePorts but the member " \
+        "Services of the instances need at least 4" in result.stderr
 
 
 def test_an_explicit_state_file_must_exist(tmp_path: Path) -> None:

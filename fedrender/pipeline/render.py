@@ -27,7 +27,8 @@ from fedrender.pipeline.load import (
     overlay_files,
     yaml_files,
 )
-from fedrender.pipeline.schedule import InstanceResult, Planned, Snapshot, plan
+from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, Snapshot, plan, prepare
+from fedrender.rules import evaluate
 
 __all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "read_state", "render"]
 
@@ -93,24 +94,37 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.extend(exc.diagnostics)
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
-    planned: list[Planned] = []
+    prepared: list[Prepared] = []
     seen: dict[tuple[str, str], SpecInput] = {}
-    for done, spec in enumerate(specs, start=1):
-        if progress is not None:
-            progress(done, len(specs))
+    for spec in specs:
         meta = _metadata(spec)
         key = (meta.namespace, meta.name)
         if key in seen:
             diagnostics.add(Diagnostic(f"{meta.namespace}/{meta.name} is also defined at "
-                                       f"{seen[key].doc.location()}", spec.doc.location(("metadata", "name")),
-                                       "metadata.name"))
+                                       f"{seen[key].doc.location(('metadata', 'name'))}",
+                                       spec.doc.location(("metadata", "name")), "metadata.name"))
             continue
         seen[key] = spec
-        before = previous.instances.get(f"{meta.namespace}/{meta.name}") if previous else None
         try:
-            item = plan(spec, meta, snapshot, before, diagnostics)
+            ready = prepare(spec, meta, snapshot, diagnostics)
         except EvalError as exc:
-            diagnostics.add(Diagnostic(str(exc)))
+            diagnostics.add(evaluate.failure(exc, spec.doc))
+            continue
+        if ready is not None:
+            prepared.append(ready)
+    shortage = compose.port_shortage(prepared, len(clusters), overlay)
+    if shortage:  # NodePorts run out whatever the placement: say so now, not after scheduling every instance
+        diagnostics.extend(shortage)
+        diagnostics.raise_if_errors()
+    planned: list[Planned] = []
+    for done, ready in enumerate(prepared, start=1):
+        if progress is not None:
+            progress(done, len(prepared))
+        before = previous.instances.get(f"{ready.meta.namespace}/{ready.meta.name}") if previous else None
+        try:
+            item = plan(ready, snapshot, before, diagnostics)
+        except EvalError as exc:
+            diagnostics.add(evaluate.failure(exc, ready.spec.doc))
             continue
         if item is not None:
             planned.append(item)
