@@ -102,7 +102,9 @@ def test_a_damaged_state_file_is_an_input_error(tmp_path: Path) -> None:
     files = tree(out)
     result = _render(tmp_path / "s.yaml", out)
     assert result.exit_code == 1
-    assert f"{state}: error: cannot use the state file: it has schemaVersion 99" in result.stderr
+    column = state.read_text().index('"schemaVersion"') + 1
+    assert f"{state}:1:{column}: error: schemaVersion: cannot use the state file: it has schemaVersion 99" \
+        in result.stderr
     assert tree(out) == files
 
 

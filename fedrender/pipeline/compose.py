@@ -274,7 +274,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
         if rules:
-            _check_overrides([obj], rules, receivers, diagnostics, reported)
+            _check_overrides([obj], rules, receivers, diagnostics, reported, item.spec.doc)
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
@@ -282,7 +282,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
                      receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics,
-                     reported: set[tuple[str, str, int]]) -> None:
+                     reported: set[tuple[str, str, int]], doc: SourceDoc) -> None:
     for obj in targets:
         meta = obj["metadata"]
         for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
@@ -297,7 +297,8 @@ def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, 
                         reported.add((override.rule, exc.field, exc.index))
                         diagnostics.add(Diagnostic(
                             f"rule {override.rule!r}: {exc} (in {obj['kind']} {meta['namespace']}/{meta['name']} "
-                            f"for cluster {cluster}; Karmada would fail to apply it)",
+                            f"for cluster {cluster}, of the instance defined at {doc.location(('metadata', 'name'))}; "
+                            "Karmada would fail to apply it)",
                             override.locations.get((exc.field, exc.index), override.location)))
                     break
 
