@@ -26,6 +26,7 @@ from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate, pref
 from tests.conftest import CLUSTERS, ROOT, run, tree
 
 SPEC = yaml.safe_load((ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0])
+MONGODB = ROOT / "rules" / "mongodb"
 LOCATED = re.compile(r"^(?P<file>\S+?):(?P<line>[1-9]\d*):(?P<col>[1-9]\d*): (?:error|warning): ")
 
 
@@ -247,7 +248,7 @@ FAULTS: dict[str, tuple[Callable[[int], dict[str, Any] | list[Any]], str]] = {
 }
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(sorted(FAULTS)), min_size=1, max_size=5), st.integers(0, 2), st.randoms())
 def test_any_mix_of_faulty_specs_is_reported_whole_and_located(tmp_path: Path, faults: list[str], good: int,
                                                                random: Any) -> None:
@@ -255,7 +256,7 @@ def test_any_mix_of_faulty_specs_is_reported_whole_and_located(tmp_path: Path, f
     docs += [FAULTS[f][0](i) for i, f in enumerate(faults)]
     random.shuffle(docs)
     specs = _write(tmp_path / "mix" / "specs.yaml", *docs)
-    lines = assert_located(_render(tmp_path / "mix", specs), *(FAULTS[f][1] for f in faults))
+    lines = assert_located(_render(tmp_path / "mix", specs, "--rules", str(MONGODB)), *(FAULTS[f][1] for f in faults))
     assert len(lines) >= len(faults)
 
 
@@ -346,3 +347,27 @@ def test_allocation_fills_a_range_to_the_last_port() -> None:
     with pytest.raises(PortsExhausted) as exc:
         allocate([*wanted, ("ns", "db-x", "0")], taken=[30000, 32767])
     assert (exc.value.need, exc.value.size, exc.value.unserved) == (2769, 2768, [("ns", "db-x", "0")])
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.data())
+def test_the_check_before_scheduling_never_refuses_what_would_fit(tmp_path: Path, members: list[int],
+                                                                  data: st.DataObject) -> None:
+    """Refused before scheduling only below the bound (members over the five clusters of the snapshot),
+    refused after it below the exact need, rendered at or above it."""
+    specs = _write(tmp_path / "specs.yaml", *(_spec(f"db-{i}", replicaset=m) for i, m in enumerate(members)))
+    first = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS), "--rules", str(MONGODB), "-o", "json"])
+    assert first.exit_code == 0, first.stderr
+    need = sum(max(i["placement"].values()) for i in json.loads(first.stdout)["instances"])  # one port per ordinal
+    bound = sum(-(-m // 5) for m in members)
+    size = data.draw(st.integers(1, need + 1))
+    overlay = tmp_path / f"overlay-{size}"
+    _write(overlay / "ports.yaml", {"nodePorts": {"min": 31000, "max": 31000 + size - 1}})
+    result = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS), "--rules", str(MONGODB), "--overlay",
+                  str(overlay)])
+    if size >= need:
+        assert result.exit_code == 0, result.stderr
+    elif size < bound:
+        assert_located(result, f"instances need at least {bound}")
+    else:
+        assert_located(result, f"instances need {need}:")
