@@ -169,7 +169,7 @@ def _ports_after_scheduling(tmp: Path) -> tuple[Any, list[str]]:
     _write(overlay / "ports.yaml", {"nodePorts": {"min": 31000, "max": 31000}})
     specs = _write(tmp / "specs.yaml", _spec(replicaset=5))
     result = _render(tmp, specs, "--overlay", str(overlay))
-    return result, [f"{overlay / 'ports.yaml'}:1:1: error: nodePorts: the range 31000-31000 has 1 NodePorts but "
+    return result, [f"{overlay / 'ports.yaml'}:1:1: error: nodePorts: the range 31000-31000 has 1 NodePort but "
                     "the member Services of the instances need 2:", "shop/orders: no NodePort is left for 1"]
 
 

@@ -154,7 +154,7 @@ def _exhausted(overlay: Overlay, need: int, unserved: Sequence[tuple[str, Source
     out = []
     if where is not None:
         names = f"the nodePorts range {low}-{high} (set at {where})"
-        out.append(Diagnostic(f"the range {low}-{high} has {size} NodePorts but the member Services of the "
+        out.append(Diagnostic(f"the range {low}-{high} has {_ports_text(size)} but the member Services of the "
                               f"instances need {amount}: widen it, or render the instances into several outputs",
                               where, "nodePorts"))
     else:
@@ -162,13 +162,17 @@ def _exhausted(overlay: Overlay, need: int, unserved: Sequence[tuple[str, Source
                  f"nodePorts.min and nodePorts.max in a file of an --overlay directory to widen it)")
     for subject, doc, count in unserved[:NAMED_INSTANCES]:
         out.append(Diagnostic(f"{subject}: no NodePort is left for {count} of its member Services: {names} has "
-                              f"{size} ports and the instances need {amount}", doc.location(("metadata", "name")),
-                              "metadata.name"))
+                              f"{_ports_text(size)} and the instances need {amount}",
+                              doc.location(("metadata", "name")), "metadata.name"))
     if len(unserved) > NAMED_INSTANCES:
         subject, doc, _ = unserved[NAMED_INSTANCES]
         out.append(Diagnostic(f"{subject} and {len(unserved) - NAMED_INSTANCES - 1} more instances after it get no "
                               f"NodePort either", doc.location(("metadata", "name")), "metadata.name"))
     return out
+
+
+def _ports_text(count: int) -> str:
+    return f"{count} NodePort" if count == 1 else f"{count} NodePorts"
 
 
 def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]], diagnostics: Diagnostics,
