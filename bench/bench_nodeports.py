@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_render
 import yaml
 
-import bench_render
 from fedrender.composer.nodeports import DEFAULT_RANGE, allocate
 from fedrender.models.diagnostics import InputError
 from fedrender.pipeline.render import Inputs, render
