@@ -36,6 +36,7 @@ class Template:
 
     def __init__(self, doc: SourceDoc, env: Environment, rule: str, diagnostics: list[Diagnostic]) -> None:
         self.file = doc.file
+        self.location = doc.location()
         self._doc = doc
         self._env = env
         self._rule = rule

@@ -32,30 +32,30 @@ def read_input(path: Path, display: str | None = None) -> bytes:
 
     The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor, so a FIFO put in
     its place between a check and the open never blocks."""
-    where = Location(display or str(path))
+    name = display or str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise InputError([Diagnostic("no such file", where)]) from None
+        raise InputError([Diagnostic("no such file", Location(name))]) from None
     except OSError as exc:
-        raise InputError([Diagnostic(f"cannot read file: {exc.strerror or exc}", where)]) from None
+        raise InputError([Diagnostic(f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise InputError([Diagnostic(f"not a regular file: it is {file_kind(info.st_mode)}", where)])
+            raise InputError([Diagnostic(f"not a regular file: it is {file_kind(info.st_mode)}", Location(name))])
         if info.st_size > MAX_FILE_BYTES:
             raise InputError([Diagnostic(f"file too large: {info.st_size} bytes, the limit is {MAX_FILE_BYTES}",
-                                         where)])
+                                         Location(name))])
         chunks = []
         size = 0
         while chunk := os.read(fd, 1 << 20):
             size += len(chunk)
             if size > MAX_FILE_BYTES:
-                raise InputError([Diagnostic(f"file too large: over {MAX_FILE_BYTES} bytes", where)])
+                raise InputError([Diagnostic(f"file too large: over {MAX_FILE_BYTES} bytes", Location(name))])
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:
-        raise InputError([Diagnostic(f"cannot read file: {exc.strerror or exc}", where)]) from None
+        raise InputError([Diagnostic(f"cannot read file: {exc.strerror or exc}", Location(name))]) from None
     finally:
         os.close(fd)
 

@@ -8,11 +8,13 @@ against this schema on its own, so a mistake is reported at its file and line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from fedrender.models.base import ResourceList, Strict
+from fedrender.models.diagnostics import Location, closest
 
 
 class NodePortRange(Strict):
@@ -51,3 +53,12 @@ class Overlay(Strict):
     labels: dict[str, str] = Field(default_factory=dict, description="added to every object fedrender renders")
     secretStore: str = Field(default="", description="name of an external secret store (not used yet)")
     values: dict[str, Any] = Field(default_factory=dict, description="free-form data for rule packs")
+    _sources: dict[tuple[str | int, ...], Location] = PrivateAttr(default_factory=dict)
+
+    def record_sources(self, sources: Mapping[tuple[str | int, ...], Location]) -> None:
+        """Remember where each field path was last set (the loader calls this; not part of the schema)."""
+        self._sources.update(sources)
+
+    def source(self, *path: str | int) -> Location | None:
+        """Where the overlay file that set ``path`` (or its closest parent) last sets it; None when none did."""
+        return closest(self._sources, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,13 +13,17 @@ from fedrender.composer import karmada
 from fedrender.composer.apply import OverrideFailed, apply_overriders
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
-from fedrender.models.diagnostics import Diagnostic, Diagnostics
+from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
 from fedrender.models.overlay import Overlay
+from fedrender.models.source import SourceDoc
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import OrdinalView
-from fedrender.pipeline.schedule import InstanceResult, Planned
+from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
+
+NAMED_INSTANCES = 5
+"""How many instances left without NodePorts are named one by one."""
 
 
 def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) -> dict[str, bytes]:
@@ -26,7 +31,10 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
     try:
         ports = _ports(planned, overlay)
     except PortsExhausted as exc:
-        diagnostics.add(Diagnostic(str(exc)))
+        docs = {(p.result.namespace, p.result.name): p.spec.doc for p in planned}
+        unserved = Counter(key[:2] for key in exc.unserved)
+        diagnostics.extend(_exhausted(overlay, exc.need, [(f"{ns}/{name}", docs[ns, name], count)
+                                                          for (ns, name), count in unserved.items()]))
         return {}
     references: dict[tuple[str, str, str], set[str]] = {}
     reported: set[tuple[str, str, int]] = set()  # each broken override entry once, not once per instance
@@ -38,7 +46,7 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         try:
             objects, refs = _instance_objects(item, diagnostics, reported)
         except EvalError as exc:
-            diagnostics.add(Diagnostic(str(exc)))
+            diagnostics.add(evaluate.failure(exc, item.spec.doc))
             continue
         runs_members = set(item.placement.counts) | ({result.arbiter.cluster} if result.arbiter else set())
         for ref in refs:  # every cluster that runs a member of the instance, the arbiter's included
@@ -51,7 +59,8 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
                 diagnostics.add(Diagnostic(f"{owner} and {result.namespace}/{result.name} both render {key[1]} "
                                            f"{key[2]}/{key[3]}; rename one of them", item.spec.doc.location(
                                                ("metadata", "name")), "metadata.name"))
-        _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics, overlay.labels)
+        _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics, overlay.labels,
+                   item.spec.doc.location(("metadata", "name")))
     _platform(planned, overlay, files, diagnostics)
     for (namespace, kind, name), clusters in sorted(references.items()):
         policy = karmada.duplicated_policy(
@@ -76,17 +85,25 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
             rendered = evaluate.platform(pack, sorted(clusters), planned[0].snapshot.overlay_message(pack),
                                          __version__)
         except EvalError as exc:
-            diagnostics.add(Diagnostic(str(exc)))
+            diagnostics.add(evaluate.failure(exc))
             continue
         objects = [obj for _, obj in rendered]
         members = [obj for target, obj in rendered if target == "members"]
         if members:
             objects.append(karmada.cluster_policy(f"fedrender-{name}-platform", members, sorted(clusters)))
-        _add_files(files, f"platform/{name}", objects, diagnostics, overlay.labels)
+        _add_files(files, f"platform/{name}", objects, diagnostics, overlay.labels,
+                   pack.platform[0][1].location if pack.platform else None)
 
 
 def _ordinals(item: Planned) -> int:
     return max(item.placement.counts.values(), default=0)
+
+
+def _services(item: Planned) -> list[str]:
+    """The ``what`` of every member Service of an instance that needs a NodePort (see nodeports.PortKey)."""
+    extra = item.spec.pack.member_ports[1:]
+    services = [what for o in range(_ordinals(item)) for what in (str(o), *(f"{o}/{p}" for p in extra))]
+    return services + (["arbiter"] if item.result.arbiter else [])
 
 
 def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
@@ -96,10 +113,7 @@ def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
     for item in planned:
         ns, name = item.result.namespace, item.result.name
         previous = item.previous.nodePorts if item.previous else {}
-        extra = item.spec.pack.member_ports[1:]
-        services = [what for o in range(_ordinals(item)) for what in (str(o), *(f"{o}/{p}" for p in extra))]
-        services += ["arbiter"] if item.result.arbiter else []
-        for what in services:
+        for what in _services(item):
             port = previous.get(what)
             if port is not None and port_range[0] <= port <= port_range[1]:
                 kept[(ns, name, what)] = port
@@ -108,16 +122,70 @@ def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
     return {**kept, **allocate(wanted, port_range, taken=kept.values())}
 
 
+def port_shortage(prepared: Sequence[Prepared], clusters: int, overlay: Overlay) -> list[Diagnostic]:
+    """Diagnostics when the instances need more NodePorts than the overlay's range holds whatever the
+    placement, so that it is said before scheduling; empty when they may fit (compose then checks exactly).
+
+    An instance of ``m`` members over at most ``clusters`` clusters has at least ceil(m / clusters) pod
+    ordinals, each with one Service per port in its pack's ``memberPorts``."""
+    if clusters < 1:
+        return []
+    size = overlay.nodePorts.max - overlay.nodePorts.min + 1
+    demand = sorted((p.meta.namespace, p.meta.name, len(p.spec.pack.member_ports) * -(-p.total // clusters),
+                     p.spec.doc) for p in prepared if p.total > 0)
+    need = sum(count for _, _, count, _ in demand)
+    if need <= size:
+        return []
+    unserved, asked = [], 0
+    for ns, name, count, doc in demand:
+        asked += count
+        if asked > size:
+            unserved.append((f"{ns}/{name}", doc, min(count, asked - size)))
+    return _exhausted(overlay, need, unserved, at_least=True)
+
+
+def _exhausted(overlay: Overlay, need: int, unserved: Sequence[tuple[str, SourceDoc, int]],
+               at_least: bool = False) -> list[Diagnostic]:
+    """The range at its overlay file:line:col (or named as the default), then each instance left without
+    NodePorts (in namespace/name order, the order they are allocated in) at its spec's file:line:col."""
+    low, high = overlay.nodePorts.min, overlay.nodePorts.max
+    size, amount = high - low + 1, f"at least {need}" if at_least else str(need)
+    where = overlay.source("nodePorts")
+    out = []
+    if where is not None:
+        names = f"the nodePorts range {low}-{high} (set at {where})"
+        out.append(Diagnostic(f"the range {low}-{high} has {_ports_text(size)} but the member Services of the "
+                              f"instances need {amount}: widen it, or render the instances into several outputs",
+                              where, "nodePorts"))
+    else:
+        names = (f"the default nodePorts range {low}-{high} (Kubernetes' default service-node-port-range; set "
+                 f"nodePorts.min and nodePorts.max in a file of an --overlay directory to widen it)")
+    for subject, doc, count in unserved[:NAMED_INSTANCES]:
+        out.append(Diagnostic(f"{subject}: no NodePort is left for {count} of its member Services: {names} has "
+                              f"{_ports_text(size)} and the instances need {amount}",
+                              doc.location(("metadata", "name")), "metadata.name"))
+    if len(unserved) > NAMED_INSTANCES:
+        subject, doc, _ = unserved[NAMED_INSTANCES]
+        out.append(Diagnostic(f"{subject} and {len(unserved) - NAMED_INSTANCES - 1} more instances after it get no "
+                              f"NodePort either", doc.location(("metadata", "name")), "metadata.name"))
+    return out
+
+
+def _ports_text(count: int) -> str:
+    return f"{count} NodePort" if count == 1 else f"{count} NodePorts"
+
+
 def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]], diagnostics: Diagnostics,
-               labels: dict[str, str]) -> None:
-    """One file per object; the overlay's extra ``labels`` are added (an object's own labels win)."""
+               labels: dict[str, str], where: Location | None = None) -> None:
+    """One file per object; the overlay's extra ``labels`` are added (an object's own labels win). ``where``
+    is the input the objects come from, for the message when two of them render to one path."""
     for obj in objects:
         if labels:
             meta = obj.setdefault("metadata", {})
             meta["labels"] = {**labels, **meta.get("labels", {})}
         path = f"{base}/{filename(obj)}"
         if path in files:
-            diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of the instances"))
+            diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of them", where))
         files[path] = dump(obj)
 
 
@@ -210,7 +278,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
         if rules:
-            _check_overrides([obj], rules, receivers, diagnostics, reported)
+            _check_overrides([obj], rules, receivers, diagnostics, reported, item.spec.doc)
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
@@ -218,7 +286,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
                      receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics,
-                     reported: set[tuple[str, str, int]]) -> None:
+                     reported: set[tuple[str, str, int]], doc: SourceDoc) -> None:
     for obj in targets:
         meta = obj["metadata"]
         for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
@@ -233,7 +301,8 @@ def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, 
                         reported.add((override.rule, exc.field, exc.index))
                         diagnostics.add(Diagnostic(
                             f"rule {override.rule!r}: {exc} (in {obj['kind']} {meta['namespace']}/{meta['name']} "
-                            f"for cluster {cluster}; Karmada would fail to apply it)",
+                            f"for cluster {cluster}, of the instance defined at {doc.location(('metadata', 'name'))}; "
+                            "Karmada would fail to apply it)",
                             override.locations.get((exc.field, exc.index), override.location)))
                     break
 
