@@ -132,8 +132,11 @@ def test_at_most_seven_voters() -> None:
 def rosters(draw: st.DrawFn, homes: dict[int, str]) -> tuple[Member, ...]:
     """A roster as the scheduler makes them: members keep their host (``homes``: _id -> cluster)."""
     chosen = draw(st.lists(st.sampled_from(sorted(homes)), min_size=1, max_size=7, unique=True))
-    return tuple(Member(i, f"{homes[i]}:{i}", 1, draw(st.sampled_from([1.0, 2.0])), cluster=homes[i])
+    data = tuple(Member(i, f"{homes[i]}:{i}", 1, draw(st.sampled_from([1.0, 2.0])), cluster=homes[i])
                  for i in sorted(chosen))
+    # The pack adds an arbiter only to make an even number of voters odd (config.arbiter).
+    wants_arbiter = len(data) % 2 == 0 and draw(st.booleans())
+    return data + ((Member(10, "c:10", 1, 0.0, True, "c"),) if wants_arbiter else ())
 
 
 sequences = st.dictionaries(st.integers(0, 9), st.sampled_from(["a", "b", "c"]), min_size=1).flatmap(
@@ -166,6 +169,9 @@ def step(rosters_by_cluster: dict[str, Roster], config: list[Member], primary: s
     after = apply(config, action)
     assert voting_changes(config, after) <= 1, action
     assert sum(m.votes > 0 for m in after) <= 7
+    assert all(m.votes == 1 and m.priority == 0 for m in after if m.arbiter_only), action  # arbiters must vote
+    if implicit_write_concern_majority(config) != implicit_write_concern_majority(after):
+        assert "wc" in users, f"MongoDB 5.0+ refuses {action} before setDefaultRWConcern"
     return after, primary, action
 
 
@@ -205,3 +211,23 @@ def test_implicit_default_write_concern(data: int, arbiters: int, majority: bool
     config = [Member(i, f"h:{i}") for i in range(data)]
     config += [Member(9 + i, f"a:{i}", 1, 0.0, True) for i in range(arbiters)]
     assert implicit_write_concern_majority(config) is majority
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_never_initiates_while_the_set_may_exist(data: st.DataObject) -> None:
+    """Whatever else is seen: a set that exists somewhere, a roster saying it was initiated, or a member that
+    could not be asked (unknown, not uninitialised) means no Initiate."""
+    this = data.draw(st.sampled_from(["a", "b"]))
+    members = (Member(0, "a:0", 1, 2.0, cluster="a"), Member(1, "b:0", cluster="b"), Member(2, "c:0", cluster="c"))
+    hosts = [m.host for m in members]
+    unknown = data.draw(st.frozensets(st.sampled_from(hosts)))
+    exists_on = data.draw(st.sampled_from(["", *hosts]))
+    initialized = data.draw(st.booleans())
+    the_roster = Roster("db", members, data.draw(st.sampled_from(["a", "b"])), this, initialized=initialized)
+    seen = Observed(ready_pods=frozenset(hosts), unknown=unknown, exists_on=exists_on)
+    action = next_action(the_roster, seen)
+    if unknown or exists_on or initialized or this != the_roster.init_cluster:
+        assert not isinstance(action, Initiate), action
+    else:
+        assert isinstance(action, Initiate)

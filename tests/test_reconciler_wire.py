@@ -238,6 +238,15 @@ def test_an_unreachable_member_is_unknown_not_uninitialised(sim: Simulator) -> N
     assert sim.rs.initiates == []
 
 
+def test_a_roster_that_says_initialized_is_never_initiated(sim: Simulator) -> None:
+    roster = members(sim, "a", "b", "c")  # every member fresh, as after losing every data directory
+    mine = Roster("db", tuple(roster), "a", "a", initialized=True)
+    observed = adapter("a").observe(mine, frozenset(sim.servers))
+    assert observed.unknown == frozenset()
+    assert "was initiated before (spec.initialized)" in next_action(mine, observed).reason
+    assert sim.rs.initiates == []
+
+
 def test_a_new_init_cluster_never_initiates_a_second_set(sim: Simulator) -> None:
     roster = members(sim, "a", "b", "c")
     reconcile(sim, roster, "abc", init="a")
