@@ -14,7 +14,6 @@ hides them from ``repr``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -263,8 +262,13 @@ class MongoAdapter:
         elif isinstance(action, (CreateUser, UpdateUser)):
             self._user(observed.primary, action)
         elif isinstance(action, StepDown):
-            with self.client(action.host) as client, contextlib.suppress(AutoReconnect):  # it hangs up
-                client.admin.command("replSetStepDown", 60)
+            with self.client(action.host) as client:
+                try:
+                    client.admin.command("replSetStepDown", 60)
+                except NotPrimaryError:
+                    raise  # it was not the primary any more: ends the attempt
+                except AutoReconnect:
+                    pass  # a primary hangs up as it steps down
         elif isinstance(action, (AddMember, RemoveMember, ChangeVotes)):
             self._reconfig(observed.primary, action)
         else:  # pragma: no cover - every action is handled above
@@ -329,6 +333,8 @@ class MongoAdapter:
             with self.client(primary) as client:
                 config = client.admin.command("replSetGetConfig")["config"]
                 current = [_member(m) for m in config["members"]]
+                if isinstance(action, AddMember) and any(m.id == action.member.id for m in current):
+                    return  # already added (a reply lost on the way): never a duplicate _id
                 members = apply(current, action)
                 if [_key(m) for m in members] == sorted(_key(m) for m in current):
                     return  # already applied

@@ -135,8 +135,12 @@ class Simulator:
         return host
 
     def stop(self) -> None:
-        for server in self.servers.values():
-            server.stop()
+        """Stop every server at once (each takes a poll interval to notice)."""
+        stopping = [threading.Thread(target=server.stop) for server in self.servers.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
 
     # --- events a test causes
 

@@ -327,6 +327,21 @@ def test_not_writable_primary_ends_the_attempt_without_a_duplicate(sim: Simulato
     assert sim.rs.violations == []
 
 
+def test_a_stale_step_down_or_add_is_never_carried_out_twice(sim: Simulator) -> None:
+    roster = members(sim, "a", "b", "c")
+    adapters: dict[str, MongoAdapter] = {}
+    reconcile(sim, roster, "abc", init="a", adapters=adapters)
+    mine = Roster("db", tuple(roster), "a", "a")
+    observed = adapters["a"].observe(mine, frozenset(sim.servers))
+    with pytest.raises(Temporary) as ended:  # a step-down sent to a member that is no longer primary
+        adapters["a"].act(mine, observed, StepDown("stale", roster[1].host))
+    assert ended.value.reason == "NotWritablePrimary"
+    before = len(sim.rs.reconfigs)
+    adapters["a"].act(mine, observed, AddMember("stale", Member(2, roster[2].host, 0, 0.0, cluster="c")))
+    assert len(sim.rs.reconfigs) == before  # member 2 is in the config already: nothing sent
+    assert sim.rs.violations == []
+
+
 def test_nine_members_keep_seven_voters(sim: Simulator) -> None:
     roster = members(sim, *"abcabcabc")
     reconcile(sim, roster, "abc", init="a", rounds=80)
