@@ -59,18 +59,26 @@ class World:
         pytest.fail(f"not Ready after {until} simulated seconds: {phases}")
 
 
-def make_world(size: int) -> World:
+def make_world(size: int, arbiter: bool = False) -> World:
+    """``size`` data members round-robin over clusters a, b, c (a, b only with an arbiter, which goes to c)."""
     mongo = Simulator("db")
     clusters = "abc"
+    homes = "ab" if arbiter else clusters
     apis = {c: KubeSim() for c in clusters}
     clock = Clock()
     hosts = [mongo.add_host(("root", PASSWORDS["root"])) for _ in range(size)]
-    members = [{"_id": i, "host": h, "cluster": clusters[i % 3], "ordinal": i // 3, "votes": 1,
-                "priority": 2 if i == 0 else 1, "tags": {"cluster": clusters[i % 3]}} for i, h in enumerate(hosts)]
+    members = [{"_id": i, "host": h, "cluster": homes[i % len(homes)], "ordinal": i // len(homes), "votes": 1,
+                "priority": 2 if i == 0 else 1, "tags": {"cluster": homes[i % len(homes)]}}
+               for i, h in enumerate(hosts)]
+    if arbiter:
+        host = mongo.add_host(None, arbiter=True)
+        hosts.append(host)
+        members.append({"_id": size, "host": host, "cluster": "c", "ordinal": 0, "votes": 1, "priority": 0,
+                        "arbiterOnly": True, "tags": {"cluster": "c"}})
     reconcilers = {}
     for c, api in apis.items():
         api.put_object(mrs("db", members))
-        api.pods["team"] = [pod(f"db-{i}", "db") for i in range(2)]
+        api.pods["team"] = [pod(f"db-{i}", "db") for i in range(2)] + [pod("db-arbiter-0", "db")]
         for user, password in PASSWORDS.items():
             api.secrets[("team", f"db-{user.lower()}")] = secret(f"db-{user.lower()}", user, password)
         reconcilers[c] = Reconciler(Settings(c), kube(api, c), sleep=clock.sleep, clock=lambda: clock.now)
@@ -79,8 +87,8 @@ def make_world(size: int) -> World:
 
 
 @contextmanager
-def running(size: int) -> Iterator[World]:
-    world = make_world(size)
+def running(size: int, arbiter: bool = False) -> Iterator[World]:
+    world = make_world(size, arbiter)
     try:
         yield world
     finally:
@@ -114,6 +122,18 @@ def test_a_308_storm_produces_no_degraded_status_and_few_writes() -> None:
         storm = world.mongo.rs.refused.count(("replsetreconfig", 308))
         assert storm >= 18
         assert len(world.statuses()) < storm, "one status write per retry"
+
+
+def test_a_cluster_that_holds_only_an_arbiter_reports_ready() -> None:
+    with running(2, arbiter=True) as world:
+        world.run()
+        status = world.apis["c"].objects[("team", "db")]["status"]
+        assert status["phase"] == "Ready"
+        assert status["primary"] == world.hosts[0]
+        assert {m["host"]: m["stateStr"] for m in status["members"]}[world.hosts[2]] == "ARBITER"
+        assert {c["type"]: c["status"] for c in status["conditions"]} == {
+            "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "Ready": "True"}
+        assert world.mongo.rs.default_write_concern == {"w": "majority"}
 
 
 def test_status_is_written_only_when_it_changes(world: World) -> None:
