@@ -116,6 +116,7 @@ class MongoAdapter:
         hosts = [m.host for m in roster.local()] + sorted(self.known_local - {m.host for m in roster.local()})
         arbiters = {m.host for m in roster.members if m.arbiter_only}
         best: Observed | None = None
+        best_login: Credentials | None = None
         unknown: set[str] = set()
         failed = ""
         seen_set: list[str] = []  # data hosts an arbiter here listed: where to read the set from
@@ -129,7 +130,7 @@ class MongoAdapter:
                     if hello.get("setName"):
                         seen_set += [hello.get("primary", ""), *hello.get("hosts", [])]
                     continue
-                seen = self._observe_host(host, ready_pods)
+                seen, login = self._observe_host(host, ready_pods)
             except AuthenticationFailed as exc:
                 failed = f"{host}: {exc}"
                 continue
@@ -138,11 +139,12 @@ class MongoAdapter:
                 unknown.add(host)
                 continue
             if seen.config_version > (best.config_version if best else -1):
-                best = seen
-        if (best is None or not best.config) and seen_set:
-            best = self._observe_through(seen_set, ready_pods) or best  # an arbiter's cluster reads a data member
+                best, best_login = seen, login
+        if (best is None or not best.config) and seen_set:  # an arbiter's cluster reads the set from a data member
+            best, best_login = self._observe_through(seen_set, ready_pods) or (best, best_login)
         if best is not None and best.config:
             self.known_local = {m.host for m in best.config if m.cluster == roster.this_cluster}
+            self.root_in_use = best_login  # the root that logs in to the set (a fresh member may know another)
             return best
         if failed:
             return Observed(ready_pods=ready_pods, auth_failed=failed, unknown=frozenset(unknown))
@@ -157,9 +159,10 @@ class MongoAdapter:
                 unknown.add(member.host)
                 continue
             if hello.get("setName"):
-                remote = self._observe_through([hello.get("primary", ""), *hello.get("hosts", [])], ready_pods)
-                if remote is None:
+                found = self._observe_through([hello.get("primary", ""), *hello.get("hosts", [])], ready_pods)
+                if found is None:
                     return Observed(ready_pods=ready_pods, exists_on=member.host)
+                remote, self.root_in_use = found
                 self.known_local = {m.host for m in remote.config if m.cluster == roster.this_cluster}
                 return remote
         return Observed(ready_pods=ready_pods, unknown=frozenset(unknown))
@@ -168,22 +171,25 @@ class MongoAdapter:
         with self.client(host, anonymous=True) as client:
             return dict(client.admin.command("hello"))
 
-    def _observe_through(self, hosts: list[str], ready: frozenset[str]) -> Observed | None:
+    def _observe_through(self, hosts: list[str], ready: frozenset[str]) -> tuple[Observed, Credentials] | None:
         for host in dict.fromkeys(h for h in hosts if h):
             try:
-                seen = self._observe_host(host, ready)
+                seen, login = self._observe_host(host, ready)
             except (AuthenticationFailed, ConnectionFailure, OperationFailure) as exc:
                 log.info("cannot read the replica set through %s: %s", host, str(exc)[:200])
                 continue
             if seen.config:
-                return seen
+                return seen, login
         return None
 
-    def _observe_host(self, host: str, ready: frozenset[str]) -> Observed:
-        """Log in as root (the current Secret, else the root that worked before a rotation) and read the set."""
+    def _observe_host(self, host: str, ready: frozenset[str]) -> tuple[Observed, Credentials]:
+        """Log in as root (the current Secret, else the root that worked before a rotation) and read the set;
+        returns what was seen and the root that logged in."""
         root = self.users["root"]
         candidates = [root] + ([self.root_in_use] if self.root_in_use not in (None, root) else [])
         for login in candidates:
+            if login is None:  # pragma: no cover - excluded above; narrows the type
+                continue
             try:
                 with self.client(host, user=login) as client:
                     seen = self._observe(client, host, ready)
@@ -191,10 +197,9 @@ class MongoAdapter:
                 if exc.code != AUTHENTICATION_FAILED:
                     raise
                 continue
-            self.root_in_use = login
             if login != root:
                 seen = replace(seen, stale_users=seen.stale_users | {"root"})
-            return seen
+            return seen, login
         raise AuthenticationFailed(f"root ({root.user}) cannot log in with the password of its Secret (code 18)")
 
     def _observe(self, client: MongoClient[dict[str, Any]], host: str, ready: frozenset[str]) -> Observed:

@@ -280,6 +280,23 @@ def test_password_rotation_is_carried_out_with_update_user(sim: Simulator) -> No
     assert "code 18" in old.observe(Roster("db", tuple(roster), "a", "a"), frozenset(sim.servers)).auth_failed
 
 
+def test_rotation_while_a_new_member_joins_with_the_new_root(sim: Simulator) -> None:
+    """The new member's entrypoint made root from the rotated Secret; the set still has the old password."""
+    roster = members(sim, "a", "b", "c")
+    adapters: dict[str, MongoAdapter] = {}
+    reconcile(sim, roster, "abc", init="a", adapters=adapters)
+    rotated = credentials(1)
+    for a in adapters.values():
+        a.users = rotated
+    fresh = Member(3, sim.add_host((rotated["root"].user, rotated["root"].password)), cluster="a")
+    bigger = [roster[0], fresh, roster[1], roster[2]]  # the fresh member is observed before the others
+    done = reconcile(sim, bigger, "abc", init="a", adapters=adapters)
+    assert ("UpdateUser", "root") in [(type(a).__name__, getattr(a, "user", "")) for a in done]
+    assert config(sim) == {(m.id, m.host, 1) for m in bigger}
+    seen = adapter("a", rotated).observe(Roster("db", tuple(bigger), "a", "a"), frozenset(sim.servers))
+    assert seen.stale_users == frozenset()
+
+
 # --- 5 and 6. acting on the primary only, under 308 storms, hang-ups and elections
 
 
