@@ -194,3 +194,43 @@ def test_authentication_failure_is_reported_as_such() -> None:
     assert (status["phase"], ready["reason"]) == ("Pending", "AuthenticationFailed")
     initialized = next(c for c in status["conditions"] if c["type"] == "Initialized")
     assert "not initiated" not in initialized["message"].lower()
+
+
+def test_a_member_recovering_past_the_deadline_is_degraded_not_before() -> None:
+    api = KubeSim()
+    try:
+        clock = Clock()
+        reconciler = Reconciler(Settings("a", stuck_seconds=300), kube(api, "a"), clock=lambda: clock.now)
+        roster = Roster("db", (Member(0, "a:1", cluster="a"), Member(1, "b:1", cluster="b")), "a", "a")
+        seen = Observed(config=roster.members, config_version=2, primary="a:1",
+                        states={"a:1": "PRIMARY", "b:1": "RECOVERING"}, users=frozenset(roster.users),
+                        default_write_concern="majority")
+        assert reconciler._stuck("team/db", seen) == frozenset()
+        assert build_status(1, roster, seen, Noop("x"), "t")["phase"] == "Syncing"
+        clock.now = 301
+        stuck = reconciler._stuck("team/db", seen)
+        assert stuck == {"b:1"}
+        status = build_status(1, roster, seen, Noop("x"), "t", stuck=stuck)
+        assert status["phase"] == "Degraded"
+        assert next(c for c in status["conditions"] if c["type"] == "Ready")["reason"] == "MemberStuck"
+        recovered = Observed(**{**seen.__dict__, "states": {"a:1": "PRIMARY", "b:1": "SECONDARY"}})
+        assert reconciler._stuck("team/db", recovered) == frozenset()
+        clock.now = 700  # RECOVERING again later: the deadline starts over
+        assert reconciler._stuck("team/db", seen) == frozenset()
+    finally:
+        api.stop()
+
+
+def test_a_wrong_root_password_is_an_authentication_failure_with_one_event() -> None:
+    with running(3) as world:
+        for api in world.apis.values():
+            api.secrets[("team", "db-root")] = secret("db-root", "root", "not-the-password")
+        for _ in range(2):
+            phase = world.reconcilers["a"].reconcile(world.apis["a"].objects[("team", "db")])
+        status = world.apis["a"].objects[("team", "db")]["status"]
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert (phase, ready["reason"]) == ("Pending", "AuthenticationFailed")
+        initialized = next(c for c in status["conditions"] if c["type"] == "Initialized")
+        assert "code 18" in initialized["message"]
+        assert [e["reason"] for e in world.apis["a"].events] == ["AuthenticationFailed"]
+        assert world.mongo.rs.initiates == []
