@@ -262,13 +262,19 @@ def test_a_new_init_cluster_never_initiates_a_second_set(sim: Simulator) -> None
 # --- 4. credentials that change
 
 
-def test_password_rotation_is_carried_out_with_update_user(sim: Simulator) -> None:
+def rotated_after_converging(sim: Simulator) -> tuple[list[Member], dict[str, MongoAdapter], dict[str, Credentials]]:
+    """Three members converged; then every Secret is rotated, root's included."""
     roster = members(sim, "a", "b", "c")
     adapters: dict[str, MongoAdapter] = {}
     reconcile(sim, roster, "abc", init="a", adapters=adapters)
     rotated = credentials(1)
     for a in adapters.values():
-        a.users = rotated  # every Secret rotated, root's included
+        a.users = rotated
+    return roster, adapters, rotated
+
+
+def test_password_rotation_is_carried_out_with_update_user(sim: Simulator) -> None:
+    roster, adapters, rotated = rotated_after_converging(sim)
     done = reconcile(sim, roster, "abc", init="a", adapters=adapters)
     assert sorted((type(a).__name__, getattr(a, "user", "")) for a in done) == [
         ("UpdateUser", "clusterAdmin"), ("UpdateUser", "clusterMonitor"), ("UpdateUser", "root")]
@@ -282,12 +288,7 @@ def test_password_rotation_is_carried_out_with_update_user(sim: Simulator) -> No
 
 def test_rotation_while_a_new_member_joins_with_the_new_root(sim: Simulator) -> None:
     """The new member's entrypoint made root from the rotated Secret; the set still has the old password."""
-    roster = members(sim, "a", "b", "c")
-    adapters: dict[str, MongoAdapter] = {}
-    reconcile(sim, roster, "abc", init="a", adapters=adapters)
-    rotated = credentials(1)
-    for a in adapters.values():
-        a.users = rotated
+    roster, adapters, rotated = rotated_after_converging(sim)
     fresh = Member(3, sim.add_host((rotated["root"].user, rotated["root"].password)), cluster="a")
     bigger = [roster[0], fresh, roster[1], roster[2]]  # the fresh member is observed before the others
     done = reconcile(sim, bigger, "abc", init="a", adapters=adapters)
