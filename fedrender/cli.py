@@ -26,7 +26,7 @@ from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, parse_st
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.summary import summarize
-from fedrender.pipeline.write import WriteFailed, write_tree
+from fedrender.pipeline.write import WriteFailed, output_root, write_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,6 +127,11 @@ _allow_empty = click.option("--allow-empty", is_flag=True, help="Let specs that 
 def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
                    state_file: Path | None, out: Path, allow_empty: bool) -> None:
     """Render manifests into --out (placement stays as the state file in --out recorded it)."""
+    if str(out) != "-":
+        try:
+            output_root(out)
+        except InputError as exc:
+            _fail(exc.diagnostics)
     result = _run(specs, clusters, rules, overlays, out, state_file)
     try:
         refuse_empty(list(specs), result, allow_empty)

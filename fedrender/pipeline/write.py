@@ -25,6 +25,7 @@ symlink; nothing below it is followed. Unchanged files keep their bytes and mtim
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -124,7 +125,7 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
     Raises :class:`WriteRefused` (nothing changed) when a check fails, :class:`WriteFailed` when the OS
     fails during the switch (rolled back; the message says whether completely). A file whose bytes already
     equal the rendered ones is adopted even when fedrender did not write it."""
-    root = _root(out)
+    root = output_root(out)
     bad = sorted(r for r in files if not clean_relative(r))
     if bad:
         raise WriteRefused([Diagnostic(f"rendered path {r!r} would leave the output directory", Location(str(out)))
@@ -142,10 +143,10 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
     try:
         _switch(root, staging, plan, files, rename, report)
     except BaseException:
-        _rmdirs(created)
-        raise
-    finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _rmdirs(created)  # after the staging directory: it may sit in one of them
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
     _remove_empty_parents(root, report.removed)
     return report
 
@@ -157,8 +158,9 @@ class _Plan:
     prune: list[str]
 
 
-def _root(out: Path) -> Path:
-    """``out`` made absolute with its symlinks resolved (the user named it); it must be a directory or absent."""
+def output_root(out: Path) -> Path:
+    """``out`` made absolute with its symlinks resolved (the user named it, so it may be reached through a
+    symlink); WriteRefused unless it is a directory or absent (or when it is the file system's root)."""
     try:
         root = out.resolve()
     except (OSError, RuntimeError) as exc:
@@ -262,7 +264,7 @@ def _walk(root: Path, relative: str, prune: bool = False) -> tuple[str, str]:
                 return "file", here
             return ("directory" if stat.S_ISDIR(mode) else "special"), here
         if not stat.S_ISDIR(mode):
-            return ("absent" if prune else "notdir"), here
+            return ("absent" if prune else "notdir" if stat.S_ISREG(mode) else "special"), here
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -378,7 +380,7 @@ def _switch(root: Path, staging: Path, plan: _Plan, files: Mapping[str, bytes], 
                 staging.rename(kept)
             raise WriteFailed(f"writing {root} failed ({_reason(exc)}) and could not be fully undone: "
                               f"{'; '.join(failures)}; the previous files are in {kept}/old", undone=False) from None
-        if isinstance(exc, (OSError, WriteRefused)):
+        if isinstance(exc, OSError):
             raise WriteFailed(f"writing failed ({_reason(exc)}); every change was undone") from None
         raise
     finally:
@@ -396,12 +398,13 @@ def _reason(exc: BaseException) -> str:
 
 def _place(root: Path, relative: str, staged: str, new_fd: int, old_fd: int, rename: Rename,
            journal: _Journal) -> None:
+    """Move the staged file into place (the file it replaces into the backups first)."""
     parts = relative.split("/")
     created: list[str] = []
     try:
-        with _open_dir(root, parts[:-1], create=True, created=created) as parent:
+        with _named(relative), _open_dir(root, parts[:-1], create=True, created=created) as parent:
             journal.steps.extend(("dir", d) for d in created)
-            created = []
+            created.clear()
             if _exists(parts[-1], parent):
                 _backup_at(parent, relative, parts[-1], f"replaced-{staged}", old_fd, rename, journal)
             rename(staged, parts[-1], src_dir_fd=new_fd, dst_dir_fd=parent)
@@ -412,17 +415,25 @@ def _place(root: Path, relative: str, staged: str, new_fd: int, old_fd: int, ren
 
 def _backup(root: Path, relative: str, name: str, old_fd: int, rename: Rename, journal: _Journal) -> None:
     parts = relative.split("/")
-    with _open_dir(root, parts[:-1]) as parent:
+    with _named(relative), _open_dir(root, parts[:-1]) as parent:
         _backup_at(parent, relative, parts[-1], name, old_fd, rename, journal)
 
 
 def _backup_at(parent: int, relative: str, leaf: str, name: str, old_fd: int, rename: Rename,
                journal: _Journal) -> None:
     if not stat.S_ISREG(os.stat(leaf, dir_fd=parent, follow_symlinks=False).st_mode):
-        raise WriteRefused([Diagnostic(f"{relative} changed while fedrender was writing (it is no longer a "
-                                       "regular file)")])
+        raise OSError(errno.EEXIST, "changed while fedrender was writing: no longer a regular file", relative)
     rename(leaf, name, src_dir_fd=parent, dst_dir_fd=old_fd)
     journal.steps.append(("backup", relative, name))
+
+
+@contextmanager
+def _named(relative: str) -> Iterator[None]:
+    """OS errors of the descriptor-relative calls inside name the output path they concern."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), relative) from exc
 
 
 def _exists(leaf: str, parent: int) -> bool:
@@ -449,6 +460,8 @@ def _undo(root: Path, journal: _Journal, old_fd: int) -> list[str]:
                     else:
                         os.replace(step[2], parts[-1], src_dir_fd=old_fd, dst_dir_fd=parent)
         except OSError as exc:
+            if step[0] == "dir" and exc.errno == errno.ENOTEMPTY:
+                continue  # someone else put something in it meanwhile: theirs, so the directory stays
             failures.append(f"{step[1]}: {exc.strerror or exc}")
     return failures
 
