@@ -332,7 +332,8 @@ def _make(out: Path, outside: Path, relative: str, kind: str, data: bytes) -> No
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind in ("file", "readonly-file"):
-        path.write_bytes(data)
+        # A state file that is not UTF-8 is issue 10 section 3's (read_state, a located error there): text here.
+        path.write_bytes(data.decode("utf-8", "replace").encode() if relative == STATE else data)
         if kind == "readonly-file":
             path.chmod(0o444)
     elif kind in ("dir", "readonly-dir"):
@@ -347,9 +348,12 @@ def _make(out: Path, outside: Path, relative: str, kind: str, data: bytes) -> No
         path.symlink_to(out / "instances", target_is_directory=True)
     elif kind == "fifo":
         os.mkfifo(path)
-    elif kind == "hostile-state" and (out / STATE).is_file():
-        state = json.loads((out / STATE).read_text())
-        state["files"].append(data.decode("latin-1") if data else "../outside/secret.txt")
+    elif kind == "hostile-state" and (out / STATE).is_file() and not (out / STATE).is_symlink():
+        try:
+            state = json.loads((out / STATE).read_text())
+            state["files"].append(data.decode("latin-1") if data else "../outside/secret.txt")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return  # not a state file (an earlier entry replaced it)
         (out / STATE).write_text(json.dumps(state))
 
 

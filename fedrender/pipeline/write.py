@@ -11,10 +11,10 @@ Input errors happen before this runs, so they never touch ``--out``. Here the wr
    together.
 2. **Stage**: every changed file is written into a staging directory beside the output root (the same file
    system, so the switch is made of renames).
-3. **Switch**: each replaced or pruned file is first renamed into the staging directory as a backup, then
-   the new file renamed into place; the state file, which records what fedrender owns, goes last. Every
-   directory is opened with ``O_NOFOLLOW`` relative to its parent's descriptor, so a symlink swapped in
-   meanwhile is refused, not followed.
+3. **Switch** (:mod:`fedrender.pipeline.switch`): each replaced or pruned file is first renamed into the
+   staging directory as a backup, then the new file renamed into place; the state file, which records what
+   fedrender owns, goes last. Every directory is opened with ``O_NOFOLLOW`` relative to its parent's
+   descriptor, so a symlink swapped in meanwhile is refused, not followed.
 4. On **any** error during the switch, every step is undone in reverse (new files removed, backups renamed
    back, created directories removed): the tree is byte-identical to before. Only then are emptied
    directories of pruned files removed (best effort) and the staging directory deleted.
@@ -25,29 +25,22 @@ symlink; nothing below it is followed. Unchanged files keep their bytes and mtim
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
 
-from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.source import load_text
 from fedrender.models.state import PATH as STATE_FILE
-
-_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-
-
-class Rename(Protocol):
-    """``os.replace`` relative to two directory descriptors (the seam tests use to inject OS failures)."""
-
-    def __call__(self, src: str, dst: str, *, src_dir_fd: int, dst_dir_fd: int) -> None: ...
+from fedrender.pipeline.switch import Rename as Rename
+from fedrender.pipeline.switch import WriteFailed as WriteFailed
+from fedrender.pipeline.switch import read_nofollow, reason, remove_empty_parents, switch
 
 
 @dataclass
@@ -66,15 +59,6 @@ class WriteConflict(WriteRefused):
     """Rendered files would replace files that fedrender did not write."""
 
 
-class WriteFailed(FedrenderError):
-    """The OS failed during the switch; every change was undone when ``undone`` (else the message names
-    what could not be restored and where the previous files are)."""
-
-    def __init__(self, message: str, undone: bool = True) -> None:
-        super().__init__(message)
-        self.undone = undone
-
-
 def clean_relative(relative: str) -> bool:
     """True for a non-empty relative POSIX path without ``..``, ``.``, empty components or NUL bytes."""
     if not relative or "\0" in relative or relative.startswith("/") or "\\" in relative:
@@ -83,14 +67,15 @@ def clean_relative(relative: str) -> bool:
     return all(part not in ("", ".", "..") for part in parts)
 
 
-def owned_files(out: Path) -> list[str]:
+def owned_files(out: Path, shown: Path | None = None) -> list[str]:
     """Files the last render wrote, from the state file in ``out`` (nothing when there is none).
 
     The state file is read without following symlinks; its ``files`` entries are hostile input: one that
-    is not a clean relative path raises :class:`WriteRefused` at its ``file:line:col``."""
-    state_path = out / STATE_FILE
+    is not a clean relative path raises :class:`WriteRefused` at its ``file:line:col`` (in ``shown``, the
+    output directory as the user wrote it, when given)."""
+    state_path = (shown or out) / STATE_FILE
     try:
-        text = _read_nofollow(out, STATE_FILE).decode("utf-8")
+        text = read_nofollow(out, STATE_FILE).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return []
     try:
@@ -130,7 +115,7 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
     if bad:
         raise WriteRefused([Diagnostic(f"rendered path {r!r} would leave the output directory", Location(str(out)))
                             for r in bad])
-    previous = owned_files(root) if root.is_dir() else []
+    previous = owned_files(root, out) if root.is_dir() else []
     plan = _check(root, out, files, previous)
     report = WriteReport(unchanged=plan.unchanged)
     created: list[Path] = []
@@ -139,15 +124,17 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.fedrender-", dir=root.parent))
     except OSError as exc:
         _rmdirs(created)
-        raise WriteFailed(f"cannot prepare the output directory: {_reason(exc)}") from None
+        raise WriteFailed(f"cannot prepare the output directory: {reason(exc)}") from None
     try:
-        _switch(root, staging, plan, files, rename, report)
+        switch(root, staging, plan.changed, plan.prune, files, rename)
+        report.written.extend(sorted(plan.changed, key=lambda r: (r == STATE_FILE, r)))
+        report.removed.extend(plan.prune)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         _rmdirs(created)  # after the staging directory: it may sit in one of them
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    _remove_empty_parents(root, report.removed)
+    remove_empty_parents(root, report.removed)
     return report
 
 
@@ -194,9 +181,9 @@ def _check(root: Path, shown: Path, files: Mapping[str, bytes], previous: Sequen
             problem(where, _KINDS[kind], relative)
         else:
             try:
-                content = _read_nofollow(root, relative)
+                content = read_nofollow(root, relative)
             except OSError as exc:
-                problem(relative, f"cannot be read: {_reason(exc)}", relative)
+                problem(relative, f"cannot be read: {reason(exc)}", relative)
                 continue
             if content == files[relative]:
                 plan.unchanged.append(relative)
@@ -211,9 +198,9 @@ def _check(root: Path, shown: Path, files: Mapping[str, bytes], previous: Sequen
         elif kind == "symlink":  # a directory, FIFO or device where fedrender's file was is not its own: left alone
             problem(where, _KINDS[kind], relative, "pruning")
     for relative in plan.changed + plan.prune:
-        reason = _permission_problem(root, relative)
-        if reason:
-            problem(relative, reason, relative)
+        denied = _permission_problem(root, relative)
+        if denied:
+            problem(relative, denied, relative)
     if not os.access(_existing_ancestor(root.parent), os.W_OK | os.X_OK):
         problem(".", f"cannot be staged: no write permission on {_existing_ancestor(root.parent)}", ".")
     foreign = sorted(where for where, (what, _) in problems.items() if what == _FOREIGN)
@@ -291,41 +278,6 @@ def _permission_problem(root: Path, relative: str) -> str:
     return ""
 
 
-@contextmanager
-def _open_dir(root: Path, parts: Sequence[str], create: bool = False,
-              created: list[str] | None = None) -> Iterator[int]:
-    """A descriptor of ``root/parts`` opened component by component with ``O_NOFOLLOW``."""
-    fd = os.open(root, _NOFOLLOW_DIR)
-    try:
-        for depth, part in enumerate(parts, start=1):
-            if create:
-                try:
-                    os.mkdir(part, 0o777, dir_fd=fd)
-                    if created is not None:
-                        created.append("/".join(parts[:depth]))
-                except FileExistsError:
-                    pass
-            child = os.open(part, _NOFOLLOW_DIR, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _read_nofollow(root: Path, relative: str) -> bytes:
-    """The bytes of a regular file below ``root``, reached without following any symlink."""
-    parts = relative.split("/")
-    with _open_dir(root, parts[:-1]) as parent:
-        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0),
-                     dir_fd=parent)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise OSError(f"{relative} is not a regular file")
-            data = handle.read()
-    return data
-
-
 def _makedirs(root: Path, created: list[Path]) -> None:
     """Create ``root`` and its missing parents, remembering which (to remove them again on failure)."""
     missing = []
@@ -344,133 +296,3 @@ def _rmdirs(created: list[Path]) -> None:
             directory.rmdir()
 
 
-@dataclass
-class _Journal:
-    """What the switch did, to undo in reverse: ("dir", path) | ("placed", path) | ("backup", path, name)."""
-
-    steps: list[tuple[str, ...]] = field(default_factory=list)
-
-
-def _switch(root: Path, staging: Path, plan: _Plan, files: Mapping[str, bytes], rename: Rename,
-            report: WriteReport) -> None:
-    """Stage the changed files, then rename them into place (state file last) and prune; undo on any error."""
-    order = sorted(plan.changed, key=lambda r: (r == STATE_FILE, r))
-    journal = _Journal()
-    fds: list[int] = []
-    try:
-        for name in ("new", "old"):
-            (staging / name).mkdir()
-            fds.append(os.open(staging / name, _NOFOLLOW_DIR))
-        new_fd, old_fd = fds
-        for index, relative in enumerate(order):
-            (staging / "new" / str(index)).write_bytes(files[relative])
-        for index, relative in enumerate(order):
-            if relative == STATE_FILE:
-                for number, pruned in enumerate(plan.prune):
-                    _backup(root, pruned, f"pruned-{number}", old_fd, rename, journal)
-            _place(root, relative, str(index), new_fd, old_fd, rename, journal)
-        if STATE_FILE not in order:
-            for number, pruned in enumerate(plan.prune):
-                _backup(root, pruned, f"pruned-{number}", old_fd, rename, journal)
-    except BaseException as exc:
-        failures = _undo(root, journal, fds[1]) if len(fds) == 2 else []
-        if failures:
-            kept = staging.with_name(staging.name + "-rescue")
-            with suppress(OSError):
-                staging.rename(kept)
-            raise WriteFailed(f"writing {root} failed ({_reason(exc)}) and could not be fully undone: "
-                              f"{'; '.join(failures)}; the previous files are in {kept}/old", undone=False) from None
-        if isinstance(exc, OSError):
-            raise WriteFailed(f"writing failed ({_reason(exc)}); every change was undone") from None
-        raise
-    finally:
-        for fd in fds:
-            os.close(fd)
-    report.written.extend(order)
-    report.removed.extend(plan.prune)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _place(root: Path, relative: str, staged: str, new_fd: int, old_fd: int, rename: Rename,
-           journal: _Journal) -> None:
-    """Move the staged file into place (the file it replaces into the backups first)."""
-    parts = relative.split("/")
-    created: list[str] = []
-    try:
-        with _named(relative), _open_dir(root, parts[:-1], create=True, created=created) as parent:
-            journal.steps.extend(("dir", d) for d in created)
-            created.clear()
-            if _exists(parts[-1], parent):
-                _backup_at(parent, relative, parts[-1], f"replaced-{staged}", old_fd, rename, journal)
-            rename(staged, parts[-1], src_dir_fd=new_fd, dst_dir_fd=parent)
-            journal.steps.append(("placed", relative))
-    finally:
-        journal.steps.extend(("dir", d) for d in created)
-
-
-def _backup(root: Path, relative: str, name: str, old_fd: int, rename: Rename, journal: _Journal) -> None:
-    parts = relative.split("/")
-    with _named(relative), _open_dir(root, parts[:-1]) as parent:
-        _backup_at(parent, relative, parts[-1], name, old_fd, rename, journal)
-
-
-def _backup_at(parent: int, relative: str, leaf: str, name: str, old_fd: int, rename: Rename,
-               journal: _Journal) -> None:
-    if not stat.S_ISREG(os.stat(leaf, dir_fd=parent, follow_symlinks=False).st_mode):
-        raise OSError(errno.EEXIST, "changed while fedrender was writing: no longer a regular file", relative)
-    rename(leaf, name, src_dir_fd=parent, dst_dir_fd=old_fd)
-    journal.steps.append(("backup", relative, name))
-
-
-@contextmanager
-def _named(relative: str) -> Iterator[None]:
-    """OS errors of the descriptor-relative calls inside name the output path they concern."""
-    try:
-        yield
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), relative) from exc
-
-
-def _exists(leaf: str, parent: int) -> bool:
-    try:
-        os.stat(leaf, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _undo(root: Path, journal: _Journal, old_fd: int) -> list[str]:
-    """Undo the journal in reverse; what could not be undone (empty when the tree is as it was)."""
-    failures = []
-    for step in reversed(journal.steps):
-        parts = step[1].split("/")
-        try:
-            if step[0] == "dir":
-                with _open_dir(root, parts[:-1]) as parent:
-                    os.rmdir(parts[-1], dir_fd=parent)
-            else:
-                with _open_dir(root, parts[:-1]) as parent:
-                    if step[0] == "placed":
-                        os.unlink(parts[-1], dir_fd=parent)
-                    else:
-                        os.replace(step[2], parts[-1], src_dir_fd=old_fd, dst_dir_fd=parent)
-        except OSError as exc:
-            if step[0] == "dir" and exc.errno == errno.ENOTEMPTY:
-                continue  # someone else put something in it meanwhile: theirs, so the directory stays
-            failures.append(f"{step[1]}: {exc.strerror or exc}")
-    return failures
-
-
-def _remove_empty_parents(root: Path, removed: Sequence[str]) -> None:
-    """After a successful switch: directories that pruning left empty go too (best effort, no symlinks)."""
-    candidates = sorted({str(p) for r in removed for p in PurePosixPath(r).parents if str(p) != "."},
-                        key=lambda d: -d.count("/"))
-    for directory in candidates:
-        parts = directory.split("/")
-        with suppress(OSError), _open_dir(root, parts[:-1]) as parent:
-            os.rmdir(parts[-1], dir_fd=parent)
