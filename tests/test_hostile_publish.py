@@ -158,3 +158,16 @@ def test_allow_empty_publishes_the_removal(tmp_path: Path, specs: dict[str, Path
     result = publish(repo, specs["empty"], "--path", "manifests", "--allow-empty")
     assert result.exit_code == 0, result.stderr
     assert git(repo, "ls-files", "manifests").splitlines() == ["manifests/.fedrender/state.json"]
+
+
+def test_untracked_files_count_as_changes_even_when_git_hides_them(tmp_path: Path, specs: dict[str, Path]) -> None:
+    """A failed publish cleans what it wrote under --path; so a file git's status would hide
+    (status.showUntrackedFiles=no) must make publish refuse to start, not be cleaned away."""
+    repo = repository(tmp_path / "repo")
+    git(repo, "config", "status.showUntrackedFiles", "no")
+    (repo / "manifests").mkdir()
+    (repo / "manifests" / "draft.yaml").write_text("mine, not yet committed\n")
+    result = publish(repo, specs["bad"], "--path", "manifests")
+    assert result.exit_code == 1
+    assert "uncommitted changes (manifests/)" in result.stderr
+    assert (repo / "manifests" / "draft.yaml").read_text() == "mine, not yet committed\n"

@@ -396,3 +396,32 @@ def test_a_render_succeeds_or_changes_nothing(specs: dict[str, Path], rendered: 
             if value[0] == "file" and key.startswith("out/") and not owned \
                     and key.removeprefix("out/") not in expected:
                 assert after.get(key) == value, key
+
+
+def test_a_folder_this_process_may_not_write_is_refused_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               rendered: dict[str, dict[str, bytes]]) -> None:
+    """Permissions are checked before anything changes. Tests run as root, whom no mode bit stops, so the
+    answer of access(2) for one folder of --out is what is faked here."""
+    out, _ = box(tmp_path, rendered["one"])
+    before = picture(tmp_path)
+    locked = out / "instances" / "shop"  # where the second instance's folder would be made
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        return Path(str(path)) != locked and real_access(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(WriteRefused) as refused:
+        write_tree(out, rendered["two"])
+    assert any(d.location and d.location.file == str(locked / "catalog" / "statefulset-catalog.yaml") and
+               f"no write permission on {locked}" in d.message for d in refused.value.diagnostics)
+    assert picture(tmp_path) == before
+
+
+def test_an_os_refusal_while_checking_is_a_located_error(tmp_path: Path) -> None:
+    box(tmp_path)
+    (tmp_path / "out").mkdir()
+    before = picture(tmp_path)
+    with pytest.raises(WriteRefused, match="cannot examine the output directory: File name too long"):
+        write_tree(tmp_path / "out", {"a" * 300 + "/b.yaml": b"x\n"})
+    assert picture(tmp_path) == before

@@ -54,7 +54,9 @@ class Git:
         return out
 
     def dirty(self) -> list[str]:
-        return [line[3:] for line in self.run("status", "--porcelain").stdout.splitlines()]
+        """Changed and untracked paths (untracked ones even when ``status.showUntrackedFiles`` hides them:
+        :meth:`restore` relies on there being none)."""
+        return [line[3:] for line in self.run("status", "--porcelain", "--untracked-files=normal").stdout.splitlines()]
 
     def has_ref(self, ref: str) -> bool:
         return self.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0

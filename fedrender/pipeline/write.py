@@ -116,7 +116,11 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
         raise WriteRefused([Diagnostic(f"rendered path {r!r} would leave the output directory", Location(str(out)))
                             for r in bad])
     previous = owned_files(root, out) if root.is_dir() else []
-    plan = _check(root, out, files, previous)
+    try:
+        plan = _check(root, out, files, previous)
+    except OSError as exc:  # an lstat or access the OS refused (a name too long, a folder we may not search)
+        raise WriteRefused([Diagnostic(f"cannot examine the output directory: {reason(exc)}",
+                                       Location(str(out)))]) from None
     report = WriteReport(unchanged=plan.unchanged)
     created: list[Path] = []
     try:
