@@ -179,7 +179,7 @@ def test_a_state_file_that_is_not_utf8_is_located(tmp_path: Path, out: Path) -> 
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-@pytest.mark.parametrize("option", ["--specs", "--clusters", "--state", "--overlay-file", "--spec-in-overlay-dir"])
+@pytest.mark.parametrize("option", ["--specs", "--clusters", "--state", "--in-overlay-dir", "--in-specs-dir"])
 def test_a_fifo_is_an_error_not_a_hang(tmp_path: Path, out: Path, option: str) -> None:
     """Reading a FIFO blocks until a writer comes: nothing writes to these, so a hang would hang the test."""
     before = tree(out)
@@ -190,11 +190,15 @@ def test_a_fifo_is_an_error_not_a_hang(tmp_path: Path, out: Path, option: str) -
     if option in ("--specs", "--clusters", "--state"):
         args[option] = str(fifo)
     else:
-        overlay = tmp_path / "overlay"
-        overlay.mkdir()
-        fifo.rename(overlay / "input.yaml")
-        fifo = overlay / "input.yaml"
-        extra = ["--overlay", str(overlay)]
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        fifo.rename(folder / "input.yaml")
+        fifo = folder / "input.yaml"
+        if option == "--in-specs-dir":
+            shutil.copy(SPEC, folder / "spec.yaml")
+            args["--specs"] = str(folder)
+        else:
+            extra = ["--overlay", str(folder)]
     argv = ["render", *[x for k, v in args.items() for x in (k, v)], *extra, "--out", str(out)]
     result = run(argv)
     assert result.exit_code == 1, result.output
