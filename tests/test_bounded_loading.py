@@ -246,3 +246,14 @@ def test_a_hostile_state_file_is_refused(tmp_path: Path, out: Path, body: str) -
     where = re.escape(str(state))
     assert re.search(rf"^{where}(:1:\d+)?: error: (\S+: )?cannot use the state file", result.stderr, re.M)
     assert tree(out) == before
+
+
+def test_a_deeply_nested_state_in_out_is_no_traceback(tmp_path: Path, out: Path) -> None:
+    """With --state elsewhere, the state file in --out is still read (for the files it owns)."""
+    good = tmp_path / "good.json"
+    good.write_bytes((out / ".fedrender" / "state.json").read_bytes())
+    (out / ".fedrender" / "state.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = run(["render", "--specs", str(SPEC), "--clusters", str(CLUSTERS), "--state", str(good),
+                  "--out", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output

@@ -80,7 +80,7 @@ def owned_files(out: Path, shown: Path | None = None) -> list[str]:
         return []
     try:
         state = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's JSON decoder goes
         return []
     files = state.get("files", []) if isinstance(state, dict) else []
     if not isinstance(files, list):
