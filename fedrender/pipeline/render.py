@@ -71,8 +71,9 @@ def read_state(out: Path | None, state_file: Path | None = None) -> State | None
     except ValidationError as exc:
         first = exc.errors()[0]
         found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
+        where = ".".join(str(part) for part in first["loc"])
         hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads version {SCHEMA_VERSION}"
-                if found else "it is not a fedrender state file")
+                if found else f"it is not a fedrender state file ({where}: {first['msg']})")
         raise InputError([Diagnostic(f"cannot use the state file: {hint}. Restore it from Git, or delete it to "
                                      "place every member afresh", Location(str(path)))]) from None
 
