@@ -164,8 +164,9 @@ def name_rule(kind_name: str) -> Callable[[str, str], list[str]]:
 
 
 def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    """(field path, problem) for a rendered object whose kind, name, namespace, labels or annotation keys the
-    API server would refuse (``metadata.name`` by the rule of its kind, see :func:`name_rule`)."""
+    """(field path, problem) for a rendered object whose kind, name, namespace, labels (its own, its selector's
+    and its pod template's) or annotation keys the API server would refuse (``metadata.name`` by the rule of its
+    kind, see :func:`name_rule`)."""
     out: list[tuple[tuple[str | int, ...], str]] = [(("kind",), p) for p in kind(obj.get("kind"))]
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping):
@@ -196,7 +197,18 @@ def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
                     qualified_name(key, "annotation key")]
             out += [(("metadata", field, key), f"annotation {key!r} must be a string")
                     for key in sorted(value) if not isinstance(value[key], str)]
+    for path in (("spec", "selector", "matchLabels"), ("spec", "template", "metadata", "labels")):
+        nested = _at(obj, path)  # a pod template's labels and the selector that must match them
+        if isinstance(nested, Mapping):
+            out += [((*path, key), p) for key, p in labels(nested)]
     return out
+
+
+def _at(obj: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = obj
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -1,7 +1,8 @@
 """The state file, ``<out>/.fedrender/state.json``: what the last render placed and wrote.
 
 It makes placement sticky (members keep cluster, ``_id``, ordinal and nodePort) and pruning safe (only the
-files listed here are ever removed, and each must be a plain relative path). ``schemaVersion`` changes whenever its meaning does.
+files listed here are ever removed, and each must be a plain relative path). ``schemaVersion`` changes
+whenever its meaning does.
 """
 
 from __future__ import annotations

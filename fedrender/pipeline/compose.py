@@ -14,8 +14,8 @@ from fedrender.composer import karmada
 from fedrender.composer.apply import OverrideFailed, apply_overriders
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
+from fedrender.models import names as k8s
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
-from fedrender.models.names import dns1123_subdomain, host_port, object_problems, path_segment
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
@@ -139,7 +139,7 @@ def _valid_references(item: Planned, refs: list[tuple[str, str]], diagnostics: D
     """The (kind, name) references whose names Kubernetes accepts; the others are reported at the input."""
     out = []
     for kind, name in refs:
-        problems = dns1123_subdomain(name, f"{kind} name")
+        problems = k8s.dns1123_subdomain(name, f"{kind} name")
         for problem in problems:
             diagnostics.add(Diagnostic(f"{item.inst.subject} references a {kind}: {problem} (from the references "
                                        f"of pack {item.spec.pack.name})", item.spec.doc.location()))
@@ -153,7 +153,7 @@ def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dic
     """One file per object, at ``base/<kind>-<name>.yaml``; the overlay's extra ``labels`` are added (an object's
     own labels win). An object whose kind, name, namespace or labels Kubernetes would refuse, or a path part that
     is not a plain name, is reported (at the template or input it came from) and gets no file."""
-    for problem in (p for part in base for p in path_segment(part, "path component")):
+    for problem in (p for part in base for p in k8s.path_segment(part, "path component")):
         diagnostics.add(Diagnostic(f"refusing to write under {'/'.join(base)!r}: {problem}"))
         return
     for obj in objects:
@@ -170,7 +170,7 @@ def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dic
 
 def _refused(obj: dict[str, Any], origin: Origin | None, diagnostics: Diagnostics) -> bool:
     """Report every field of ``obj`` the API server would refuse (see :func:`object_problems`)."""
-    problems = object_problems(obj)
+    problems = k8s.object_problems(obj)
     meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     what = f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}".replace(" /", " ")
     for path, problem in problems:
@@ -192,11 +192,11 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     def member_ports(ordinal: int) -> dict[str, int]:
         return {name: ports[str(ordinal) if i == 0 else f"{ordinal}/{name}"] for i, name in enumerate(names)}
 
-    slots = [(s.id, s.cluster, s.ordinal, host_port(item.views[s.cluster].vip, ports[str(s.ordinal)]),
+    slots = [(s.id, s.cluster, s.ordinal, k8s.host_port(item.views[s.cluster].vip, ports[str(s.ordinal)]),
               member_ports(s.ordinal), False) for s in placement.slots]
     if result.arbiter is not None:
         a = result.arbiter
-        slots.append((a.id, a.cluster, 0, host_port(item.views[a.cluster].vip, ports["arbiter"]),
+        slots.append((a.id, a.cluster, 0, k8s.host_port(item.views[a.cluster].vip, ports["arbiter"]),
                       {names[0]: ports["arbiter"]}, True))
         slots.sort(key=lambda s: s[0])
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster)
@@ -259,6 +259,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
     for cluster in sorted(set().union(*receivers.values()) if receivers else ()):
         message = item.snapshot.message(pack, item.views[cluster])
         for override in evaluate.overrides(pack, inst, data, message, cluster):
+            _check_metadata_overriders(override, f"{inst.subject} on cluster {cluster}", diagnostics, reported)
             evaluated.setdefault(override.rule, {})[cluster] = override
     policies = []
     for obj, file in sources:
@@ -277,6 +278,22 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
+
+
+def _check_metadata_overriders(override: evaluate.Override, subject: str, diagnostics: Diagnostics,
+                               reported: set[tuple[str, str, int]]) -> None:
+    """Labels and annotation keys an override would set must be valid, or Karmada fails when it applies them."""
+    for field in ("labelsOverrider", "annotationsOverrider"):
+        for index, item in enumerate(override.overriders.get(field, [])):
+            value = item.get("value") or {}
+            problems = (k8s.labels(value) if field == "labelsOverrider" else
+                        [(key, p) for key in sorted(value) for p in k8s.qualified_name(key, "annotation key")])
+            for _, problem in problems:
+                if (override.rule, f"{field}: {problem}", index) in reported:
+                    continue
+                reported.add((override.rule, f"{field}: {problem}", index))
+                diagnostics.add(Diagnostic(f"rule {override.rule!r}: {problem} (in its {field} for {subject})",
+                                           override.locations.get((field, index), override.location), field))
 
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
