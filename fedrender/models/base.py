@@ -103,7 +103,7 @@ class ObjectMeta(Strict):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        problems = names.dns1123_label(value, "namespace") if value is not None else []
+        problems = names.dns1123_label(value, "namespace") if value else []  # "" is unset, as for kubectl
         if problems:
             raise invalid(problems[0])
         return value

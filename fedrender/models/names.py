@@ -79,11 +79,12 @@ def dns1035_label(value: str, what: str = "name") -> list[str]:
 
 
 def path_segment(value: str, what: str = "name") -> list[str]:
-    """``ValidatePathSegmentName`` (RBAC names): anything but '.', '..', '' and names holding '/' or '%'."""
+    """``ValidatePathSegmentName`` (RBAC names): anything but '.', '..', '' and names holding '/' or '%'; a
+    backslash and control characters are refused as well, as these names become file names."""
     if value in ("", ".", ".."):
         return [f"{_show(value)} is not a valid {what}: it may not be empty, '.' or '..'"]
-    if "/" in value or "%" in value:
-        return [f"{_show(value)} is not a valid {what}: it may not contain '/' or '%'"]
+    if "/" in value or "%" in value or "\\" in value:  # a backslash too: it separates paths on Windows
+        return [f"{_show(value)} is not a valid {what}: it may not contain '/', '\\' or '%'"]
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         return [f"{_show(value)} is not a valid {what}: it may not contain control characters"]
     return []
