@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from fedrender.models import names
@@ -110,19 +119,34 @@ class ObjectMeta(Strict):
 
 
 class Toleration(Strict):
-    key: str | None = None
-    operator: Literal["Exists", "Equal"] | None = None
+    """A pod toleration, checked as kubernetes pkg/apis/core/validation ``ValidateTolerations`` does."""
+
+    key: LabelKey | None = None
+    operator: Literal["Exists", "Equal", ""] | None = None
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", ""] | None = None
     tolerationSeconds: int | None = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        problems: list[tuple[Loc, str, Any]] = []
+        if self.operator == "Exists" and self.value:
+            problems.append((("value",), "a toleration with operator Exists has no value; remove it", self.value))
+        if not self.key and self.operator != "Exists":
+            problems.append((("operator",), "a toleration without key must use operator Exists", self.operator))
+        if self.tolerationSeconds is not None and self.effect != "NoExecute":
+            problems.append((("tolerationSeconds",), "tolerationSeconds needs effect NoExecute",
+                             self.tolerationSeconds))
+        fail_at("toleration", problems)
+        return self
+
 
 class LabelSelectorRequirement(Strict):
-    key: str
-    operator: str
+    key: LabelKey
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: list[str] = Field(default_factory=list)
 
 
 class LabelSelector(Strict):
     matchExpressions: list[LabelSelectorRequirement] = Field(default_factory=list)
-    matchLabels: dict[str, str] = Field(default_factory=dict)
+    matchLabels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
