@@ -3,6 +3,7 @@ Kubernetes label syntax, container resources Kubernetes accepts. Each refusal is
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from fedrender.models.cluster import Cluster
 from fedrender.models.mongodb import MultiCloudMongoDB
 from fedrender.models.overlay import Overlay
+from fedrender.models.quantity import parse_quantity
 from fedrender.models.resources import ResourceRequirements
 from fedrender.models.ruletests import PackTests
 from fedrender.models.state import State
@@ -37,7 +39,7 @@ MISTYPED = [
 def _set(spec: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     out = yaml.safe_load(yaml.safe_dump(spec))
     node = out
-    for part, following in zip(path, path[1:], strict=False):
+    for part, following in itertools.pairwise(path):
         if isinstance(part, int):
             while len(node) <= part:
                 node.append({})
@@ -115,13 +117,11 @@ def _weighted(weight: int) -> dict[str, Any]:
 @PURE
 @given(weight=st.integers(-(2**31), 2**31))
 def test_affinity_weights_are_1_to_100(weight: int) -> None:
-    try:
+    if 1 <= weight <= 100:
         MultiCloudMongoDB.model_validate(mongodb(scheduler=_weighted(weight)))
-    except ValidationError as exc:
-        assert not 1 <= weight <= 100
-        assert "weight must be 1-100" in str(exc)
     else:
-        assert 1 <= weight <= 100
+        with pytest.raises(ValidationError, match="weight must be 1-100"):
+            MultiCloudMongoDB.model_validate(mongodb(scheduler=_weighted(weight)))
 
 
 def test_an_affinity_weight_out_of_range_is_refused_at_its_line() -> None:
@@ -171,7 +171,6 @@ quantity = st.builds(lambda n, s: f"{n}{s}", st.integers(0, 4096), st.sampled_fr
 @PURE
 @given(request=quantity, limit=quantity, resource=st.sampled_from(["cpu", "memory", "ephemeral-storage"]))
 def test_requests_within_limits_are_accepted_and_above_refused(request: str, limit: str, resource: str) -> None:
-    from fedrender.models.quantity import parse_quantity
     data = {"requests": {resource: request}, "limits": {resource: limit}}
     if parse_quantity(request) <= parse_quantity(limit):
         ResourceRequirements.model_validate(data)
