@@ -288,3 +288,20 @@ def test_tolerations_kubernetes_refuses_are_located(toleration: dict[str, Any], 
         result = box.render(spec)
         box.assert_refused(result, before, spec, f"spec.scheduler.tolerations[0].{field}: ")
         assert message in result.stderr
+
+
+def test_resources_a_crd_built_pack_renders_are_checked_at_the_template() -> None:
+    """The Redis pack's CRD says only int-or-string: the rendered StatefulSet is checked instead."""
+    redis = yaml.safe_load((ROOT / "examples" / "specs" / "redis-cache.yaml").read_text())
+    redis["spec"]["resources"] = {"requests": {"memory": "512m", "cpu": "2"}, "limits": {"cpu": "1"}}
+    redis["spec"]["storage"] = {"size": "10gi"}
+    with sandbox() as box:
+        spec = box.write("redis.yaml", redis)
+        before = snapshot(box.root)
+        result = box.render(spec)
+        template = ROOT / "rules" / "redis" / "templates" / "statefulset.yaml"
+        box.assert_refused(result, before, template, "spec.template.spec.containers[0].resources.requests.")
+        assert "write '512Mi' for mebibytes" in result.stderr
+        assert "the cpu request is above its limit" in result.stderr
+        assert "spec.volumeClaimTemplates[0].spec.resources.requests.storage: " in result.stderr
+        assert "write '10Gi'" in result.stderr

@@ -10,10 +10,12 @@ Quantities follow :mod:`fedrender.models.quantity`; in input they are an integer
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Annotated, Any, Final
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from fedrender.models import names
 from fedrender.models.base import Strict, fail_at, invalid
@@ -132,3 +134,66 @@ class ResourceRequirements(Strict):
             for name in sorted(set(self.requests) & set(self.limits))
             if parse_quantity(self.requests[name]) > parse_quantity(self.limits[name])])
         return self
+
+
+def _amount_problems(name: str, value: Any) -> list[str]:
+    try:
+        text = _text(value)
+    except PydanticCustomError as exc:
+        return [exc.message()]
+    return resource_name(name) + byte_problems(name, text)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _pod_spec(obj: Mapping[str, Any]) -> tuple[tuple[str, ...], Mapping[str, Any]]:
+    spec = _mapping(obj.get("spec"))
+    if obj.get("kind") == "Pod":
+        return ("spec",), spec
+    return ("spec", "template", "spec"), _mapping(_mapping(spec.get("template")).get("spec"))
+
+
+def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(field path, problem) for the container resources and volume claim sizes of a rendered object (a pod or
+    anything with a pod template) that Kubernetes would refuse, for packs whose input schema can't say so."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    base, pod = _pod_spec(obj)
+    for group in ("initContainers", "containers"):
+        containers = pod.get(group)
+        for index, container in enumerate(containers if isinstance(containers, list) else []):
+            resources = container.get("resources") if isinstance(container, Mapping) else None
+            if not isinstance(resources, Mapping):
+                continue
+            where = (*base, group, index, "resources")
+            amounts: dict[str, dict[str, Fraction]] = {}
+            for field in ("limits", "requests"):
+                values = resources.get(field)
+                for name, value in sorted(values.items()) if isinstance(values, Mapping) else []:
+                    problems = _amount_problems(str(name), value)
+                    out += [((*where, field, name), p) for p in problems]
+                    if not problems:
+                        amounts.setdefault(field, {})[name] = parse_quantity(value)
+            limits = amounts.get("limits", {})
+            out += [((*where, "requests", name), f"the {name} request is above its limit; lower it or raise the limit")
+                    for name, request in sorted(amounts.get("requests", {}).items())
+                    if name in limits and request > limits[name]]
+    claims = _mapping(obj.get("spec")).get("volumeClaimTemplates")
+    for index, claim in enumerate(claims if isinstance(claims, list) else []):
+        claim_spec = claim.get("spec") if isinstance(claim, Mapping) else None
+        if not isinstance(claim_spec, Mapping):
+            continue
+        where = ("spec", "volumeClaimTemplates", index, "spec")
+        size = _mapping(_mapping(claim_spec.get("resources")).get("requests")).get("storage")
+        if size is not None:
+            try:
+                storage_size(size)
+            except PydanticCustomError as exc:
+                out.append(((*where, "resources", "requests", "storage"), exc.message()))
+        storage_class = claim_spec.get("storageClassName")
+        if storage_class is not None:
+            problems = (names.dns1123_subdomain(storage_class, "storage class name") if isinstance(storage_class, str)
+                        else ["storageClassName must be a string"])
+            out += [((*where, "storageClassName"), p) for p in problems]
+    return out

@@ -15,9 +15,10 @@ from fedrender.composer.apply import OverrideFailed, apply_overriders
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
 from fedrender.models import names as k8s
+from fedrender.models import resources
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
 from fedrender.models.overlay import Overlay
-from fedrender.models.source import PathKey, SourceDoc
+from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import OrdinalView
 from fedrender.pipeline.schedule import InstanceResult, Planned
@@ -37,7 +38,7 @@ class Origin:
     def locate(self, path: PathKey) -> tuple[Location | None, str]:
         """The location to report a problem with field ``path`` of the object at, and the field path to name."""
         if self.template is not None:
-            return self.template.location(path), ".".join(str(p) for p in path)
+            return self.template.location(path), format_path(path)
         if self.spec is not None:
             return self.spec.location(("metadata", "name")), "metadata.name"
         return None, ""
@@ -169,8 +170,8 @@ def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dic
 
 
 def _refused(obj: dict[str, Any], origin: Origin | None, diagnostics: Diagnostics) -> bool:
-    """Report every field of ``obj`` the API server would refuse (see :func:`object_problems`)."""
-    problems = k8s.object_problems(obj)
+    """Report every field of ``obj`` the API server would refuse (names, labels, container resources)."""
+    problems = k8s.object_problems(obj) + resources.object_problems(obj)
     meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     what = f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}".replace(" /", " ")
     for path, problem in problems:
