@@ -11,19 +11,17 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from pydantic import ValidationError
 
 from fedrender import __version__
 from fedrender.adapters import karmada
 from fedrender.cel.engine import EvalError
 from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
-from fedrender.models.state import State
 from fedrender.pipeline.gitrepo import Git
 from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.preview import preview
 from fedrender.pipeline.publish import publish
-from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, read_state, render
+from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, parse_state, read_state, render
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.summary import summarize
@@ -72,7 +70,7 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
     except InputError as exc:
         _fail(exc.diagnostics)
     except EvalError as exc:
-        _fail([Diagnostic(str(exc))])
+        _fail([Diagnostic(exc.message, exc.location)])
     except FedrenderError as exc:
         _fail([Diagnostic(str(exc))])
     for warning in result.warnings:
@@ -199,11 +197,8 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
         current = git.files(f"refs/heads/{branch}", subdir) if git.is_repo() else None
         if current is None:
             raise InputError([Diagnostic("not a git repository", Location(str(repo)))])
-        try:
-            previous = State.model_validate_json(current[STATE_FILE]) if STATE_FILE in current else None
-        except ValidationError:
-            raise InputError([Diagnostic(f"the state file on branch {branch} is damaged or from another fedrender "
-                                         "version", Location(f"{subdir.strip('/') or '.'}/{STATE_FILE}"))]) from None
+        state_name = f"{branch}:{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else f"{branch}:{STATE_FILE}"
+        previous = parse_state(current[STATE_FILE], state_name) if STATE_FILE in current else None
         result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous)
     except InputError as exc:
         _fail(exc.diagnostics)

@@ -1,21 +1,29 @@
 """What to do next: a pure function of the roster, the observed replica set and the local pods.
 
-Safety rules (DESIGN section 6):
+Safety rules (DESIGN section 6; MongoDB manual "Replica Set Deployment Architectures", "replSetReconfig",
+"Default MongoDB Read Concerns/Write Concerns"):
 
-* Only the init cluster initiates, once its init member's pod is ready, with that one member.
+* A replica set is initiated once, ever. Only the init cluster initiates, with its init member alone, and
+  only when the roster does not say the set was initiated before (``spec.initialized``), no roster member
+  reports a replica set, and every roster member could be asked: an unreachable member counts as unknown,
+  never as uninitialised.
 * Only the reconciler that sees the primary in its own cluster changes the configuration.
-* One voting change per reconfiguration, never ``force``. New members join without a vote (votes 0,
-  priority 0) and get it once they are SECONDARY; departing voters lose their vote before they are removed;
-  a primary that must lose its vote or leave is stepped down first. The number of voters never exceeds 7.
+* Right after initiate the cluster-wide default write concern is set (``setDefaultRWConcern``, w majority):
+  MongoDB 5.0+ refuses a reconfig that changes the implicit default (adding an arbiter does) without it.
+* One voting change per reconfiguration, never ``force``. New data members join without a vote (votes 0,
+  priority 0) and get it once they are SECONDARY; an arbiter (it always votes) joins once every data member
+  that should vote does; departing data voters lose their vote before they are removed, an arbiter is
+  removed directly; a primary that must lose its vote or leave is stepped down first. At most 7 voters.
 * A member leaves only when the roster no longer lists it (its pod was removed by scale-down or its cluster
   was excluded); a member whose host changed (moved) leaves and joins again.
-* Users are created in order: root (the localhost exception), then the others, with root's credentials.
+* Users: root comes from the image's entrypoint on an empty data directory; the reconciler logs in as root
+  and creates the others, and carries out a changed Secret with ``updateUser``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MAX_VOTERS = 7
 USERS = ("root", "clusterAdmin", "clusterMonitor")
@@ -31,6 +39,11 @@ class Member:
     priority: float = 1.0
     arbiter_only: bool = False
     cluster: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    """The member's replica-set tags, sorted (the roster's ``tags``; ``cluster`` when it has none)."""
+
+    def config_tags(self) -> dict[str, str]:
+        return dict(self.tags) if self.tags else ({"cluster": self.cluster} if self.cluster else {})
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class Roster:
     init_cluster: str
     this_cluster: str
     users: tuple[str, ...] = USERS
+    initialized: bool = False
+    """``spec.initialized``: the set was initiated before (recorded by the renderer from status)."""
 
     def local(self) -> list[Member]:
         return [m for m in self.members if m.cluster == self.this_cluster]
@@ -49,7 +64,7 @@ class Roster:
 
 @dataclass(frozen=True)
 class Observed:
-    """What the adapters saw. ``config`` is empty when the replica set is not initiated."""
+    """What the adapters saw. ``config`` is empty when no member reachable from here knows a config."""
 
     config: tuple[Member, ...] = ()
     config_version: int = 0
@@ -60,7 +75,15 @@ class Observed:
     sync_sources: Mapping[str, str] = field(default_factory=dict)
     lag_seconds: Mapping[str, int] = field(default_factory=dict)
     exists_on: str = ""
-    """A member elsewhere that already belongs to the replica set (set when no local member has a config)."""
+    """A roster member that already belongs to the replica set (set when no local member has a config)."""
+    unknown: frozenset[str] = frozenset()
+    """Roster hosts that could not be asked (pod not ready, unreachable): neither in a set nor uninitialised."""
+    default_write_concern: str = ""
+    """The cluster-wide default write concern's ``w`` ("" while only the implicit default applies)."""
+    stale_users: frozenset[str] = frozenset()
+    """Users whose Secret's password does not log in: the Secret was rotated."""
+    auth_failed: str = ""
+    """Why root could not log in (code 18), or ""."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +102,13 @@ class Initiate(Action):
 
 
 @dataclass(frozen=True)
+class SetDefaultWriteConcern(Action):
+    w: str = "majority"
+
+
+@dataclass(frozen=True)
 class AddMember(Action):
-    member: Member  # always without a vote: votes 0, priority 0 (arbiters excepted)
+    member: Member  # data members always without a vote: votes 0, priority 0
 
 
 @dataclass(frozen=True)
@@ -90,7 +118,7 @@ class RemoveMember(Action):
 
 @dataclass(frozen=True)
 class ChangeVotes(Action):
-    member: Member  # the member with its new votes and priority
+    member: Member  # the member with its new votes, priority and tags
 
 
 @dataclass(frozen=True)
@@ -103,8 +131,15 @@ class CreateUser(Action):
     user: str
 
 
+@dataclass(frozen=True)
+class UpdateUser(Action):
+    user: str
+
+
 def next_action(roster: Roster, observed: Observed) -> Action:
     """The next single step towards the roster, or Noop with why there is none."""
+    if observed.auth_failed:
+        return Noop(f"cannot log in as root: {observed.auth_failed}")
     if not observed.config:
         return _initiate(roster, observed)
     primary = next((m for m in observed.config if m.host == observed.primary), None)
@@ -112,10 +147,15 @@ def next_action(roster: Roster, observed: Observed) -> Action:
         return Noop("no primary: waiting for an election")
     if _cluster_of(primary, roster) != roster.this_cluster:
         return Noop(f"the primary {primary.host} is in another cluster; its reconciler acts")
+    if not observed.default_write_concern:
+        return SetDefaultWriteConcern("set the cluster-wide default write concern to majority before any "
+                                      "reconfig can change the implicit default (an arbiter joining does)")
     for user in roster.users:
         if user not in observed.users:
-            how = "through the localhost exception" if user == "root" else "with the root user"
-            return CreateUser(f"user {user} is missing; create it {how}", user)
+            return CreateUser(f"user {user} is missing; create it as root", user)
+    for user in roster.users:
+        if user in observed.stale_users:
+            return UpdateUser(f"the Secret of user {user} changed; update its password", user)
     return _membership(roster, observed, primary)
 
 
@@ -123,8 +163,14 @@ def _initiate(roster: Roster, observed: Observed) -> Action:
     if observed.exists_on:
         return Noop(f"{roster.name} already exists ({observed.exists_on} is a member): not initiating again; "
                     "the primary's cluster adds the members here")
+    if roster.initialized:
+        return Noop(f"{roster.name} was initiated before (spec.initialized): never initiating it again; "
+                    "waiting to reach a member of the set")
     if roster.this_cluster != roster.init_cluster:
         return Noop(f"not initiated yet; the init cluster {roster.init_cluster} initiates")
+    if observed.unknown:
+        return Noop(f"not initiating while {', '.join(sorted(observed.unknown))} cannot be asked: an unreachable "
+                    "member counts as unknown, not uninitialised")
     candidates = [m for m in roster.local() if not m.arbiter_only]
     if not candidates:
         return Noop("this is the init cluster but the roster has no data member here")
@@ -149,13 +195,16 @@ def _membership(roster: Roster, observed: Observed, primary: Member) -> Action:
                if i in desired and desired[i].host == m.host and desired[i].votes > m.votes]
     demote = [desired[i] for i, m in sorted(current.items())
               if i in desired and desired[i].host == m.host and desired[i].votes < m.votes]
+    data_pending = [m for m in [*promote, *joining] if not m.arbiter_only and m.votes > 0]
 
     for member in joining:
-        if member.arbiter_only and voters >= MAX_VOTERS:
-            break
-        return AddMember(f"add {member.host} as member {member.id}" + (" (arbiter)" if member.arbiter_only
-                                                                        else " without a vote until it is SECONDARY"),
-                         member if member.arbiter_only else _voteless(member))
+        if member.arbiter_only:
+            if data_pending or voters >= MAX_VOTERS:
+                continue  # an arbiter completes the voters; it joins after the data members that vote
+            return AddMember(f"add {member.host} as member {member.id} (arbiter): every data member that "
+                             "should vote does", member)
+        return AddMember(f"add {member.host} as member {member.id} without a vote until it is SECONDARY",
+                         _voteless(member))
     for member in promote:
         state = observed.states.get(member.host, "")
         if state != "SECONDARY":
@@ -167,22 +216,25 @@ def _membership(roster: Roster, observed: Observed, primary: Member) -> Action:
         if member.host == primary.host:
             return _step_down(primary, observed, "before it loses its vote or leaves")
         configured = current[member.id]
-        if configured.votes > 0:
+        if configured.votes > 0 and not configured.arbiter_only:
             target = _voteless(configured) if member in leaving else member
             return ChangeVotes(f"take the vote from member {member.id} ({configured.host})", target)
         if member in leaving:
             return RemoveMember(f"remove member {member.id} ({configured.host}): the roster no longer has it there",
                                 configured)
-    for member_id, member in sorted(desired.items()):  # priority-only changes, no vote moves
+    for member_id, member in sorted(desired.items()):  # priority and tag changes, no vote moves
         present = current.get(member_id)
-        if present is not None and present.host == member.host and present.votes == member.votes \
-                and present.priority != member.priority:
+        if present is None or present.host != member.host or present.votes != member.votes:
+            continue
+        if present.priority != member.priority:
             if present.host == primary.host and member.priority == 0:
                 return _step_down(primary, observed, "before its priority drops to 0")
             return ChangeVotes(f"set the priority of member {member_id} to {member.priority:g}", member)
-    pending = [m for m in promote if observed.states.get(m.host) != "SECONDARY"]
-    if pending:
-        return Noop(f"waiting for {', '.join(m.host for m in pending)} to become SECONDARY")
+        if present.config_tags() != member.config_tags():
+            return ChangeVotes(f"set the tags of member {member_id} to {member.config_tags()}", member)
+    waiting = [m for m in promote if observed.states.get(m.host) != "SECONDARY"]
+    if waiting:
+        return Noop(f"waiting for {', '.join(m.host for m in waiting)} to become SECONDARY")
     return Noop(f"in sync with the roster (config version {observed.config_version})")
 
 
@@ -203,7 +255,7 @@ def _cluster_of(member: Member, roster: Roster) -> str:
 
 
 def _voteless(member: Member) -> Member:
-    return Member(member.id, member.host, 0, 0.0, member.arbiter_only, member.cluster)
+    return replace(member, votes=0, priority=0.0)
 
 
 def apply(config: Sequence[Member], action: Action) -> list[Member]:
@@ -223,3 +275,13 @@ def voting_changes(before: Sequence[Member], after: Sequence[Member]) -> int:
     old = {m.id: m.votes > 0 for m in before}
     new = {m.id: m.votes > 0 for m in after}
     return sum(old.get(i, False) != new.get(i, False) for i in set(old) | set(new))
+
+
+def implicit_write_concern_majority(config: Sequence[Member]) -> bool:
+    """MongoDB 5.0+'s implicit default write concern is majority unless the set has an arbiter and its
+    data-bearing voters are no more than the voting majority (then it is w:1). MongoDB manual, "Default MongoDB
+    Read Concerns/Write Concerns"."""
+    voting = sum(m.votes > 0 for m in config)
+    data_voting = sum(m.votes > 0 and not m.arbiter_only for m in config)
+    arbiters = sum(m.arbiter_only for m in config)
+    return not (arbiters > 0 and data_voting <= voting // 2 + 1)

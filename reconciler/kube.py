@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping
@@ -105,22 +106,34 @@ class Kube:
                 hosts.add(m["host"])
         return frozenset(hosts)
 
-    def credentials(self, obj: Mapping[str, Any]) -> dict[str, Credentials]:
-        """The users' credentials from their Secrets (keys username and password); missing ones are skipped."""
+    def credentials(self, obj: Mapping[str, Any]) -> tuple[dict[str, Credentials], builtins.list[str]]:
+        """The users' credentials from their Secrets (keys ``username`` and ``password``, both required), and
+        what is wrong with the Secrets that could not be used (never a value)."""
         namespace = obj["metadata"]["namespace"]
-        out = {}
-        for user, ref in (obj["spec"].get("users") or {}).items():
+        out: dict[str, Credentials] = {}
+        problems: builtins.list[str] = []
+        for user, ref in sorted((obj["spec"].get("users") or {}).items()):
+            name = ref["secretName"]
             try:
-                secret = self.core.read_namespaced_secret(ref["secretName"], namespace)
+                secret = self.core.read_namespaced_secret(name, namespace)
             except ApiException as exc:
                 if exc.status == 404:
-                    log.warning("Secret %s/%s for user %s is missing", namespace, ref["secretName"], user)
+                    problems.append(f"Secret {namespace}/{name} of user {user} is missing")
                     continue
                 raise
             data = secret.data or {}
-            name = base64.b64decode(data.get("username", "")).decode() or user
-            out[user] = Credentials(name, base64.b64decode(data.get("password", "")).decode())
-        return out
+            missing = [key for key in ("username", "password") if not data.get(key)]
+            if missing:
+                problems.append(f"Secret {namespace}/{name} of user {user} has no key {' or '.join(missing)}")
+                continue
+            try:
+                out[user] = Credentials(base64.b64decode(data["username"]).decode(),
+                                        base64.b64decode(data["password"]).decode())
+            except ValueError:  # binascii.Error and UnicodeDecodeError both are
+                problems.append(f"Secret {namespace}/{name} of user {user} is not UTF-8 text")
+        for problem in problems:
+            log.warning("%s", problem)
+        return out, problems
 
     # --- Events and the leader Lease
 
@@ -169,8 +182,12 @@ class Kube:
 
 
 def roster(obj: Mapping[str, Any], cluster: str) -> Roster:
+    """The roster this cluster's reconciler acts on (``spec``; ``spec.initialized`` as recorded by fedrender)."""
     spec = obj["spec"]
     members = tuple(Member(int(m["_id"]), m["host"], int(m["votes"]), float(m["priority"]),
-                           bool(m.get("arbiterOnly", False)), m["cluster"]) for m in spec["members"])
+                           bool(m.get("arbiterOnly", False)), m["cluster"],
+                           tuple(sorted((str(k), str(v)) for k, v in (m.get("tags") or {}).items())))
+                    for m in spec["members"])
     return Roster(spec["replicaSetName"], members, spec["initCluster"], cluster,
-                  tuple(u for u in ("root", "clusterAdmin", "clusterMonitor") if u in (spec.get("users") or {})))
+                  tuple(u for u in ("root", "clusterAdmin", "clusterMonitor") if u in (spec.get("users") or {})),
+                  bool(spec.get("initialized", False)))

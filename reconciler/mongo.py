@@ -1,25 +1,28 @@
 """The MongoDB adapter: observe the replica set and carry out one action, with pymongo.
 
-Every connection is direct (``directConnection=true``) to one member. Before the root user exists the
-reconciler relies on the localhost exception (see the README of this package: in a cluster that means
-running through the pod, which this adapter reaches as ``bootstrap_host``); afterwards it authenticates
-as root. Error codes handled: 23 AlreadyInitialized (success), 94 NotYetInitialized (not initiated),
-74 NodeNotFound, 109 ConfigurationInProgress and 308 CurrentConfigNotCommittedYet (retried with backoff).
-Passwords are never logged: :class:`Credentials` hides them from ``repr``.
+Every connection is direct (``directConnection=true``) to one member, over the network (``<VIP>:<nodePort>``),
+where MongoDB's localhost exception never applies: the reconciler always logs in as root (SCRAM-SHA-256),
+whom the image's entrypoint created from the mounted ``<name>-root`` Secret on every data member's empty data
+directory. Arbiters keep no users: they are read with ``hello`` and the set is read from a data member.
+
+Error codes (MongoDB ``error_codes.yml``): 18 AuthenticationFailed (reported, never "not initiated"),
+23 AlreadyInitialized (success), 94 NotYetInitialized, 10107 NotWritablePrimary (ends the attempt: observe
+again), 109 ConfigurationInProgress and 308 CurrentConfigNotCommittedYet (retried with backoff), 11000
+duplicate key (another reconciler's initiation claim). Passwords are never logged: :class:`Credentials`
+hides them from ``repr``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pymongo import MongoClient
-from pymongo.errors import AutoReconnect, ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import AutoReconnect, ConnectionFailure, NotPrimaryError, OperationFailure, PyMongoError
 
 from reconciler.decide import (
     Action,
@@ -32,23 +35,26 @@ from reconciler.decide import (
     Observed,
     RemoveMember,
     Roster,
+    SetDefaultWriteConcern,
     StepDown,
+    UpdateUser,
     apply,
 )
 
 log = logging.getLogger("fedrender.reconciler.mongo")
 
-UNAUTHORIZED = 13
 AUTHENTICATION_FAILED = 18
 ALREADY_INITIALIZED = 23
 NOT_YET_INITIALIZED = 94
-NODE_NOT_FOUND = 74
+NOT_WRITABLE_PRIMARY = 10107
 CONFIGURATION_IN_PROGRESS = 109
 CONFIG_NOT_COMMITTED = 308
-RETRIED = {NODE_NOT_FOUND, CONFIGURATION_IN_PROGRESS, CONFIG_NOT_COMMITTED}
+DUPLICATE_KEY = 11000
+RETRIED = {CONFIGURATION_IN_PROGRESS, CONFIG_NOT_COMMITTED}
 ROLES = {"root": [{"role": "root", "db": "admin"}],
          "clusterAdmin": [{"role": "clusterAdmin", "db": "admin"}],
          "clusterMonitor": [{"role": "clusterMonitor", "db": "admin"}, {"role": "read", "db": "local"}]}
+CLAIMS = "fedrender_init"  # local.fedrender_init on each data member: who initiates the set
 
 
 @dataclass(frozen=True)
@@ -58,31 +64,40 @@ class Credentials:
 
 
 class Temporary(Exception):
-    """Try again later (after ``retry_after`` seconds)."""
+    """Try again later (after ``retry_after`` seconds); the status reports it, never as Degraded."""
 
-    def __init__(self, message: str, retry_after: float = 5.0) -> None:
+    def __init__(self, message: str, retry_after: float = 5.0, reason: str = "Retrying") -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.reason = reason
+
+
+class AuthenticationFailed(Exception):
+    """Root could not log in (code 18)."""
 
 
 @dataclass
 class MongoAdapter:
     set_name: str
     users: Mapping[str, Credentials]
+    cluster: str = ""
     timeout_ms: int = 2000
     attempts: int = 5
     backoff: float = 0.2
     sleep: Callable[[float], None] = time.sleep
     known_local: set[str] = field(default_factory=set)
     """Hosts of this cluster in the last observed config: still reachable after the roster dropped them."""
+    root_in_use: Credentials | None = None
+    """The root credentials that last logged in: the previous ones while a rotated root Secret is carried out."""
 
     @contextmanager
-    def client(self, host: str, auth: bool = True) -> Iterator[MongoClient[dict[str, Any]]]:
-        root = self.users.get("root") if auth else None
+    def client(self, host: str, user: Credentials | None = None,
+               anonymous: bool = False) -> Iterator[MongoClient[dict[str, Any]]]:
+        login = None if anonymous else (user or self.root_in_use or self.users.get("root"))
         options: dict[str, Any] = {"directConnection": True, "serverSelectionTimeoutMS": self.timeout_ms,
                                    "connectTimeoutMS": self.timeout_ms, "socketTimeoutMS": self.timeout_ms * 5}
-        if root is not None:
-            options.update(username=root.user, password=root.password, authSource="admin",
+        if login is not None:
+            options.update(username=login.user, password=login.password, authSource="admin",
                            authMechanism="SCRAM-SHA-256")
         client: MongoClient[dict[str, Any]] = MongoClient(f"mongodb://{host}/", **options)
         try:
@@ -93,48 +108,101 @@ class MongoAdapter:
     # --- observing
 
     def observe(self, roster: Roster, ready_pods: frozenset[str]) -> Observed:
-        """What the first reachable local member says: as root, or through the localhost exception while
-        root does not exist yet (authentication fails with code 18)."""
+        """The newest config any local member knows (as root), or, with none, whether the set exists elsewhere
+        and which roster members could not be asked."""
+        root = self.users.get("root")
+        if root is None:
+            return Observed(ready_pods=ready_pods, auth_failed="no root credentials: the root Secret is missing")
         hosts = [m.host for m in roster.local()] + sorted(self.known_local - {m.host for m in roster.local()})
+        arbiters = {m.host for m in roster.members if m.arbiter_only}
         best: Observed | None = None
+        best_login: Credentials | None = None
+        unknown: set[str] = set()
+        failed = ""
+        seen_set: list[str] = []  # data hosts an arbiter here listed: where to read the set from
         for host in hosts:  # every local member: a fresh one knows no config, an older one does
             if host not in ready_pods:
+                unknown.add(host)
                 continue
-            seen = self._observe_host(host, ready_pods)
-            if seen is not None and (best is None or seen.config_version > best.config_version):
-                best = seen
+            try:
+                if host in arbiters:
+                    hello = self._hello(host)
+                    if hello.get("setName"):
+                        seen_set += [hello.get("primary", ""), *hello.get("hosts", [])]
+                    continue
+                seen, login = self._observe_host(host, ready_pods)
+            except AuthenticationFailed as exc:
+                failed = f"{host}: {exc}"
+                continue
+            except (ConnectionFailure, OperationFailure) as exc:
+                log.info("cannot read the replica set from %s: %s", host, _short(exc))
+                unknown.add(host)
+                continue
+            if seen.config_version > (best.config_version if best else -1):
+                best, best_login = seen, login
+        if (best is None or not best.config) and seen_set:  # an arbiter's cluster reads the set from a data member
+            best, best_login = self._observe_through(seen_set, ready_pods) or (best, best_login)
         if best is not None and best.config:
             self.known_local = {m.host for m in best.config if m.cluster == roster.this_cluster}
+            self.root_in_use = best_login  # the root that logs in to the set (a fresh member may know another)
             return best
-        # No local member has a config. Before anyone initiates, make sure no member elsewhere belongs to a set.
+        if failed:
+            return Observed(ready_pods=ready_pods, auth_failed=failed, unknown=frozenset(unknown))
+        # No member here has a config. Ask every other roster member: the set may run elsewhere (then read it
+        # there: this cluster may still run the primary under a host the roster dropped), or not exist yet.
         for member in roster.members:
-            if member.cluster != roster.this_cluster and self._in_a_set(member.host):
-                return Observed(ready_pods=ready_pods, exists_on=member.host)
-        return best or Observed(ready_pods=ready_pods)
-
-    def _observe_host(self, host: str, ready_pods: frozenset[str]) -> Observed | None:
-        for auth in (True, False):
+            if member.cluster == roster.this_cluster:
+                continue
             try:
-                with self.client(host, auth=auth) as client:
-                    return self._observe(client, ready_pods, auth)
-            except OperationFailure as exc:
-                if exc.code != AUTHENTICATION_FAILED or not auth:
-                    log.info("cannot read the replica set from %s: %s", host, _short(exc))
-                    return None
-            except ConnectionFailure as exc:
-                log.info("cannot reach %s: %s", host, _short(exc))
-                return None
+                hello = self._hello(member.host)
+            except (ConnectionFailure, OperationFailure):
+                unknown.add(member.host)
+                continue
+            if hello.get("setName"):
+                found = self._observe_through([hello.get("primary", ""), *hello.get("hosts", [])], ready_pods)
+                if found is None:
+                    return Observed(ready_pods=ready_pods, exists_on=member.host)
+                remote, self.root_in_use = found
+                self.known_local = {m.host for m in remote.config if m.cluster == roster.this_cluster}
+                return remote
+        return Observed(ready_pods=ready_pods, unknown=frozenset(unknown))
+
+    def _hello(self, host: str) -> dict[str, Any]:
+        with self.client(host, anonymous=True) as client:
+            return dict(client.admin.command("hello"))
+
+    def _observe_through(self, hosts: list[str], ready: frozenset[str]) -> tuple[Observed, Credentials] | None:
+        for host in dict.fromkeys(h for h in hosts if h):
+            try:
+                seen, login = self._observe_host(host, ready)
+            except (AuthenticationFailed, ConnectionFailure, OperationFailure) as exc:
+                log.info("cannot read the replica set through %s: %s", host, str(exc)[:200])
+                continue
+            if seen.config:
+                return seen, login
         return None
 
-    def _in_a_set(self, host: str) -> bool:
-        """Whether ``host`` reports a replica-set name (``hello`` needs no authentication)."""
-        try:
-            with self.client(host, auth=False) as client:
-                return bool(client.admin.command("hello").get("setName"))
-        except (ConnectionFailure, OperationFailure):
-            return False
+    def _observe_host(self, host: str, ready: frozenset[str]) -> tuple[Observed, Credentials]:
+        """Log in as root (the current Secret, else the root that worked before a rotation) and read the set;
+        returns what was seen and the root that logged in."""
+        root = self.users["root"]
+        candidates = [root] + ([self.root_in_use] if self.root_in_use not in (None, root) else [])
+        for login in candidates:
+            if login is None:  # pragma: no cover - excluded above; narrows the type
+                continue
+            try:
+                with self.client(host, user=login) as client:
+                    seen = self._observe(client, host, ready)
+            except OperationFailure as exc:
+                if exc.code != AUTHENTICATION_FAILED:
+                    raise
+                continue
+            if login != root:
+                seen = replace(seen, stale_users=seen.stale_users | {"root"})
+            return seen, login
+        raise AuthenticationFailed(f"root ({root.user}) cannot log in with the password of its Secret (code 18)")
 
-    def _observe(self, client: MongoClient[dict[str, Any]], ready: frozenset[str], root: bool) -> Observed:
+    def _observe(self, client: MongoClient[dict[str, Any]], host: str, ready: frozenset[str]) -> Observed:
         try:
             config = client.admin.command("replSetGetConfig")["config"]
         except OperationFailure as exc:
@@ -149,94 +217,165 @@ class MongoAdapter:
         head = next((m.get("optimeDate") for m in rows if m["name"] == primary), None)
         lags = {m["name"]: max(0, int((head - m["optimeDate"]).total_seconds()))
                 for m in rows if head is not None and m.get("optimeDate") is not None}
-        users: frozenset[str] = frozenset()
-        if root:
-            found = client.admin.command("usersInfo")["users"]
-            users = frozenset(u["user"] for u in found if u.get("db", "admin") == "admin")
+        found = {u["user"] for u in client.admin.command("usersInfo")["users"] if u.get("db", "admin") == "admin"}
+        users = frozenset(role for role, c in self.users.items() if c.user in found)
+        concern = client.admin.command("getDefaultRWConcern")
+        w = str(concern.get("defaultWriteConcern", {}).get("w", "")) \
+            if concern.get("defaultWriteConcernSource") == "global" else ""
+        stale = frozenset(role for role in users if role != "root" and host == primary  # users are checked on
+                          and not self._logs_in(host, self.users[role]))         # the primary, where they change
         return Observed(tuple(_member(m) for m in config["members"]), int(config["version"]), primary, states,
-                        ready, users, sources, lags)
+                        ready, users, sources, lags, default_write_concern=w, stale_users=stale)
+
+    def _logs_in(self, host: str, credentials: Credentials) -> bool:
+        """Whether ``credentials`` log in: a rotated Secret's new password does not until updateUser."""
+        try:
+            with self.client(host, user=credentials) as client:
+                client.admin.command("ping")
+        except OperationFailure as exc:
+            return exc.code != AUTHENTICATION_FAILED
+        return True
 
     # --- acting
 
     def act(self, roster: Roster, observed: Observed, action: Action) -> None:
+        """Carry out one action. NotWritablePrimary (the primary changed since observing) ends the attempt."""
+        try:
+            self._act(roster, observed, action)
+        except NotPrimaryError:  # pymongo's class for 10107 (and other "not primary" replies)
+            raise Temporary(f"{observed.primary} is no longer primary; observing again", 0.0,
+                            "NotWritablePrimary") from None
+        except OperationFailure as exc:
+            if exc.code == NOT_WRITABLE_PRIMARY:
+                raise Temporary(f"{observed.primary} is no longer primary; observing again", 0.0,
+                                "NotWritablePrimary") from None
+            if exc.code == AUTHENTICATION_FAILED:
+                raise Temporary("root cannot log in (code 18)", 30.0, "AuthenticationFailed") from None
+            raise
+        except ConnectionFailure as exc:  # a hang-up, a restart: what happened is observed next time
+            raise Temporary(f"{type(action).__name__}: {_short(exc)}; observing again", 1.0) from None
+
+    def _act(self, roster: Roster, observed: Observed, action: Action) -> None:
         if isinstance(action, Noop):
             return
         if isinstance(action, Initiate):
-            self._initiate(action.member)
-        elif isinstance(action, CreateUser):
-            self._create_user(observed.primary, action.user)
+            self._initiate(roster, action.member)
+        elif isinstance(action, SetDefaultWriteConcern):
+            with self.client(observed.primary) as client:
+                client.admin.command("setDefaultRWConcern", 1, defaultWriteConcern={"w": action.w},
+                                     writeConcern={"w": "majority"})
+        elif isinstance(action, (CreateUser, UpdateUser)):
+            self._user(observed.primary, action)
         elif isinstance(action, StepDown):
-            self._step_down(action.host)
+            with self.client(action.host) as client:
+                try:
+                    client.admin.command("replSetStepDown", 60)
+                except NotPrimaryError:
+                    raise  # it was not the primary any more: ends the attempt
+                except AutoReconnect:
+                    pass  # a primary hangs up as it steps down
         elif isinstance(action, (AddMember, RemoveMember, ChangeVotes)):
             self._reconfig(observed.primary, action)
         else:  # pragma: no cover - every action is handled above
             raise TypeError(action)
 
-    def _initiate(self, member: Member) -> None:
-        """replSetInitiate with one member, through the localhost exception or, once users exist, as root."""
+    def _initiate(self, roster: Roster, member: Member) -> None:
+        """Claim the initiation on every data member of the roster, in host order, then replSetInitiate with one
+        member. A claim is a document in the member's ``local`` database (writable before a set exists, never
+        replicated); two reconcilers with rosters that share a member cannot both hold all their claims, so at
+        most one initiates."""
+        for host in sorted(m.host for m in roster.members if not m.arbiter_only):
+            self._claim(host)
+        for other in roster.members:
+            if other.host != member.host and self._hello(other.host).get("setName"):
+                raise Temporary(f"{roster.name} already exists ({other.host} is a member): not initiating", 0.0)
         config = {"_id": self.set_name, "members": [_config_member(member)]}
-        for auth in (False, True):
-            with self.client(member.host, auth=auth) as client:
-                try:
-                    client.admin.command("replSetInitiate", config)
-                    return
-                except OperationFailure as exc:
-                    if exc.code == ALREADY_INITIALIZED:
-                        log.info("replica set %s was already initiated", self.set_name)
-                        return
-                    if exc.code != UNAUTHORIZED or auth:
-                        raise
-
-    def _create_user(self, primary: str, user: str) -> None:
-        credentials = self.users.get(user)
-        if credentials is None:
-            raise Temporary(f"no credentials for user {user}: its Secret is missing", 30)
-        with self.client(primary, auth=user != "root") as client:
+        with self.client(member.host) as client:
             try:
-                client.admin.command("createUser", credentials.user, pwd=credentials.password, roles=ROLES[user])
+                client.admin.command("replSetInitiate", config)
             except OperationFailure as exc:
-                if exc.code != 51003:  # user already exists
+                if exc.code != ALREADY_INITIALIZED:
+                    raise
+                log.info("replica set %s was already initiated", self.set_name)
+
+    def _claim(self, host: str) -> None:
+        with self.client(host) as client:
+            claims = client.local
+            reply = claims.command("insert", CLAIMS, documents=[{"_id": self.set_name, "cluster": self.cluster}])
+            if not reply.get("writeErrors"):
+                return
+            if reply["writeErrors"][0].get("code") != DUPLICATE_KEY:
+                raise Temporary(f"cannot claim the initiation on {host}: {reply['writeErrors'][0].get('errmsg')}")
+            held = claims.command("find", CLAIMS, filter={"_id": self.set_name})["cursor"]["firstBatch"]
+            owner = held[0].get("cluster", "") if held else ""
+            if owner != self.cluster:
+                raise Temporary(f"cluster {owner} claimed the initiation of {self.set_name} on {host}: "
+                                "not initiating", 30.0, "InitiatedElsewhere")
+
+    def _user(self, primary: str, action: CreateUser | UpdateUser) -> None:
+        credentials = self.users.get(action.user)
+        if credentials is None:
+            raise Temporary(f"no credentials for user {action.user}: its Secret is missing", 30, "SecretMissing")
+        with self.client(primary) as client:
+            if isinstance(action, UpdateUser):
+                client.admin.command("updateUser", credentials.user, pwd=credentials.password)
+                if action.user == "root":
+                    self.root_in_use = credentials
+                log.info("updated the password of user %s", credentials.user)
+                return
+            try:
+                client.admin.command("createUser", credentials.user, pwd=credentials.password,
+                                     roles=ROLES[action.user])
+            except OperationFailure as exc:
+                if exc.code != 51003:  # it exists: a rotated password is an UpdateUser once observed
                     raise
         log.info("created user %s", credentials.user)
 
-    def _step_down(self, host: str) -> None:
-        with self.client(host) as client, contextlib.suppress(AutoReconnect):  # it hangs up as it steps down
-            client.admin.command("replSetStepDown", 60)
-
-    def _reconfig(self, primary: str, action: Action) -> None:
-        """One reconfiguration, from the primary's current config; retried while MongoDB asks for it."""
+    def _reconfig(self, primary: str, action: AddMember | RemoveMember | ChangeVotes) -> None:
+        """One reconfiguration, from the primary's current config; retried while MongoDB asks for it (109, 308).
+        A reconfig that already went through (the primary hung up after applying it) is not sent again."""
         for attempt in range(self.attempts):
-            try:
-                with self.client(primary) as client:
-                    config = client.admin.command("replSetGetConfig")["config"]
-                    current = [_member(m) for m in config["members"]]
-                    members = apply(current, action)
-                    by_id = {m["_id"]: m for m in config["members"]}
-                    config["members"] = [_merge(by_id.get(m.id), m) for m in members]
-                    config["version"] = int(config["version"]) + 1
+            with self.client(primary) as client:
+                config = client.admin.command("replSetGetConfig")["config"]
+                current = [_member(m) for m in config["members"]]
+                if isinstance(action, AddMember) and any(m.id == action.member.id for m in current):
+                    return  # already added (a reply lost on the way): never a duplicate _id
+                members = apply(current, action)
+                if [_key(m) for m in members] == sorted(_key(m) for m in current):
+                    return  # already applied
+                by_id = {m["_id"]: m for m in config["members"]}
+                config["members"] = [_merge(by_id.get(m.id), m) for m in members]
+                config["version"] = int(config["version"]) + 1
+                try:
                     client.admin.command("replSetReconfig", config)  # never force
                     return
-            except OperationFailure as exc:
-                if exc.code not in RETRIED:
-                    raise
-                log.info("reconfig of %s: %s; retrying", self.set_name, (exc.details or {}).get("codeName", exc.code))
-            except AutoReconnect as exc:
-                log.info("reconfig of %s: %s; retrying", self.set_name, _short(exc))
+                except OperationFailure as exc:
+                    if exc.code not in RETRIED:
+                        raise
+                    log.info("reconfig of %s: %s; retrying", self.set_name,
+                             (exc.details or {}).get("codeName", exc.code))
             self.sleep(self.backoff * 2**attempt)
-        raise Temporary(f"reconfig of {self.set_name} did not go through after {self.attempts} attempts")
+        raise Temporary(f"reconfig of {self.set_name} did not go through after {self.attempts} attempts "
+                        "(the previous config is not committed yet)", reason="Reconfiguring")
 
 
 def _member(raw: Mapping[str, Any]) -> Member:
+    tags = {str(k): str(v) for k, v in (raw.get("tags") or {}).items()}
     return Member(int(raw["_id"]), str(raw["host"]), int(raw.get("votes", 1)), float(raw.get("priority", 1)),
-                  bool(raw.get("arbiterOnly", False)), str((raw.get("tags") or {}).get("cluster", "")))
+                  bool(raw.get("arbiterOnly", False)), tags.get("cluster", ""), tuple(sorted(tags.items())))
+
+
+def _key(member: Member) -> tuple[int, str, int, float, bool, list[tuple[str, str]]]:
+    return (member.id, member.host, member.votes, member.priority, member.arbiter_only,
+            sorted(member.config_tags().items()))
 
 
 def _config_member(member: Member) -> dict[str, Any]:
     out: dict[str, Any] = {"_id": member.id, "host": member.host, "votes": member.votes, "priority": member.priority}
     if member.arbiter_only:
         out["arbiterOnly"] = True
-    if member.cluster:
-        out["tags"] = {"cluster": member.cluster}
+    if member.config_tags():
+        out["tags"] = member.config_tags()
     return out
 
 

@@ -1,44 +1,88 @@
-"""MongoReplicaSet.status from what a reconciler saw and did: pure, and never carrying a password."""
+"""MongoReplicaSet.status from what a reconciler saw and did: pure, and never carrying a password.
+
+Phases (in this order):
+
+* ``Pending``: not initiated and nothing to do here yet, or root cannot log in (Ready's reason says
+  ``AuthenticationFailed``);
+* ``Initializing``: this reconciler initiates;
+* ``Degraded``: the set lost something: no primary, a voting member unreachable, or a member in ROLLBACK or
+  RECOVERING past the deadline (``stuck``);
+* ``Syncing``: a member is in STARTUP/STARTUP2 (initial sync) or briefly RECOVERING;
+* ``Reconfiguring``: the config differs from the roster, an action is under way or being retried (308, 109,
+  NotWritablePrimary);
+* ``Ready``: the config matches the roster, nothing to do, nothing failed.
+
+Conditions (Kubernetes API conventions) keep their ``lastTransitionTime`` unless their status changes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.decide import Action, Initiate, Noop, Observed, Roster
 
 HEALTHY_STATES = {"PRIMARY", "SECONDARY", "ARBITER"}
+SYNCING_STATES = {"STARTUP", "STARTUP2", "RECOVERING"}
 
 
-def build_status(generation: int, roster: Roster, observed: Observed, action: Action, error: str,
-                 now: str) -> dict[str, Any]:
-    """The status subresource this cluster's reconciler reports (Karmada aggregates them across clusters)."""
-    desired = {(m.id, m.host, m.votes, m.priority) for m in roster.members}
-    actual = {(m.id, m.host, m.votes, m.priority) for m in observed.config}
+def build_status(generation: int, roster: Roster, observed: Observed, action: Action, now: str, *,
+                 error: str = "", error_reason: str = "", problems: Sequence[str] = (),
+                 stuck: frozenset[str] = frozenset(),
+                 previous: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The status subresource this cluster's reconciler reports (Karmada aggregates them across clusters).
+
+    ``error``/``error_reason``: a failed or retried action (a message and a CamelCase reason); ``problems``:
+    invalid Secrets; ``stuck``: hosts in ROLLBACK/RECOVERING past the deadline; ``previous``: the conditions
+    reported before (their transition times are kept)."""
+    desired = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in roster.members}
+    actual = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in observed.config}
     initialized = bool(observed.config)
     in_sync = initialized and desired == actual
-    unhealthy = sorted(h for h, s in observed.states.items() if s not in HEALTHY_STATES)
-    users_ready = initialized and set(roster.users) <= observed.users
-    if error:
-        phase = "Degraded"
+    users_ready = initialized and set(roster.users) <= observed.users and not observed.stale_users and not problems
+    voters = {m.host for m in observed.config if m.votes > 0}
+    lost = sorted(h for h in voters if observed.states.get(h, "") not in HEALTHY_STATES | SYNCING_STATES)
+    syncing = sorted(h for h, s in observed.states.items() if s in SYNCING_STATES)
+    if observed.auth_failed:
+        phase, reason = "Pending", "AuthenticationFailed"
     elif not initialized:
         phase = "Initializing" if isinstance(action, Initiate) else "Pending"
-    elif unhealthy:
-        phase = "Degraded"
-    elif in_sync and isinstance(action, Noop):
-        phase = "Ready"
+        reason = error_reason or phase
+    elif not observed.primary or lost or stuck:
+        phase, reason = "Degraded", ("NoPrimary" if not observed.primary else
+                                     "MemberUnreachable" if lost else "MemberStuck")
+    elif syncing:
+        phase, reason = "Syncing", "InitialSync"
+    elif in_sync and isinstance(action, Noop) and not error and not observed.stale_users:
+        phase, reason = "Ready", "Ready"
     else:
-        phase = "Reconfiguring"
+        phase, reason = "Reconfiguring", error_reason or "Reconfiguring"
     members = [{"_id": m.id, "host": m.host, "stateStr": observed.states.get(m.host, "UNKNOWN"),
                 "health": 1 if observed.states.get(m.host) in HEALTHY_STATES else 0,
                 "syncSource": observed.sync_sources.get(m.host, ""), "lagSeconds": observed.lag_seconds.get(m.host, 0)}
                for m in observed.config]
+    before = {str(c.get("type")): c for c in previous}
 
-    def condition(kind: str, ok: bool | None, reason: str, message: str) -> dict[str, Any]:
+    def condition(kind: str, ok: bool | None, why: str, message: str) -> dict[str, Any]:
         status = "Unknown" if ok is None else ("True" if ok else "False")
-        return {"type": kind, "status": status, "reason": reason, "message": message,
-                "lastTransitionTime": now, "observedGeneration": generation}
+        old = before.get(kind, {})
+        since = str(old["lastTransitionTime"]) if old.get("status") == status and old.get("lastTransitionTime") else now
+        return {"type": kind, "status": status, "reason": why, "message": message[:1024],
+                "lastTransitionTime": since, "observedGeneration": generation}
 
     primary_here = observed.primary in {m.host for m in roster.local()}
+    if problems:
+        users_reason, users_message = "SecretInvalid", "; ".join(problems)
+    elif observed.auth_failed:
+        users_reason, users_message = "AuthenticationFailed", observed.auth_failed
+    elif observed.stale_users:
+        users_reason, users_message = "PasswordChanging", f"updating {', '.join(sorted(observed.stale_users))}"
+    elif users_ready:
+        users_reason, users_message = "UsersExist", f"{', '.join(roster.users)} exist"
+    else:
+        users_reason, users_message = "UsersPending", "created by the primary's cluster"
+    known = users_ready or primary_here or bool(problems) or bool(observed.auth_failed)
+    detail = observed.auth_failed or error or action.reason
     return {
         "observedGeneration": generation,
         "phase": phase,
@@ -47,13 +91,10 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
         "members": members,
         "conditions": [
             condition("Initialized", initialized, "ReplicaSetConfig" if initialized else "NotInitiated",
-                      f"config version {observed.config_version}" if initialized else action.reason),
-            condition("UsersReady", users_ready if primary_here or users_ready else None,
-                      "UsersExist" if users_ready else "UsersPending",
-                      "root, clusterAdmin, clusterMonitor exist" if users_ready
-                      else "created by the primary's cluster"),
+                      f"config version {observed.config_version}" if initialized else detail),
+            condition("UsersReady", users_ready if known else None, users_reason, users_message),
             condition("MembersInSync", in_sync, "InSync" if in_sync else "Reconfiguring",
                       "the replica set config matches the roster" if in_sync else action.reason),
-            condition("Ready", phase == "Ready", phase, error or action.reason),
+            condition("Ready", phase == "Ready", reason, detail),
         ],
     }

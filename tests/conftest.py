@@ -44,6 +44,15 @@ def cli() -> type:
     return _Cli
 
 
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo inputs rendered once per test module."""
+    out = tmp_path_factory.mktemp("render") / "out"
+    result = run(["render", *DEMO_ARGS, "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
 def tree(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` with its bytes, keyed by relative path."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}

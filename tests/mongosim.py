@@ -1,11 +1,30 @@
-"""A MongoDB replica set simulated over the wire with MockupDB, strict about MongoDB's rules.
+"""A MongoDB replica set simulated over the wire with MockupDB, at least as strict as a real mongod.
 
-One MockupDB server per member host; all share one model. Enforced: replSetInitiate once (code 23
-after), reconfig only on the primary (10107), the version must follow, at most one voting change per
-reconfig (103), at most 50 members and 7 voters, never ``force``; 308 while the last config is not
-committed; step-down elects another electable member. Authentication is real SCRAM-SHA-256; with no
-user yet, unauthenticated commands are allowed (the localhost exception). A host can be taken down to
-simulate a mongod restart: it hangs up on every request.
+One MockupDB server per member host (a mongod started with ``--replSet --auth --keyFile``); all share one
+model, guarded by a lock (several reconcilers may talk to it at once). What it enforces, after the MongoDB
+manual and server (``replSetInitiate``, ``replSetReconfig``, ``setDefaultRWConcern``, jstests
+``reconfig_fails_with_implicit_default_write_concern_change``):
+
+* Authentication is real SCRAM-SHA-256. The localhost exception is never granted over the wire: every wire
+  client is remote (the reconciler reaches members as ``<VIP>:<nodePort>``), so every command but the
+  handshake needs an authenticated user (13 Unauthorized).
+* The first user comes the way the official image's ``docker-entrypoint.sh`` makes it: on a data member whose
+  data directory is empty, from MONGO_INITDB_ROOT_USERNAME(_FILE) and MONGO_INITDB_ROOT_PASSWORD(_FILE),
+  both or neither, through a temporary mongod bound to 127.0.0.1 without ``--replSet``/``--auth``/``--keyFile``
+  (:func:`entrypoint_root`; modelled in-process because it runs on the member's own host).
+* Users live in each node's admin database until it joins the set; initial sync replaces them with the set's.
+  Arbiters keep no users: authenticating against one fails (18).
+* replSetInitiate once (23 after; a second set is recorded as a violation), reconfig only on the primary
+  (10107), the version must follow, one voting change per reconfig (103), at most 50 members and 7 voters,
+  arbiters vote with priority 0 (93), never ``force``, 308 while the last config is not committed
+  (``commit_lag`` replies in a row), and, while no cluster-wide default write concern is set, a reconfig
+  that changes the implicit default write concern is refused (103, as MongoDB 5.0+).
+* createUser, updateUser, setDefaultRWConcern and replSetStepDown only on the primary (10107).
+* Elections: a primary taken down is replaced by an electable member when a majority of voters is up.
+* Writes to the ``local`` database are accepted on any member, initiated or not (as mongod does); the
+  reconciler's initiation claims use them.
+* New data members report STARTUP2 for ``initial_sync_reads`` status reads before SECONDARY. A host can be
+  taken down (it hangs up on every request) or hiccup on reconfigs (a restart).
 """
 
 from __future__ import annotations
@@ -15,14 +34,20 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bson import Binary
 from mockupdb import MockupDB
 
+from reconciler.decide import Member, implicit_write_concern_majority
+
 ITERATIONS = 4096
 NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
+OPEN = {"hello", "ismaster", "ping", "saslstart", "saslcontinue", "endsessions", "buildinfo"}
+PRIMARY_ONLY = {"createuser", "updateuser", "setdefaultrwconcern", "replsetreconfig", "replsetstepdown"}
 
 
 @dataclass
@@ -39,24 +64,54 @@ class User:
         return cls(salt, hashlib.sha256(client_key).digest(), hmac.digest(salted, b"Server Key", "sha256"))
 
 
+def entrypoint_root(username: str | None, password: str | None) -> dict[str, User]:
+    """The users the official image's entrypoint leaves in an empty data directory: root from
+    MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD (or their _FILE variants), both or neither."""
+    if bool(username) != bool(password):
+        raise ValueError("error: missing 'MONGO_INITDB_ROOT_USERNAME' or 'MONGO_INITDB_ROOT_PASSWORD': "
+                         "both must be specified for a user to be created")
+    return {username: User.make(password)} if username and password else {}
+
+
+@dataclass
+class Node:
+    arbiter: bool = False
+    users: dict[str, User] = field(default_factory=dict)
+    local: dict[str, dict[str, Any]] = field(default_factory=dict)  # local.fedrender_init by _id
+
+
 @dataclass
 class ReplicaSet:
     name: str
     config: dict[str, Any] | None = None
     primary: str = ""
-    users: dict[str, User] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)  # the set's admin users
+    default_write_concern: dict[str, Any] | None = None  # setDefaultRWConcern's, None while implicit
+    nodes: dict[str, Node] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
-    hiccups: dict[str, int] = field(default_factory=dict)  # host -> requests to hang up on (a restart)
+    hiccups: dict[str, int] = field(default_factory=dict)  # host -> reconfigs to hang up on (a restart)
     lag: dict[str, int] = field(default_factory=dict)  # host -> seconds behind the primary
-    uncommitted: bool = False
-    commit_lag: bool = False  # when set, the reconfig after a reconfig first gets 308
+    syncing: dict[str, float] = field(default_factory=dict)  # host -> status reads (or seconds) left in STARTUP2
+    initial_sync_reads: int = 1
+    clock: Callable[[], float] | None = None  # when set, initial sync lasts initial_sync_seconds of this clock
+    initial_sync_seconds: float = 0.0
+    uncommitted: int = 0
+    commit_lag: int = 0  # after each reconfig, this many reconfigs get 308 first
+    lost_replies: int = 0  # this many applied reconfigs lose their reply: the primary hangs up after applying
     violations: list[str] = field(default_factory=list)
     reconfigs: list[dict[str, Any]] = field(default_factory=list)
-    authenticated: set[tuple[str, int]] = field(default_factory=set)
+    initiates: list[str] = field(default_factory=list)
+    refused: list[tuple[str, int]] = field(default_factory=list)  # (command, code) of every error reply
+    authenticated: dict[tuple[str, int], str] = field(default_factory=dict)
     conversations: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     def voters(self, config: dict[str, Any]) -> set[int]:
         return {m["_id"] for m in config["members"] if m.get("votes", 1) > 0}
+
+
+def _members(config: dict[str, Any]) -> list[Member]:
+    return [Member(int(m["_id"]), m["host"], int(m.get("votes", 1)), float(m.get("priority", 1)),
+                   bool(m.get("arbiterOnly", False))) for m in config["members"]]
 
 
 class Simulator:
@@ -65,57 +120,107 @@ class Simulator:
     def __init__(self, name: str = "db") -> None:
         self.rs = ReplicaSet(name)
         self.servers: dict[str, MockupDB] = {}
-        self.reconcilers: dict[str, Any] = {}  # one reconciler (its adapter) per cluster, as deployed
+        self.lock = threading.RLock()
 
-    def add_host(self) -> str:
+    def add_host(self, root: tuple[str, str] | None = ("root", "root-pw-0"), arbiter: bool = False) -> str:
+        """A new member's mongod on an empty data directory. Data members get root from the entrypoint
+        (``root`` = the mounted Secret's username and password); arbiters get no Secret and no user."""
         server = MockupDB(auto_ismaster=False)
         port = server.run()
         host = f"127.0.0.1:{port}"
-        self.servers[host] = server
+        with self.lock:
+            self.servers[host] = server
+            self.rs.nodes[host] = Node(arbiter, {} if arbiter or root is None else entrypoint_root(*root))
         server.autoresponds(lambda request, host=host: self._handle(host, request))
         return host
 
     def stop(self) -> None:
-        for server in self.servers.values():
-            server.stop()
+        """Stop every server at once (each takes a poll interval to notice)."""
+        stopping = [threading.Thread(target=server.stop) for server in self.servers.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+
+    # --- events a test causes
+
+    def take_down(self, host: str) -> None:
+        with self.lock:
+            self.rs.down.add(host)
+            if host == self.rs.primary:
+                self.rs.primary = ""
+                self.elect()
+
+    def elect(self) -> str:
+        """Elect the electable, reachable member with the highest priority when a majority of voters is up."""
+        config = self.rs.config
+        if config is None:
+            return ""
+        up_votes = sum(m.get("votes", 1) for m in config["members"] if m["host"] not in self.rs.down)
+        if up_votes * 2 <= len(self.rs.voters(config)):
+            self.rs.primary = ""
+            return ""
+        electable = [m for m in config["members"] if m["host"] not in self.rs.down and m.get("votes", 1) > 0
+                     and m.get("priority", 1) > 0 and not m.get("arbiterOnly") and not self._syncing(m["host"])]
+        if electable:
+            self.rs.primary = max(electable, key=lambda m: (m.get("priority", 1), -m["_id"]))["host"]
+        return self.rs.primary
 
     # --- request handling
 
     def _handle(self, host: str, request: Any) -> bool:
-        if host in self.rs.down:
-            request.hangup()
-            return True
-        if self.rs.hiccups.get(host, 0) > 0 and request.command_name.lower() == "replsetreconfig":
-            self.rs.hiccups[host] -= 1
-            request.hangup()
-            return True
-        name = request.command_name
-        handler = getattr(self, f"_cmd_{name.lower()}", None)
-        if handler is None:
-            return request.replies({"ok": 0, "errmsg": f"simulator: no such command {name}", "code": 59})  # type: ignore[no-any-return]
-        conn = (host, request.client_port)
-        needs_auth = name.lower() not in ("hello", "ismaster", "ping", "saslstart", "saslcontinue", "endsessions")
-        if needs_auth and self.rs.users and conn not in self.rs.authenticated:
-            return request.replies({"ok": 0, "code": 13, "codeName": "Unauthorized",  # type: ignore[no-any-return]
-                                    "errmsg": f"command {name} requires authentication"})
-        reply = handler(host, request, conn)
-        if reply is None:
-            return True
-        return request.replies(reply)  # type: ignore[no-any-return]
+        with self.lock:
+            if host in self.rs.down:
+                request.hangup()
+                return True
+            name = request.command_name.lower()
+            if self.rs.hiccups.get(host, 0) > 0 and name == "replsetreconfig":
+                self.rs.hiccups[host] -= 1
+                request.hangup()
+                return True
+            handler = getattr(self, f"_cmd_{name}", None)
+            conn = (host, request.client_port)
+            if handler is None:
+                reply: dict[str, Any] | None = self._error(59, "CommandNotFound", f"no such command {name}")
+            elif name not in OPEN and conn not in self.rs.authenticated:
+                # No localhost exception over the wire: every command but the handshake needs a user.
+                reply = self._error(13, "Unauthorized", f"command {request.command_name} requires authentication")
+            elif name in PRIMARY_ONLY and host != self.rs.primary:
+                reply = self._error(10107, "NotWritablePrimary", f"{request.command_name} must run on the primary")
+            else:
+                reply = handler(host, request, conn)
+            if reply is None:
+                return True
+            if not reply.get("ok"):
+                self.rs.refused.append((name, int(reply["code"])))
+            return request.replies(reply)  # type: ignore[no-any-return]
 
     @staticmethod
     def _error(code: int, name: str, message: str) -> dict[str, Any]:
         return {"ok": 0, "code": code, "codeName": name, "errmsg": message}
 
+    def _in_config(self, host: str) -> bool:
+        return self.rs.config is not None and any(m["host"] == host for m in self.rs.config["members"])
+
+    def _users(self, host: str) -> dict[str, User]:
+        """The admin users a host authenticates against: the set's once it joined (initial sync replaced its
+        own), none on an arbiter, else what the entrypoint left."""
+        node = self.rs.nodes[host]
+        if node.arbiter:
+            return {}
+        return self.rs.users if self._in_config(host) else node.users
+
     def _cmd_hello(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
         config = self.rs.config
-        in_set = config is not None and any(m["host"] == host for m in config["members"])
         primary = host == self.rs.primary
         reply: dict[str, Any] = {"ok": 1, "isWritablePrimary": primary, "ismaster": primary,
                                  "maxWireVersion": 21, "minWireVersion": 0, "me": host}
-        if in_set and config is not None:
-            reply.update(setName=self.rs.name, secondary=host != self.rs.primary,
-                         hosts=[m["host"] for m in config["members"]], setVersion=config["version"])
+        if config is not None and self._in_config(host):
+            arbiter = self.rs.nodes[host].arbiter
+            reply.update(setName=self.rs.name, secondary=not primary and not arbiter, arbiterOnly=arbiter,
+                         hosts=[m["host"] for m in config["members"] if not m.get("arbiterOnly")],
+                         arbiters=[m["host"] for m in config["members"] if m.get("arbiterOnly")],
+                         setVersion=config["version"], primary=self.rs.primary)
         return reply
 
     _cmd_ismaster = _cmd_hello
@@ -123,8 +228,7 @@ class Simulator:
     def _cmd_ping(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
         return {"ok": 1}
 
-    def _cmd_endsessions(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        return {"ok": 1}
+    _cmd_endsessions = _cmd_ping
 
     def _cmd_saslstart(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
         doc = request.doc
@@ -133,12 +237,12 @@ class Simulator:
         first = bytes(doc["payload"]).decode()
         bare = first.split(",", 2)[2]
         fields = dict(part.split("=", 1) for part in bare.split(","))
-        user = self.rs.users.get(fields["n"])
+        user = self._users(host).get(fields["n"])
         if user is None:
             return self._error(18, "AuthenticationFailed", "Authentication failed.")
         nonce = fields["r"] + base64.b64encode(os.urandom(18)).decode()
         server_first = f"r={nonce},s={base64.b64encode(user.salt).decode()},i={ITERATIONS}"
-        self.rs.conversations[conn] = {"user": user, "bare": bare, "server_first": server_first, "nonce": nonce}
+        self.rs.conversations[conn] = {"user": user, "name": fields["n"], "bare": bare, "server_first": server_first}
         return {"ok": 1, "conversationId": 1, "done": False, "payload": Binary(server_first.encode())}
 
     def _cmd_saslcontinue(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
@@ -153,25 +257,28 @@ class Simulator:
         client_key = bytes(a ^ b for a, b in zip(base64.b64decode(proof), signature, strict=True))
         if hashlib.sha256(client_key).digest() != user.stored_key:
             return self._error(18, "AuthenticationFailed", "Authentication failed.")
-        self.rs.authenticated.add(conn)
+        self.rs.authenticated[conn] = state["name"]
         server_signature = base64.b64encode(hmac.digest(user.server_key, message, "sha256")).decode()
         return {"ok": 1, "conversationId": 1, "done": True, "payload": Binary(f"v={server_signature}".encode())}
 
+    # --- replication
+
     def _cmd_replsetinitiate(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        if self.rs.config is not None and self._in_config(host):
+        self.rs.initiates.append(host)
+        if self._in_config(host):
             return self._error(23, "AlreadyInitialized", "already initialized")
-        if self.rs.config is not None:  # a fresh node would happily start a second set with the same name
+        if self.rs.config is not None:  # a real fresh mongod would start a second set with the same name
             self.rs.violations.append(f"replSetInitiate on {host}, outside the live set: a second replica set")
             return self._error(23, "AlreadyInitialized", "simulator: refusing a second replica set")
         config = dict(request.doc["replSetInitiate"])
+        if config.get("_id") != self.rs.name:
+            return self._error(93, "InvalidReplicaSetConfig", "the set name must match --replSet")
         if not any(m["host"] == host for m in config["members"]):
             return self._error(93, "InvalidReplicaSetConfig", "this node is not in the config")
         config["version"] = 1
         self.rs.config, self.rs.primary = config, host
+        self.rs.users = dict(self.rs.nodes[host].users)
         return {"ok": 1}
-
-    def _in_config(self, host: str) -> bool:
-        return self.rs.config is not None and any(m["host"] == host for m in self.rs.config["members"])
 
     def _cmd_replsetgetconfig(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
         if not self._in_config(host):  # a fresh mongod knows no config, whatever the others have
@@ -184,25 +291,37 @@ class Simulator:
         members = []
         for m in self.rs.config["members"]:
             up = m["host"] not in self.rs.down
-            state = "PRIMARY" if m["host"] == self.rs.primary else ("ARBITER" if m.get("arbiterOnly") else "SECONDARY")
+            if m["host"] == self.rs.primary:
+                state = "PRIMARY"
+            elif m.get("arbiterOnly"):
+                state = "ARBITER"
+            elif self._syncing(m["host"]):
+                state = "STARTUP2"
+            else:
+                state = "SECONDARY"
             optime = NOW - dt.timedelta(seconds=self.rs.lag.get(m["host"], 0))
-            members.append({"_id": m["_id"], "name": m["host"], "health": 1 if up else 0,
-                            "stateStr": state if up else "(not reachable/healthy)", "optimeDate": optime,
-                            "syncSourceHost": self.rs.primary if up and m["host"] != self.rs.primary else ""})
+            row = {"_id": m["_id"], "name": m["host"], "health": 1 if up else 0,
+                   "stateStr": state if up else "(not reachable/healthy)",
+                   "syncSourceHost": self.rs.primary if up and state == "SECONDARY" else ""}
+            if not m.get("arbiterOnly"):
+                row["optimeDate"] = optime
+            members.append(row)
         return {"ok": 1, "set": self.rs.name, "members": members}
 
-    def _cmd_replsetreconfig(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+    def _cmd_replsetreconfig(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any] | None:
         if request.doc.get("force"):
             self.rs.violations.append("reconfig with force")
             return self._error(103, "NewReplicaSetConfigurationIncompatible", "force is never allowed here")
-        if host != self.rs.primary:
-            return self._error(10107, "NotWritablePrimary", "replSetReconfig should only be run on a writable PRIMARY")
-        if self.rs.uncommitted:
-            self.rs.uncommitted = False
+        if self.rs.uncommitted > 0:
+            self.rs.uncommitted -= 1
             return self._error(308, "CurrentConfigNotCommittedYet", "the current config is not yet committed")
         old, new = self.rs.config or {}, dict(request.doc["replSetReconfig"])
         if new["version"] != old["version"] + 1:
             return self._error(103, "NewReplicaSetConfigurationIncompatible", "version must be the current one + 1")
+        for m in new["members"]:
+            if m.get("arbiterOnly") and (m.get("votes", 1) != 1 or m.get("priority", 0) != 0):
+                self.rs.violations.append(f"arbiter {m['host']} without a vote or with a priority")
+                return self._error(93, "InvalidReplicaSetConfig", "arbiters must vote and have priority 0")
         changes = len(self.rs.voters(old) ^ self.rs.voters(new))
         if changes > 1:
             self.rs.violations.append(f"{changes} voting changes in one reconfig")
@@ -211,16 +330,50 @@ class Simulator:
         if len(new["members"]) > 50 or len(self.rs.voters(new)) > 7:
             self.rs.violations.append("more than 50 members or 7 voters")
             return self._error(103, "NewReplicaSetConfigurationIncompatible", "too many members or voters")
+        if len({m["_id"] for m in new["members"]}) != len(new["members"]):
+            self.rs.violations.append("duplicate _id in a reconfig")
+            return self._error(93, "InvalidReplicaSetConfig", "duplicate _id")
         if not any(m["host"] == host for m in new["members"]):
             return self._error(103, "NewReplicaSetConfigurationIncompatible", "the primary cannot remove itself")
+        if self.rs.default_write_concern is None and (implicit_write_concern_majority(_members(old))
+                                                      != implicit_write_concern_majority(_members(new))):
+            return self._error(103, "NewReplicaSetConfigurationIncompatible",
+                               "Reconfig attempted to install a config that would change the implicit default "
+                               "write concern. Use the setDefaultRWConcern command to set a cluster-wide write "
+                               "concern and try the reconfig again.")
+        before = {m["host"] for m in old["members"]}
+        joined = [m["host"] for m in new["members"] if m["host"] not in before]
+        if any(h in self.rs.down for h in joined):
+            return self._error(74, "NodeNotFound", "Quorum check failed: a new member did not respond")
+        for joining in joined:
+            if not self.rs.nodes[joining].arbiter:
+                self.rs.syncing[joining] = (self.rs.clock() + self.rs.initial_sync_seconds if self.rs.clock
+                                            else self.rs.initial_sync_reads)
         self.rs.config = new
         self.rs.reconfigs.append(new)
         self.rs.uncommitted = self.rs.commit_lag
+        if self.rs.lost_replies > 0:
+            self.rs.lost_replies -= 1
+            request.hangup()
+            return None
         return {"ok": 1}
 
+    def _syncing(self, host: str) -> bool:
+        """Whether ``host`` is still in initial sync (each status read counts down, or the clock runs)."""
+        left = self.rs.syncing.get(host)
+        if left is None:
+            return False
+        if self.rs.clock is not None:
+            done = self.rs.clock() >= left
+        else:
+            self.rs.syncing[host] = left - 1
+            done = left <= 0
+        if done:
+            del self.rs.syncing[host]
+        return not done
+
     def _cmd_replsetstepdown(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any] | None:
-        if host != self.rs.primary or self.rs.config is None:
-            return self._error(10107, "NotWritablePrimary", "not primary")
+        assert self.rs.config is not None
         electable = [m for m in self.rs.config["members"] if m["host"] != host and m.get("votes", 1) > 0
                      and m.get("priority", 1) > 0 and m["host"] not in self.rs.down and not m.get("arbiterOnly")]
         if not electable:
@@ -229,16 +382,62 @@ class Simulator:
         request.hangup()  # a primary closes its connections when it steps down
         return None
 
+    def _cmd_setdefaultrwconcern(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        concern = request.doc.get("defaultWriteConcern")
+        if concern is None and request.doc.get("defaultReadConcern") is None:
+            return self._error(2, "BadValue", "At least one of the 'defaultReadConcern' or 'defaultWriteConcern' "
+                                              "fields must be present")
+        if concern is not None:
+            if "w" not in concern or concern["w"] == 0:
+                return self._error(2, "BadValue", "the default write concern needs a w other than 0")
+            self.rs.default_write_concern = dict(concern)
+        return {"ok": 1, **self._rw_concern()}
+
+    def _cmd_getdefaultrwconcern(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        return {"ok": 1, **self._rw_concern()}
+
+    def _rw_concern(self) -> dict[str, Any]:
+        if self.rs.default_write_concern is not None:
+            return {"defaultWriteConcern": self.rs.default_write_concern, "defaultWriteConcernSource": "global"}
+        majority = self.rs.config is None or implicit_write_concern_majority(_members(self.rs.config))
+        return {"defaultWriteConcern": {"w": "majority" if majority else 1, "wtimeout": 0},
+                "defaultWriteConcernSource": "implicit"}
+
+    # --- users
+
     def _cmd_createuser(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        if host != self.rs.primary:
-            return self._error(10107, "NotWritablePrimary", "not primary")
         name = request.doc["createUser"]
-        if not self.rs.users and name != "root":
-            return self._error(13, "Unauthorized", "the localhost exception only creates the first user")
         if name in self.rs.users:
             return self._error(51003, "Location51003", f"User \"{name}@admin\" already exists")
         self.rs.users[name] = User.make(request.doc["pwd"])
         return {"ok": 1}
 
+    def _cmd_updateuser(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        name = request.doc["updateUser"]
+        if name not in self.rs.users:
+            return self._error(11, "UserNotFound", f"Could not find user \"{name}\" for db \"admin\"")
+        self.rs.users[name] = User.make(request.doc["pwd"])
+        return {"ok": 1}
+
     def _cmd_usersinfo(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
-        return {"ok": 1, "users": [{"user": u, "db": "admin"} for u in sorted(self.rs.users)]}
+        return {"ok": 1, "users": [{"user": u, "db": "admin"} for u in sorted(self._users(host))]}
+
+    # --- the local database (writable on every member, initiated or not)
+
+    def _cmd_insert(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if request.doc.get("$db") != "local" or request.doc["insert"] != "fedrender_init":
+            return self._error(59, "CommandNotFound", "simulator: only local.fedrender_init takes inserts")
+        local = self.rs.nodes[host].local
+        for doc in request.doc["documents"]:
+            if doc["_id"] in local:
+                return {"ok": 1, "n": 0, "writeErrors": [{"index": 0, "code": 11000,
+                                                         "errmsg": "E11000 duplicate key error"}]}
+            local[doc["_id"]] = dict(doc)
+        return {"ok": 1, "n": len(request.doc["documents"])}
+
+    def _cmd_find(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if request.doc.get("$db") != "local" or request.doc["find"] != "fedrender_init":
+            return self._error(59, "CommandNotFound", "simulator: only local.fedrender_init is readable")
+        wanted = (request.doc.get("filter") or {}).get("_id")
+        docs = [d for k, d in sorted(self.rs.nodes[host].local.items()) if wanted is None or k == wanted]
+        return {"ok": 1, "cursor": {"id": 0, "ns": "local.fedrender_init", "firstBatch": docs}}

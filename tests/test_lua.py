@@ -45,15 +45,16 @@ def member(id_: int, state: str, health: int = 1) -> dict[str, Any]:
     return {"_id": id_, "host": f"10.0.0.{id_}:30000", "stateStr": state, "health": health}
 
 
-READY = {"phase": "Ready", "primary": "10.0.0.0:30000", "observedGeneration": 2,
-         "members": [member(0, "PRIMARY"), member(1, "SECONDARY")]}
-INITIALIZING = {"phase": "Initializing", "observedGeneration": 2, "members": [member(2, "STARTUP2", 0)]}
-DEGRADED = {"phase": "Degraded", "primary": "", "observedGeneration": 2,
-            "members": [member(2, "(not reachable/healthy)", 0)]}
+READY = {"phase": "Ready", "primary": "10.0.0.0:30000", "observedGeneration": 2, "generation": 2,
+         "resourceTemplateGeneration": 5, "members": [member(0, "PRIMARY"), member(1, "SECONDARY")]}
+CURRENT = {"observedGeneration": 2, "generation": 2, "resourceTemplateGeneration": 5}
+INITIALIZING = {"phase": "Initializing", **CURRENT, "members": [member(2, "STARTUP2", 0)]}
+DEGRADED = {"phase": "Degraded", "primary": "", **CURRENT, "members": [member(2, "(not reachable/healthy)", 0)]}
 
 
-def aggregate(*items: tuple[str, dict[str, Any] | None]) -> dict[str, Any]:
-    desired = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet", "metadata": {"name": "db"}}
+def aggregate(*items: tuple[str, dict[str, Any] | None], generation: int = 5) -> dict[str, Any]:
+    desired = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet",
+               "metadata": {"name": "db", "generation": generation}}
     status_items = [{"clusterName": name, **({"status": status} if status is not None else {})}
                     for name, status in items]
     return call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, status_items)  # type: ignore[no-any-return]
@@ -63,9 +64,25 @@ def test_aggregation_of_healthy_clusters() -> None:
     status = aggregate(("a", READY), ("b", {**READY, "primary": ""}))["status"]
     assert status["phase"] == "Ready"
     assert status["primary"] == "10.0.0.0:30000"
+    assert status["observedGeneration"] == 5
     assert status["clusters"] == [
-        {"cluster": "a", "phase": "Ready", "primary": "10.0.0.0:30000", "observedGeneration": 2, "healthyMembers": 2},
-        {"cluster": "b", "phase": "Ready", "primary": "", "observedGeneration": 2, "healthyMembers": 2}]
+        {"cluster": "a", "phase": "Ready", "primary": "10.0.0.0:30000", "observedGeneration": 2,
+         "resourceTemplateGeneration": 5, "healthyMembers": 2},
+        {"cluster": "b", "phase": "Ready", "primary": "", "observedGeneration": 2, "resourceTemplateGeneration": 5,
+         "healthyMembers": 2}]
+
+
+@pytest.mark.parametrize("stale", [
+    {"resourceTemplateGeneration": 4},  # the copy in b was propagated from the previous spec
+    {"generation": 3},  # b's copy changed; its reconciler has not observed it yet
+    {"resourceTemplateGeneration": None},  # no annotation: cannot tell
+], ids=["old template", "not observed", "unknown"])
+def test_progressing_until_every_cluster_reports_the_current_generation(stale: dict[str, Any]) -> None:
+    behind = {k: v for k, v in {**READY, **stale}.items() if v is not None}
+    status = aggregate(("a", READY), ("b", behind))["status"]
+    assert status["phase"] == "Progressing"
+    assert "observedGeneration" not in status
+    assert argocd_health(aggregate(("a", READY), ("b", behind)))["status"] == "Progressing"
 
 
 def test_aggregation_of_progressing_degraded_and_missing_status() -> None:
@@ -74,7 +91,7 @@ def test_aggregation_of_progressing_degraded_and_missing_status() -> None:
     missing = aggregate(("a", None), ("b", READY))["status"]  # a cluster that has not reported yet
     assert missing["phase"] == "Progressing"
     assert missing["clusters"][0] == {"cluster": "a", "phase": "Pending", "primary": "", "observedGeneration": 0,
-                                      "healthyMembers": 0}
+                                      "resourceTemplateGeneration": 0, "healthyMembers": 0}
     desired = {"metadata": {"name": "db"}}
     assert call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, None) == {"metadata": {"name": "db"},
                                                                                  "status": {}}
@@ -88,7 +105,10 @@ def test_health_interpretation(status: dict[str, Any] | None, generation: int, h
 
 
 def test_status_reflection_and_retention() -> None:
-    assert call(SCRIPTS["statusReflection"], "ReflectStatus", {"status": READY}) == READY
+    member_copy = {"metadata": {"generation": 3, "annotations": {"resourcetemplate.karmada.io/generation": "7"}},
+                   "status": {"phase": "Ready", "observedGeneration": 3}}
+    assert call(SCRIPTS["statusReflection"], "ReflectStatus", member_copy) == {
+        "phase": "Ready", "observedGeneration": 3, "generation": 3, "resourceTemplateGeneration": 7}
     assert call(SCRIPTS["statusReflection"], "ReflectStatus", {"metadata": {"name": "db"}}) == {}  # not nil
     desired = {"metadata": {"name": "db", "annotations": {"argocd.argoproj.io/sync-wave": "0"}}}
     observed = {"metadata": {"annotations": {"reconciler.fedrender.io/config-version": "7", "other": "x"}}}
@@ -111,3 +131,6 @@ def test_argocd_health() -> None:
     degraded = aggregate(("a", READY), ("b", DEGRADED))
     assert argocd_health(degraded) == {"status": "Degraded", "message": "Degraded in b"}
     assert argocd_health({"metadata": {"name": "db"}})["status"] == "Progressing"
+    spec_changed = {**healthy, "metadata": {"name": "db", "generation": 6}}  # every cluster still reports 5
+    assert argocd_health(spec_changed) == {"status": "Progressing",
+                                           "message": "Waiting for every cluster to report generation 6"}

@@ -225,12 +225,12 @@ def test_overlays_merge_in_the_documented_order(tmp_path: Path) -> None:
 
 def test_images_karmada_would_mangle_are_warned_about(tmp_path: Path) -> None:
     spec = yaml.safe_load((SPECS / "fedstate-readme-sample.yaml").read_text())
-    spec["spec"]["imageSetting"]["image"] = "bitnami/mongodb:7.0"
+    spec["spec"]["imageSetting"]["image"] = "library/mongo:7.0"
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec))
     result = run(["explain", "--specs", str(path), "--clusters", str(CLUSTERS), "--overlay", str(OVERLAY)])
     assert result.exit_code == 0
-    assert "would take 'bitnami' for the registry of bitnami/mongodb:7.0" in result.stderr
+    assert "would take 'library' for the registry of library/mongo:7.0" in result.stderr
 
 
 def test_an_overlay_ignores_directories_named_like_files(tmp_path: Path) -> None:

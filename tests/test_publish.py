@@ -196,4 +196,4 @@ def test_bad_repositories_and_branch_states_are_errors(remote: Path, tmp_path: P
     result = run(["diff", "--specs", str(specs(tmp_path)), "--clusters", str(CLUSTERS), "--repo", str(work),
                   "--branch", "main", "--path", "manifests"])
     assert result.exit_code == 1
-    assert "the state file on branch main is damaged" in result.stderr
+    assert "main:manifests/.fedrender/state.json:1:1: error: schemaVersion: cannot use the state file" in result.stderr

@@ -20,8 +20,11 @@ from reconciler.decide import (
     Observed,
     RemoveMember,
     Roster,
+    SetDefaultWriteConcern,
     StepDown,
+    UpdateUser,
     apply,
+    implicit_write_concern_majority,
     next_action,
     voting_changes,
 )
@@ -31,7 +34,10 @@ B1 = Member(1, "b:1", 1, 1.0, cluster="b")
 C2 = Member(2, "c:1", 1, 1.0, cluster="c")
 ROSTER = Roster("db", (A0, B1, C2), init_cluster="a", this_cluster="a")
 SYNCED = Observed(config=(A0, B1, C2), config_version=3, primary="a:1",
-                  states={"a:1": "PRIMARY", "b:1": "SECONDARY", "c:1": "SECONDARY"}, users=frozenset(USERS))
+                  states={"a:1": "PRIMARY", "b:1": "SECONDARY", "c:1": "SECONDARY"}, users=frozenset(USERS),
+                  default_write_concern="majority")
+ARB = Member(3, "c:9", 1, 0.0, True, "c")
+READY_A = frozenset({"a:1"})
 
 
 def roster(*members: Member, this: str = "a", init: str = "a") -> Roster:
@@ -51,17 +57,30 @@ CASES: list[tuple[str, Roster, Observed, type[Action], str]] = [
     ("init cluster without data member", roster(replace(A0, arbiter_only=True), B1), Observed(), Noop,
      "no data member here"),
     ("init waits for its pod", ROSTER, Observed(), Noop, "waiting for the pod of a:1"),
-    ("init when the pod is ready", ROSTER, Observed(ready_pods=frozenset({"a:1"})), Initiate, "initiate db with a:1"),
+    ("init when the pod is ready", ROSTER, Observed(ready_pods=READY_A), Initiate, "initiate db with a:1"),
+    ("an unreachable member is unknown, not uninitialised", ROSTER,
+     Observed(ready_pods=READY_A, unknown=frozenset({"c:1"})), Noop, "c:1 cannot be asked"),
+    ("never again once initiated", replace(ROSTER, initialized=True), Observed(ready_pods=READY_A), Noop,
+     "was initiated before (spec.initialized)"),
+    ("root cannot log in", ROSTER, observed(auth_failed="a:1: code 18"), Noop, "cannot log in as root"),
+    ("the default write concern first", ROSTER, observed(default_write_concern=""), SetDefaultWriteConcern,
+     "before any reconfig can change the implicit default"),
+    ("a rotated Secret", ROSTER, observed(stale_users=frozenset({"clusterAdmin"})), UpdateUser,
+     "the Secret of user clusterAdmin changed"),
+    ("an arbiter waits for the data voters", roster(A0, B1, C2, ARB, Member(4, "a:2", cluster="a")), SYNCED,
+     AddMember, "add a:2 as member 4 without a vote"),
+    ("an arbiter joins after them", roster(A0, B1, C2, ARB), SYNCED, AddMember, "(arbiter)"),
+    ("an arbiter leaves in one step", roster(A0, B1, C2), observed(config=(A0, B1, C2, ARB)), RemoveMember,
+     "remove member 3 (c:9)"),
+    ("tags reach the config", roster(A0, B1, replace(C2, tags=(("cluster", "c"), ("zone", "z1")))), SYNCED,
+     ChangeVotes, "set the tags of member 2"),
     ("never a second set", ROSTER, Observed(ready_pods=frozenset({"a:1"}), exists_on="b:1"), Noop,
      "db already exists (b:1 is a member): not initiating again"),
     ("no primary", ROSTER, observed(primary=""), Noop, "no primary"),
     ("primary elsewhere", ROSTER, observed(primary="b:1"), Noop, "b:1 is in another cluster"),
-    ("root first", ROSTER, observed(users=frozenset()), CreateUser, "user root is missing"),
     ("then the others", ROSTER, observed(users=frozenset({"root"})), CreateUser, "user clusterAdmin is missing"),
     ("add without a vote", roster(A0, B1, C2, Member(3, "a:2", cluster="a")), SYNCED, AddMember,
      "add a:2 as member 3 without a vote"),
-    ("add an arbiter with its vote", roster(A0, B1, C2, Member(3, "b:9", 1, 0.0, True, "b")), SYNCED, AddMember,
-     "(arbiter)"),
     ("promote a SECONDARY", roster(A0, B1, C2, Member(3, "a:2", cluster="a")),
      observed(config=(A0, B1, C2, off(Member(3, "a:2", cluster="a"))), states={**SYNCED.states, "a:2": "SECONDARY"}),
      ChangeVotes, "give member 3"),
@@ -94,7 +113,8 @@ def test_next_action(name: str, the_roster: Roster, seen: Observed, kind: type[A
 def test_an_arbiter_waits_while_seven_members_vote() -> None:
     seven = tuple(Member(i, f"h:{i}", cluster="a") for i in range(7))
     arbiter = Member(7, "h:7", 1, 0.0, True, "a")
-    seen = Observed(config=seven, primary="h:0", states={m.host: "SECONDARY" for m in seven}, users=frozenset(USERS))
+    seen = Observed(config=seven, primary="h:0", states={m.host: "SECONDARY" for m in seven}, users=frozenset(USERS),
+                    default_write_concern="majority")
     assert isinstance(next_action(roster(*seven, arbiter), seen), Noop)
 
 
@@ -102,7 +122,7 @@ def test_at_most_seven_voters() -> None:
     seven = tuple(Member(i, f"h:{i}", cluster="a") for i in range(7))
     eighth = Member(7, "h:7", cluster="a")
     seen = Observed(config=(*seven, off(eighth)), primary="h:0", states={m.host: "SECONDARY" for m in (*seven, eighth)},
-                    users=frozenset(USERS))
+                    users=frozenset(USERS), default_write_concern="majority")
     assert isinstance(next_action(roster(*seven, eighth), seen), Noop)
 
 
@@ -112,8 +132,11 @@ def test_at_most_seven_voters() -> None:
 def rosters(draw: st.DrawFn, homes: dict[int, str]) -> tuple[Member, ...]:
     """A roster as the scheduler makes them: members keep their host (``homes``: _id -> cluster)."""
     chosen = draw(st.lists(st.sampled_from(sorted(homes)), min_size=1, max_size=7, unique=True))
-    return tuple(Member(i, f"{homes[i]}:{i}", 1, draw(st.sampled_from([1.0, 2.0])), cluster=homes[i])
+    data = tuple(Member(i, f"{homes[i]}:{i}", 1, draw(st.sampled_from([1.0, 2.0])), cluster=homes[i])
                  for i in sorted(chosen))
+    # The pack adds an arbiter only to make an even number of voters odd (config.arbiter).
+    wants_arbiter = len(data) % 2 == 0 and draw(st.booleans())
+    return data + ((Member(10, "c:10", 1, 0.0, True, "c"),) if wants_arbiter else ())
 
 
 sequences = st.dictionaries(st.integers(0, 9), st.sampled_from(["a", "b", "c"]), min_size=1).flatmap(
@@ -124,7 +147,8 @@ def step(rosters_by_cluster: dict[str, Roster], config: list[Member], primary: s
          users: set[str]) -> tuple[list[Member], str, Action | None]:
     states = {m.host: ("PRIMARY" if m.host == primary else "SECONDARY") for m in config}
     hosts = {m.host for r in rosters_by_cluster.values() for m in r.members} | {m.host for m in config}
-    seen = Observed(tuple(config), len(config), primary, states, frozenset(hosts), frozenset(users))
+    seen = Observed(tuple(config), len(config), primary, states, frozenset(hosts), frozenset(users),
+                    default_write_concern="majority" if "wc" in users else "")
     acting = [(c, a) for c, r in rosters_by_cluster.items()
               if not isinstance(a := next_action(r, seen), Noop)]
     assert len(acting) <= 1, f"two reconcilers act at once: {acting}"
@@ -136,12 +160,18 @@ def step(rosters_by_cluster: dict[str, Roster], config: list[Member], primary: s
     if isinstance(action, CreateUser):
         users.add(action.user)
         return config, primary, action
+    if isinstance(action, SetDefaultWriteConcern):
+        users.add("wc")
+        return config, primary, action
     if isinstance(action, StepDown):
         electable = [m for m in config if m.votes and m.priority and m.host != primary]
         return config, (min(electable, key=lambda m: m.id).host if electable else primary), action
     after = apply(config, action)
     assert voting_changes(config, after) <= 1, action
     assert sum(m.votes > 0 for m in after) <= 7
+    assert all(m.votes == 1 and m.priority == 0 for m in after if m.arbiter_only), action  # arbiters must vote
+    if implicit_write_concern_majority(config) != implicit_write_concern_majority(after):
+        assert "wc" in users, f"MongoDB 5.0+ refuses {action} before setDefaultRWConcern"
     return after, primary, action
 
 
@@ -160,7 +190,7 @@ def test_a_failover_move_converges() -> None:
 
 def converge(sequence: list[tuple[Member, ...]]) -> None:
     config: list[Member] = []
-    primary, users = "", set()
+    primary, users = "", {"root"}  # root comes from the image's entrypoint
     for members in sequence:
         init = min(members, key=lambda m: (-m.priority, m.id)).cluster
         by_cluster = {c: Roster("db", members, init, c) for c in ("a", "b", "c", "d")}
@@ -172,3 +202,32 @@ def converge(sequence: list[tuple[Member, ...]]) -> None:
             pytest.fail("did not converge in 60 steps")
         assert {(m.id, m.host, m.votes, m.priority) for m in config} == {
             (m.id, m.host, m.votes, m.priority) for m in members}, (config, members)
+
+
+@pytest.mark.parametrize(("data", "arbiters", "majority"), [(2, 1, False), (4, 1, True), (1, 1, False), (3, 0, True),
+                                                           (1, 0, True)])
+def test_implicit_default_write_concern(data: int, arbiters: int, majority: bool) -> None:
+    """The manual's table: 2 data + 1 arbiter is w:1, 4 data + 1 arbiter is majority."""
+    config = [Member(i, f"h:{i}") for i in range(data)]
+    config += [Member(9 + i, f"a:{i}", 1, 0.0, True) for i in range(arbiters)]
+    assert implicit_write_concern_majority(config) is majority
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_never_initiates_while_the_set_may_exist(data: st.DataObject) -> None:
+    """Whatever else is seen: a set that exists somewhere, a roster saying it was initiated, or a member that
+    could not be asked (unknown, not uninitialised) means no Initiate."""
+    this = data.draw(st.sampled_from(["a", "b"]))
+    members = (Member(0, "a:0", 1, 2.0, cluster="a"), Member(1, "b:0", cluster="b"), Member(2, "c:0", cluster="c"))
+    hosts = [m.host for m in members]
+    unknown = data.draw(st.frozensets(st.sampled_from(hosts)))
+    exists_on = data.draw(st.sampled_from(["", *hosts]))
+    initialized = data.draw(st.booleans())
+    the_roster = Roster("db", members, data.draw(st.sampled_from(["a", "b"])), this, initialized=initialized)
+    seen = Observed(ready_pods=frozenset(hosts), unknown=unknown, exists_on=exists_on)
+    action = next_action(the_roster, seen)
+    if unknown or exists_on or initialized or this != the_roster.init_cluster:
+        assert not isinstance(action, Initiate), action
+    else:
+        assert isinstance(action, Initiate)

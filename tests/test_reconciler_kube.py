@@ -88,10 +88,17 @@ def test_pods_secrets_events_and_the_lease(api: KubeSim) -> None:
     api.secrets[("team", "db-root")] = secret("db-root", "root", "s3cret")
     k = kube(api)
     assert k.ready_hosts(obj) == frozenset({"h:0"})
-    credentials = k.credentials(obj)
+    credentials, problems = k.credentials(obj)
     assert credentials["root"].password == "s3cret"
-    assert set(credentials) == {"root"}  # the others' Secrets are missing: skipped, not fatal
+    assert set(credentials) == {"root"}  # the others' Secrets are missing: reported, not fatal
+    assert problems == ["Secret team/db-clusteradmin of user clusterAdmin is missing",
+                        "Secret team/db-clustermonitor of user clusterMonitor is missing"]
     assert "s3cret" not in repr(credentials)
+    api.secrets[("team", "db-clusteradmin")] = {"apiVersion": "v1", "kind": "Secret",
+                                                "metadata": {"name": "db-clusteradmin"},
+                                                "data": {"password": base64.b64encode(b"pw").decode()}}
+    _, problems = k.credentials(obj)
+    assert "Secret team/db-clusteradmin of user clusterAdmin has no key username" in problems
     k.event(obj, "Initiate", "initiate db with h:0")
     assert api.events[0]["reason"] == "Initiate"
     assert api.events[0]["involvedObject"]["name"] == "db"
@@ -104,7 +111,7 @@ def test_three_clusters_reconcile_a_replica_set_to_ready() -> None:
     mongo = Simulator("db")
     apis = {c: KubeSim() for c in "abc"}
     try:
-        hosts = [mongo.add_host() for _ in range(3)]
+        hosts = [mongo.add_host(("root", "root-pw")) for _ in range(3)]
         mongo.rs.lag[hosts[2]] = 7
         members = [{"_id": i, "host": hosts[i], "cluster": c, "ordinal": 0, "votes": 1, "priority": 2 if i == 0 else 1,
                     "tags": {"cluster": c}} for i, c in enumerate("abc")]
@@ -131,7 +138,7 @@ def test_three_clusters_reconcile_a_replica_set_to_ready() -> None:
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
             "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "Ready": "True"}
         reasons = [e["reason"] for e in apis["a"].events]
-        assert reasons[:4] == ["Initiate", "CreateUser", "CreateUser", "CreateUser"]
+        assert reasons[:4] == ["Initiate", "SetDefaultWriteConcern", "CreateUser", "CreateUser"]
         everything = json.dumps([list(api.objects.values()) for api in apis.values()], default=str) + json.dumps(
             [api.events for api in apis.values()], default=str)
         assert "-pw" not in everything  # no password in any status or Event
@@ -155,14 +162,6 @@ def test_the_rendered_deployment_runs_this_entry_point() -> None:
     assert scripts["fedrender-reconciler"] == "reconciler.main:main"
     env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert {"FEDRENDER_NAMESPACES", "FEDRENDER_RESYNC_SECONDS", "POD_NAME", "POD_NAMESPACE"} <= env
-
-
-def test_settings_come_from_the_environment() -> None:
-    settings = Settings.from_env({"FEDRENDER_CLUSTER": "eu-1", "FEDRENDER_NAMESPACES": "shop, team",
-                                  "FEDRENDER_RESYNC_SECONDS": "30", "POD_NAME": "r-1"})
-    assert settings == Settings("eu-1", ("shop", "team"), 30, "r-1", "fedrender-system")
-    with pytest.raises(SystemExit, match="FEDRENDER_CLUSTER is not set"):
-        Settings.from_env({})
 
 
 def test_the_loop_reacts_to_spec_changes_and_survives_watch_reconnects(api: KubeSim) -> None:
@@ -197,9 +196,9 @@ def test_the_loop_reacts_to_spec_changes_and_survives_watch_reconnects(api: Kube
 
 def test_one_broken_replica_set_does_not_starve_the_others(api: KubeSim) -> None:
     good = [{"_id": 0, "host": "127.0.0.1:1", "cluster": "b", "ordinal": 0, "votes": 1, "priority": 1}]
-    api.put_object(mrs("bad", good, init="b"))
-    api.secrets[("team", "bad-root")] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad-root"},
-                                         "data": {"password": base64.b64encode(b"\xff\xfe").decode()}}
+    broken = mrs("bad", good, init="b")
+    broken["spec"]["members"] = [{"host": "127.0.0.1:1"}]  # no _id: a malformed spec
+    api.put_object(broken)
     api.put_object(mrs("good", good, init="b"))
     reconciler = Reconciler(Settings("a"), kube(api, "a"))
     for obj in kube(api, "a").list()[0]:
@@ -207,3 +206,14 @@ def test_one_broken_replica_set_does_not_starve_the_others(api: KubeSim) -> None
     assert "status" in api.objects[("team", "good")]
     assert "status" not in api.objects[("team", "bad")]
     assert [e["reason"] for e in api.events] == ["ReconcileFailed"]
+
+
+def test_a_secret_without_a_username_is_a_condition_not_a_default(api: KubeSim) -> None:
+    members = [{"_id": 0, "host": "127.0.0.1:1", "cluster": "b", "ordinal": 0, "votes": 1, "priority": 1}]
+    api.put_object(mrs("db", members, init="b"))
+    api.secrets[("team", "db-root")] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-root"},
+                                        "data": {"password": base64.b64encode(b"pw").decode()}}
+    Reconciler(Settings("a"), kube(api, "a")).reconcile(api.objects[("team", "db")])
+    users = next(c for c in api.objects[("team", "db")]["status"]["conditions"] if c["type"] == "UsersReady")
+    assert (users["status"], users["reason"]) == ("False", "SecretInvalid")
+    assert "Secret team/db-root of user root has no key username" in users["message"]

@@ -102,7 +102,9 @@ def test_a_damaged_state_file_is_an_input_error(tmp_path: Path) -> None:
     files = tree(out)
     result = _render(tmp_path / "s.yaml", out)
     assert result.exit_code == 1
-    assert f"{state}: error: cannot use the state file: it has schemaVersion 99" in result.stderr
+    column = state.read_text().index('"schemaVersion"') + 1
+    assert f"{state}:1:{column}: error: schemaVersion: cannot use the state file: it has schemaVersion 99" \
+        in result.stderr
     assert tree(out) == files
 
 
@@ -119,8 +121,8 @@ def test_node_ports_come_from_the_overlay_range_and_running_out_is_an_error(tmp_
     specs = _specs(tmp_path / "s.yaml", _scaled(3), _scaled(3, "a"), _scaled(3, "b"), _scaled(3, "c"))
     result = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS), "--overlay", str(overlay)])
     assert result.exit_code == 1
-    assert "4 member Services need NodePorts but 31000-31002 has 3 free; widen the overlay's nodePorts range" \
-        in result.stderr
+    assert f"{overlay / 'ports.yaml'}:1:1: error: nodePorts: the range 31000-31002 has 3 NodePorts but the member " \
+        "Services of the instances need at least 4" in result.stderr
 
 
 def test_an_explicit_state_file_must_exist(tmp_path: Path) -> None:

@@ -48,7 +48,16 @@ class Expr:
 
 
 class EvalError(Exception):
-    """A rule failed while evaluating; the message names the rule and what it was evaluated for."""
+    """A rule failed while evaluating; the message names the rule and what it was evaluated for, ``location``
+    is where the expression is written (None when unknown)."""
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
 
 
 class CompileError(Exception):
@@ -108,19 +117,20 @@ class Program:
         try:
             value = self.compiled.eval(data=data)
         except RuntimeError as exc:  # pragma: no cover - cel-expr-python reports most failures as values
-            raise EvalError(self._message(str(exc), subject)) from None
+            raise EvalError(self._message(str(exc), subject), self.expr.location()) from None
         elapsed = time.thread_time() - start
         if elapsed > EVAL_BUDGET_SECONDS:
             raise EvalError(self._message(f"took {elapsed * 1000:.0f} ms, over the budget of "
-                                          f"{EVAL_BUDGET_SECONDS * 1000:.0f} ms per evaluation", subject))
+                                          f"{EVAL_BUDGET_SECONDS * 1000:.0f} ms per evaluation", subject),
+                            self.expr.location())
         if value.type() == cel.Type.ERROR:
-            raise EvalError(self._message(str(value.value()), subject))
+            raise EvalError(self._message(str(value.value()), subject), self.expr.location())
         return to_python(value)
 
     def _message(self, problem: str, subject: str) -> str:
         rule = f"rule {self.expr.rule!r} " if self.expr.rule else ""
         where = f" for {subject}" if subject else ""
-        return f"{self.expr.location()}: {rule}failed{where}: {problem}"
+        return f"{rule}failed{where}: {problem}"
 
 
 def to_python(value: Any) -> Any:

@@ -36,13 +36,14 @@ class Template:
 
     def __init__(self, doc: SourceDoc, env: Environment, rule: str, diagnostics: list[Diagnostic]) -> None:
         self.file = doc.file
+        self.location = doc.location()
         self._doc = doc
         self._env = env
         self._rule = rule
         self._diagnostics = diagnostics
         self._tree = self._compile(doc.data, ())
 
-    def location(self, path: PathKey = ()) -> Location:
+    def field_location(self, path: PathKey = ()) -> Location:
         """Where ``path`` of the rendered object is written in the template (its closest written parent)."""
         return self._doc.location(path)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +21,16 @@ class Location:
         if not self.line:
             return self.file
         return f"{self.file}:{self.line}:{self.col}" if self.col else f"{self.file}:{self.line}"
+
+
+def closest(locations: Mapping[tuple[str | int, ...], Location], path: Sequence[str | int]) -> Location | None:
+    """The location of ``path`` in ``locations``, else of its closest parent (the empty path excluded); None
+    when neither is known."""
+    for end in range(len(path), 0, -1):
+        found = locations.get(tuple(path[:end]))
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)

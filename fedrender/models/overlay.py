@@ -12,12 +12,14 @@ characters), storage class and secret store names (DNS-1123 subdomains), VIPs (a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from fedrender.models import names
 from fedrender.models.base import VIP, ClusterName, DNSSubdomain, LabelKey, LabelValue, Strict, checked
+from fedrender.models.diagnostics import Location, closest
 from fedrender.models.resources import ResourceRequirements
 
 OptionalName = Annotated[str, checked(lambda value: names.dns1123_subdomain(value) if value else [])]
@@ -59,3 +61,12 @@ class Overlay(Strict):
                                                description="added to every object fedrender renders")
     secretStore: OptionalName = Field(default="", description="name of an external secret store (not used yet)")
     values: dict[str, Any] = Field(default_factory=dict, description="free-form data for rule packs")
+    _sources: dict[tuple[str | int, ...], Location] = PrivateAttr(default_factory=dict)
+
+    def record_sources(self, sources: Mapping[tuple[str | int, ...], Location]) -> None:
+        """Remember where each field path was last set (the loader calls this; not part of the schema)."""
+        self._sources.update(sources)
+
+    def source(self, *path: str | int) -> Location | None:
+        """Where the overlay file that set ``path`` (or its closest parent) last sets it; None when none did."""
+        return closest(self._sources, path)

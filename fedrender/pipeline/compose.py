@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,12 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import OrdinalView
-from fedrender.pipeline.schedule import InstanceResult, Planned
+from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
+
+NAMED_INSTANCES = 5
+"""How many instances left without NodePorts are named one by one."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class Origin:
     def locate(self, path: PathKey) -> tuple[Location | None, str]:
         """The location to report a problem with field ``path`` of the object at, and the field path to name."""
         if self.template is not None:
-            return self.template.location(path), format_path(path)
+            return self.template.field_location(path), format_path(path)
         if self.spec is not None:
             return self.spec.location(("metadata", "name")), "metadata.name"
         return None, ""
@@ -49,7 +53,10 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
     try:
         ports = _ports(planned, overlay)
     except PortsExhausted as exc:
-        diagnostics.add(Diagnostic(str(exc)))
+        docs = {(p.result.namespace, p.result.name): p.spec.doc for p in planned}
+        unserved = Counter(key[:2] for key in exc.unserved)
+        diagnostics.extend(_exhausted(overlay, exc.need, [(f"{ns}/{name}", docs[ns, name], count)
+                                                          for (ns, name), count in unserved.items()]))
         return {}
     references: dict[tuple[str, str, str], tuple[set[str], SourceDoc]] = {}
     reported: set[tuple[str, str, int]] = set()  # each broken override entry once, not once per instance
@@ -61,7 +68,7 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         try:
             objects, refs, templates = _instance_objects(item, diagnostics, reported)
         except EvalError as exc:
-            diagnostics.add(Diagnostic(str(exc)))
+            diagnostics.add(evaluate.failure(exc, item.spec.doc))
             continue
         refs = _valid_references(item, refs, diagnostics)
         runs_members = set(item.placement.counts) | ({result.arbiter.cluster} if result.arbiter else set())
@@ -103,7 +110,7 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
             rendered = evaluate.platform(pack, sorted(clusters), planned[0].snapshot.overlay_message(pack),
                                          __version__)
         except EvalError as exc:
-            diagnostics.add(Diagnostic(str(exc)))
+            diagnostics.add(evaluate.failure(exc))
             continue
         objects = [obj for _, _, obj in rendered]
         origins = {id(obj): Origin(f"the platform of pack {name}", template) for _, template, obj in rendered}
@@ -117,6 +124,13 @@ def _ordinals(item: Planned) -> int:
     return max(item.placement.counts.values(), default=0)
 
 
+def _services(item: Planned) -> list[str]:
+    """The ``what`` of every member Service of an instance that needs a NodePort (see nodeports.PortKey)."""
+    extra = item.spec.pack.member_ports[1:]
+    services = [what for o in range(_ordinals(item)) for what in (str(o), *(f"{o}/{p}" for p in extra))]
+    return services + (["arbiter"] if item.result.arbiter else [])
+
+
 def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
     port_range = overlay.nodePorts.min, overlay.nodePorts.max
     kept: dict[PortKey, int] = {}
@@ -124,16 +138,66 @@ def _ports(planned: list[Planned], overlay: Overlay) -> dict[PortKey, int]:
     for item in planned:
         ns, name = item.result.namespace, item.result.name
         previous = item.previous.nodePorts if item.previous else {}
-        extra = item.spec.pack.member_ports[1:]
-        services = [what for o in range(_ordinals(item)) for what in (str(o), *(f"{o}/{p}" for p in extra))]
-        services += ["arbiter"] if item.result.arbiter else []
-        for what in services:
+        for what in _services(item):
             port = previous.get(what)
             if port is not None and port_range[0] <= port <= port_range[1]:
                 kept[(ns, name, what)] = port
             else:
                 wanted.append((ns, name, what))
     return {**kept, **allocate(wanted, port_range, taken=kept.values())}
+
+
+def port_shortage(prepared: Sequence[Prepared], clusters: int, overlay: Overlay) -> list[Diagnostic]:
+    """Diagnostics when the instances need more NodePorts than the overlay's range holds whatever the
+    placement, so that it is said before scheduling; empty when they may fit (compose then checks exactly).
+
+    An instance of ``m`` members over at most ``clusters`` clusters has at least ceil(m / clusters) pod
+    ordinals, each with one Service per port in its pack's ``memberPorts``."""
+    if clusters < 1:
+        return []
+    size = overlay.nodePorts.max - overlay.nodePorts.min + 1
+    demand = sorted((p.meta.namespace, p.meta.name, len(p.spec.pack.member_ports) * -(-p.total // clusters),
+                     p.spec.doc) for p in prepared if p.total > 0)
+    need = sum(count for _, _, count, _ in demand)
+    if need <= size:
+        return []
+    unserved, asked = [], 0
+    for ns, name, count, doc in demand:
+        asked += count
+        if asked > size:
+            unserved.append((f"{ns}/{name}", doc, min(count, asked - size)))
+    return _exhausted(overlay, need, unserved, at_least=True)
+
+
+def _exhausted(overlay: Overlay, need: int, unserved: Sequence[tuple[str, SourceDoc, int]],
+               at_least: bool = False) -> list[Diagnostic]:
+    """The range at its overlay file:line:col (or named as the default), then each instance left without
+    NodePorts (in namespace/name order, the order they are allocated in) at its spec's file:line:col."""
+    low, high = overlay.nodePorts.min, overlay.nodePorts.max
+    size, amount = high - low + 1, f"at least {need}" if at_least else str(need)
+    where = overlay.source("nodePorts")
+    out = []
+    if where is not None:
+        names = f"the nodePorts range {low}-{high} (set at {where})"
+        out.append(Diagnostic(f"the range {low}-{high} has {_ports_text(size)} but the member Services of the "
+                              f"instances need {amount}: widen it, or render the instances into several outputs",
+                              where, "nodePorts"))
+    else:
+        names = (f"the default nodePorts range {low}-{high} (Kubernetes' default service-node-port-range; set "
+                 f"nodePorts.min and nodePorts.max in a file of an --overlay directory to widen it)")
+    for subject, doc, count in unserved[:NAMED_INSTANCES]:
+        out.append(Diagnostic(f"{subject}: no NodePort is left for {count} of its member Services: {names} has "
+                              f"{_ports_text(size)} and the instances need {amount}",
+                              doc.location(("metadata", "name")), "metadata.name"))
+    if len(unserved) > NAMED_INSTANCES:
+        subject, doc, _ = unserved[NAMED_INSTANCES]
+        out.append(Diagnostic(f"{subject} and {len(unserved) - NAMED_INSTANCES - 1} more instances after it get no "
+                              f"NodePort either", doc.location(("metadata", "name")), "metadata.name"))
+    return out
+
+
+def _ports_text(count: int) -> str:
+    return f"{count} NodePort" if count == 1 else f"{count} NodePorts"
 
 
 def _valid_references(item: Planned, refs: list[tuple[str, str]], diagnostics: Diagnostics) -> list[tuple[str, str]]:
@@ -155,7 +219,9 @@ def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dic
     own labels win). An object whose kind, name, namespace or labels Kubernetes would refuse, or a path part that
     is not a plain name, is reported (at the template or input it came from) and gets no file."""
     for problem in (p for part in base for p in k8s.path_segment(part, "path component")):
-        diagnostics.add(Diagnostic(f"refusing to write under {'/'.join(base)!r}: {problem}"))
+        origin = next((origins[id(o)] for o in objects if id(o) in origins), None)
+        where = origin.locate(("metadata", "namespace"))[0] if origin else None
+        diagnostics.add(Diagnostic(f"refusing to write under {'/'.join(base)!r}: {problem}", where))
         return
     for obj in objects:
         if labels:
@@ -165,7 +231,9 @@ def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dic
             continue
         path = "/".join((*base, filename(obj)))
         if path in files:
-            diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of the instances"))
+            origin = origins.get(id(obj))
+            where = origin.locate(("metadata", "name"))[0] if origin else None
+            diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of them", where))
         files[path] = dump(obj)
 
 
@@ -275,7 +343,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
         if rules:
-            _check_overrides([obj], rules, receivers, diagnostics, reported)
+            _check_overrides([obj], rules, receivers, diagnostics, reported, item.spec.doc)
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
@@ -299,7 +367,7 @@ def _check_metadata_overriders(override: evaluate.Override, subject: str, diagno
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
                      receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics,
-                     reported: set[tuple[str, str, int]]) -> None:
+                     reported: set[tuple[str, str, int]], doc: SourceDoc) -> None:
     for obj in targets:
         meta = obj["metadata"]
         for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
@@ -314,7 +382,8 @@ def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, 
                         reported.add((override.rule, exc.field, exc.index))
                         diagnostics.add(Diagnostic(
                             f"rule {override.rule!r}: {exc} (in {obj['kind']} {meta['namespace']}/{meta['name']} "
-                            f"for cluster {cluster}; Karmada would fail to apply it)",
+                            f"for cluster {cluster}, of the instance defined at {doc.location(('metadata', 'name'))}; "
+                            "Karmada would fail to apply it)",
                             override.locations.get((exc.field, exc.index), override.location)))
                     break
 

@@ -12,10 +12,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from fedrender.models.cluster import Cluster
-from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
+from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location, closest
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import model_diagnostics, parse_model
-from fedrender.models.source import SourceDoc, load_file
+from fedrender.models.source import PathKey, SourceDoc, load_file
 from fedrender.rules.pack import PACK_FILE, Pack, load_pack
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -136,6 +136,7 @@ def load_overlay(directories: Sequence[Path]) -> Overlay:
     order (see :mod:`fedrender.models.overlay`) and checked again as a whole."""
     diagnostics = Diagnostics()
     merged: dict[str, Any] = {}
+    sources: dict[PathKey, Location] = {}  # field path -> where the file that set it last sets it
     for directory in directories:
         if not directory.is_dir():
             diagnostics.add(Diagnostic("an overlay is a directory of YAML files", Location(str(directory))))
@@ -151,13 +152,15 @@ def load_overlay(directories: Sequence[Path]) -> Overlay:
                     diagnostics.extend(exc.diagnostics)
                     continue
                 merged = _merge(merged, doc.data)
+                sources.update({path: doc.location(path) for path in doc.key_positions})
     diagnostics.raise_if_errors()
     try:
-        return Overlay.model_validate(merged)
+        overlay = Overlay.model_validate(merged)
     except ValidationError as exc:
-        where = ", ".join(str(d) for d in directories)
-        raise InputError([Diagnostic(f"the merged overlay is invalid: {e['msg']}", Location(where),
+        raise InputError([Diagnostic(f"the merged overlay is invalid: {e['msg']}", closest(sources, e["loc"]),
                                      ".".join(str(p) for p in e["loc"])) for e in exc.errors()]) from None
+    overlay.record_sources(sources)
+    return overlay
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Returns the whole output in memory; writing it is :mod:`fedrender.pipeline.write
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
+from fedrender.models.source import format_path, load_text
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import SCHEMA_VERSION, State
 from fedrender.models.views import MetadataView
@@ -27,9 +29,10 @@ from fedrender.pipeline.load import (
     overlay_files,
     yaml_files,
 )
-from fedrender.pipeline.schedule import InstanceResult, Planned, Snapshot, plan
+from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, Snapshot, plan, prepare
+from fedrender.rules import evaluate
 
-__all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "read_state", "render"]
+__all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "parse_state", "read_state", "render"]
 
 
 @dataclass(frozen=True)
@@ -66,16 +69,38 @@ def read_state(out: Path | None, state_file: Path | None = None) -> State | None
         return None
     except OSError as exc:
         raise InputError([Diagnostic(f"cannot read the state file: {exc}", Location(str(path)))]) from exc
+    return parse_state(text, str(path))
+
+
+def parse_state(text: str | bytes, name: str) -> State:
+    """A state file's contents as a State; InputError at the line and column of the first problem."""
     try:
         return State.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
-        where = ".".join(str(part) for part in first["loc"])
         hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads version {SCHEMA_VERSION}"
-                if found else f"it is not a fedrender state file ({where}: {first['msg']})")
+                if found else f"it is not a fedrender state file ({first['msg']})")
+        where, field_path = _state_location(name, text, tuple(first["loc"]))
         raise InputError([Diagnostic(f"cannot use the state file: {hint}. Restore it from Git, or delete it to "
-                                     "place every member afresh", Location(str(path)))]) from None
+                                     "place every member afresh", where, field_path)]) from None
+
+
+def _state_location(name: str, text: str | bytes, loc: tuple[str | int, ...]) -> tuple[Location, str]:
+    """Where in a state file that failed validation the first problem is: the JSON syntax error's line and
+    column, else the line and column of the field ``loc`` (or its closest parent), with its field path."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Location(name, exc.lineno, exc.colno), ""
+    except RecursionError:  # nested deeper than Python's JSON decoder goes: only the file is known
+        return Location(name), ""
+    try:
+        docs = load_text(text.decode(errors="replace") if isinstance(text, bytes) else text, name)
+    except InputError:
+        return Location(name), ""
+    path = tuple(p for p in loc if isinstance(p, int) or p != "[key]")
+    return (docs[0].location(path) if docs else Location(name)), format_path(path)
 
 
 def render(inputs: Inputs, previous: State | None = None,
@@ -94,24 +119,37 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.extend(exc.diagnostics)
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
-    planned: list[Planned] = []
+    prepared: list[Prepared] = []
     seen: dict[tuple[str, str], SpecInput] = {}
-    for done, spec in enumerate(specs, start=1):
-        if progress is not None:
-            progress(done, len(specs))
+    for spec in specs:
         meta = _metadata(spec)
         key = (meta.namespace, meta.name)
         if key in seen:
             diagnostics.add(Diagnostic(f"{meta.namespace}/{meta.name} is also defined at "
-                                       f"{seen[key].doc.location()}", spec.doc.location(("metadata", "name")),
-                                       "metadata.name"))
+                                       f"{seen[key].doc.location(('metadata', 'name'))}",
+                                       spec.doc.location(("metadata", "name")), "metadata.name"))
             continue
         seen[key] = spec
-        before = previous.instances.get(f"{meta.namespace}/{meta.name}") if previous else None
         try:
-            item = plan(spec, meta, snapshot, before, diagnostics)
+            ready = prepare(spec, meta, snapshot, diagnostics)
         except EvalError as exc:
-            diagnostics.add(Diagnostic(str(exc)))
+            diagnostics.add(evaluate.failure(exc, spec.doc))
+            continue
+        if ready is not None:
+            prepared.append(ready)
+    shortage = compose.port_shortage(prepared, len(clusters), overlay)
+    if shortage:  # NodePorts run out whatever the placement: say so now, not after scheduling every instance
+        diagnostics.extend(shortage)
+        diagnostics.raise_if_errors()
+    planned: list[Planned] = []
+    for done, ready in enumerate(prepared, start=1):
+        if progress is not None:
+            progress(done, len(prepared))
+        before = previous.instances.get(f"{ready.meta.namespace}/{ready.meta.name}") if previous else None
+        try:
+            item = plan(ready, snapshot, before, diagnostics)
+        except EvalError as exc:
+            diagnostics.add(evaluate.failure(exc, ready.spec.doc))
             continue
         if item is not None:
             planned.append(item)

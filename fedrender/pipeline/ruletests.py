@@ -34,7 +34,8 @@ def load_tests(pack: Path) -> PackTests | None:
         return None
     docs = load_file(path)
     if len(docs) != 1:
-        raise InputError([Diagnostic("a tests file holds one document", Location(str(path)))])
+        raise InputError([Diagnostic("a tests file holds one document",
+                                     docs[1].location() if len(docs) > 1 else Location(str(path)))])
     return parse_model(PackTests, docs[0], "pack tests")
 
 

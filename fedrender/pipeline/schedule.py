@@ -160,9 +160,19 @@ class Planned:
     previous: InstanceState | None
 
 
-def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: InstanceState | None,
-         diagnostics: Diagnostics) -> Planned | None:
-    """Validate one instance and place its members; problems go to ``diagnostics`` (None when it can't)."""
+@dataclass(frozen=True)
+class Prepared:
+    """A validated instance with its member count, before placement."""
+
+    spec: SpecInput
+    meta: MetadataView
+    inst: evaluate.Instance
+    total: int
+    problems: list[Diagnostic]
+
+
+def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics: Diagnostics) -> Prepared | None:
+    """Validate one instance and count its members; problems go to ``diagnostics`` (None when it is invalid)."""
     pack = spec.pack
     data = spec.model.model_dump(mode="json", exclude_none=True, by_alias=True)
     inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack))
@@ -170,7 +180,15 @@ def plan(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, previous: Inst
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
-    total = evaluate.member_count(pack, inst)
+    return Prepared(spec, meta, inst, evaluate.member_count(pack, inst), problems)
+
+
+def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
+         diagnostics: Diagnostics) -> Planned | None:
+    """Place the members of a prepared instance; problems go to ``diagnostics`` (None when it can't)."""
+    spec, meta, inst, total, problems = (prepared.spec, prepared.meta, prepared.inst, prepared.total,
+                                         prepared.problems)
+    pack = spec.pack
     requests = member_requests(evaluate.member_requests(pack, inst))
     before = Counter(m.cluster for m in previous.members if not m.arbiterOnly) if previous else Counter()
     views = snapshot.views(requests, before)

@@ -61,6 +61,16 @@ class Override:
     location: Location
 
 
+def failure(exc: EvalError, doc: SourceDoc | None = None) -> Diagnostic:
+    """A rule that failed while evaluating, as a diagnostic at the rule's ``file:line:col`` that also names
+    where the instance it was evaluated for is defined (``doc``); at the instance when the rule's place is
+    unknown."""
+    here = doc.location(("metadata", "name")) if doc is not None else None
+    if exc.location is None:
+        return Diagnostic(exc.message, here, "metadata.name" if here else "")
+    return Diagnostic(f"{exc.message} (the instance is defined at {here})" if here else exc.message, exc.location)
+
+
 def overlay_message(pack: Pack, overlay: Overlay) -> Message:
     """The CEL value of the overlay, for this pack's types (build it once per run)."""
     return pack.types.message(_type(pack, "Overlay"), overlay.model_dump(mode="json"))
@@ -109,7 +119,7 @@ def _list_of_maps(program: Program, inst: Instance, name: str, what: str) -> lis
     """Evaluate a rule that must give a list of maps; EvalError naming the rule and instance otherwise."""
     value = program.eval(inst.data(), inst.subject)
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise EvalError(f"{program.expr.location()}: {name} must be a list of {what} for {inst.subject}")
+        raise EvalError(f"{name} must be a list of {what} for {inst.subject}", program.expr.location())
     return [dict(v) for v in value]
 
 
@@ -221,7 +231,7 @@ def templates(pack: Pack, inst: Instance, data: Mapping[str, Any],
         for context, index in contexts:
             rendered = spec.template.render(context, f"{inst.subject} ({spec.template.file})")
             if not isinstance(rendered, dict):
-                raise EvalError(f"{spec.template.file}: a template must render to a mapping ({inst.subject})")
+                raise EvalError(f"a template must render to a mapping ({inst.subject})", spec.template.location)
             out.append((spec, rendered, index))
     return out
 
@@ -234,7 +244,7 @@ def platform(pack: Pack, clusters: Sequence[str], overlay: Message,
     for target, template in pack.platform:
         rendered = template.render(data, f"platform of pack {pack.name}")
         if not isinstance(rendered, dict):
-            raise EvalError(f"{template.file}: a template must render to a mapping")
+            raise EvalError("a template must render to a mapping", template.location)
         out.append((target, template, rendered))
     return out
 

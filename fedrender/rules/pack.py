@@ -290,7 +290,8 @@ def load_pack(directory: Path) -> Pack:
         raise InputError([Diagnostic(f"not a rule pack: {PACK_FILE} not found", Location(str(directory)))])
     docs = load_file(pack_file)
     if len(docs) != 1:
-        raise InputError([Diagnostic("a pack file holds exactly one RulePack document", Location(str(pack_file)))])
+        raise InputError([Diagnostic("a pack file holds exactly one RulePack document",
+                                     docs[1].location() if len(docs) > 1 else Location(str(pack_file)))])
     doc = docs[0]
     model = parse_model(RulePack, doc, "rule pack")
     spec = model.spec
