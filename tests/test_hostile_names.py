@@ -19,7 +19,7 @@ from fedrender.models import names
 from tests.conftest import CLUSTERS, ROOT, run
 from tests.refusal import clusters_with, mongodb, sandbox, snapshot
 
-CLI = settings(deadline=None, max_examples=8, suppress_health_check=[HealthCheck.too_slow])
+CLI = settings(deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
 PURE = settings(deadline=None, max_examples=300)
 
 # The rules, written out independently of fedrender.models.names (k8s.io/apimachinery validation.go).
@@ -47,21 +47,14 @@ valid_label = st.from_regex(r"\A[a-z]([-a-z0-9]{0,20}[a-z0-9])?\Z")
 
 
 @CLI
-@given(namespace=hostile_label.filter(bool))
-def test_a_hostile_namespace_is_refused_at_its_line(namespace: str) -> None:
+@given(field_value=st.one_of(st.tuples(st.just("namespace"), hostile_label.filter(bool)),
+                             st.tuples(st.just("name"), hostile_subdomain)))
+def test_a_hostile_namespace_or_name_is_refused_at_its_line(field_value: tuple[str, str]) -> None:
+    field, value = field_value
     with sandbox() as box:
-        spec = box.write("spec.yaml", mongodb({"namespace": namespace}))
+        spec = box.write("spec.yaml", mongodb({field: value}))
         before = snapshot(box.root)
-        box.assert_refused(box.render(spec), before, spec, "metadata.namespace: ")
-
-
-@CLI
-@given(name=hostile_subdomain)
-def test_a_hostile_name_is_refused_at_its_line(name: str) -> None:
-    with sandbox() as box:
-        spec = box.write("spec.yaml", mongodb({"name": name}))
-        before = snapshot(box.root)
-        box.assert_refused(box.render(spec), before, spec, "metadata.name: ")
+        box.assert_refused(box.render(spec), before, spec, f"metadata.{field}: ")
 
 
 @CLI
