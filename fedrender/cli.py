@@ -17,19 +17,41 @@ from fedrender.adapters import karmada
 from fedrender.cel.engine import EvalError
 from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.pipeline.empty import refuse_empty
 from fedrender.pipeline.gitrepo import Git
 from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.preview import preview
-from fedrender.pipeline.publish import publish
+from fedrender.pipeline.publish import PublishPathError, publish, publish_root, repo_subdir
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, parse_state, read_state, render
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
 from fedrender.pipeline.summary import summarize
-from fedrender.pipeline.write import WriteConflict, write_tree
+from fedrender.pipeline.write import WriteFailed, output_root, write_tree
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_path = click.Path(path_type=Path)
+class NonEmptyPath(click.Path):
+    """A path argument that may not be empty: ``--out ''`` (an unset variable in a CI script) must not quietly
+    mean the current directory. Every path option and argument of every command uses it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (str, bytes)) and not value:
+            self.fail("an empty path is not allowed (it is not the current directory; write . for that)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _repo_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--path``: a directory inside the repository, relative to it: never empty, absolute or leaving it
+    through ``..`` (after normalisation); normalised, with ``.`` (the repository's top) as ''."""
+    if value is None:
+        return None
+    try:
+        return repo_subdir(value)
+    except PublishPathError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+_path = NonEmptyPath(path_type=Path)
 
 
 def _inputs(func: F) -> F:
@@ -93,14 +115,28 @@ def main() -> None:
     """Render MultiCloudMongoDB specs into deterministic Karmada manifests for GitOps."""
 
 
+_allow_empty = click.option("--allow-empty", is_flag=True, help="Let specs that define no instance remove every "
+                            "file of the last render (without it that is an error).")
+
+
 @main.command("render")
 @_inputs
 @click.option("--out", required=True, type=_path, help="Output directory (written atomically); - prints the "
               "manifests to stdout instead.")
+@_allow_empty
 def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                   state_file: Path | None, out: Path) -> None:
+                   state_file: Path | None, out: Path, allow_empty: bool) -> None:
     """Render manifests into --out (placement stays as the state file in --out recorded it)."""
+    if str(out) != "-":
+        try:
+            output_root(out)
+        except InputError as exc:
+            _fail(exc.diagnostics)
     result = _run(specs, clusters, rules, overlays, out, state_file)
+    try:
+        refuse_empty(list(specs), result, allow_empty)
+    except InputError as exc:
+        _fail(exc.diagnostics)
     if str(out) == "-":
         documents = [content.decode() for path, content in result.files.items() if path != STATE_FILE]
         click.echo("".join("---\n" + doc for doc in documents), nl=False)
@@ -111,9 +147,11 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
                        f"{move.reason}", err=True)
     try:
         report = write_tree(out, result.files)
-    except (OSError, WriteConflict) as exc:
-        click.echo(f"fedrender: cannot write {out}: {exc}; nothing was written", err=True)
-        sys.exit(1)
+    except InputError as exc:
+        _fail(exc.diagnostics)
+    except WriteFailed as exc:
+        _fail([Diagnostic(str(exc), Location(str(out)))],
+              what="nothing was written" if exc.undone else "and the output could not be fully restored")
     click.echo(f"rendered {len(result.instances)} instance(s) into {out}: {len(report.written)} written, "
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed", err=True)
 
@@ -156,17 +194,26 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @_inputs
 @click.option("--repo", required=True, type=_path, help="Git work tree to publish into.")
 @click.option("--branch", required=True, help="Branch to commit to (created when missing).")
-@click.option("--path", "subdir", default="", help="Directory inside the repository for the manifests.")
+@click.option("--path", "subdir", default=None, callback=_repo_path,
+              help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--message", default="", help="Commit subject (the semantic summary follows).")
 @click.option("--push", "remote", default=None, help="Remote to push to, with retry and rebase.")
+@_allow_empty
 def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    state_file: Path | None, repo: Path, branch: str, subdir: str, message: str,
-                    remote: str | None) -> None:
-    """Render into a git work tree and commit when manifests changed (a no-op leaves HEAD alone)."""
+                    state_file: Path | None, repo: Path, branch: str, subdir: str | None, message: str,
+                    remote: str | None, allow_empty: bool) -> None:
+    """Render into a git work tree and commit when manifests changed (a no-op leaves HEAD alone).
+
+    A failed publish leaves the repository as it was: branch, HEAD and work tree."""
     if state_file is not None:
         raise click.UsageError("publish reads the state file from --repo/--path; --state does not apply")
     try:
-        done = publish(Inputs(list(specs), clusters, rules, list(overlays)), repo, branch, subdir, message, remote)
+        publish_root(repo, subdir or "")
+    except PublishPathError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--path'") from None
+    try:
+        done = publish(Inputs(list(specs), clusters, rules, list(overlays)), repo, branch, subdir or "", message,
+                       remote, allow_empty)
     except InputError as exc:
         _fail(exc.diagnostics)
     except FedrenderError as exc:
@@ -187,11 +234,13 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @_inputs
 @click.option("--repo", required=True, type=_path, help="Git repository.")
 @click.option("--branch", required=True, help="Branch publish would commit to.")
-@click.option("--path", "subdir", default="", help="Directory inside the repository for the manifests.")
+@click.option("--path", "subdir", default=None, callback=_repo_path,
+              help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")
 def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                 state_file: Path | None, repo: Path, branch: str, subdir: str, exit_code: bool) -> None:
+                 state_file: Path | None, repo: Path, branch: str, subdir: str | None, exit_code: bool) -> None:
     """What publishing would change on the branch: a summary, then a unified diff. Writes nothing."""
+    subdir = subdir or ""
     git = Git(repo)
     try:
         current = git.files(f"refs/heads/{branch}", subdir) if git.is_repo() else None

@@ -264,6 +264,7 @@ def test_any_mix_of_faulty_specs_is_reported_whole_and_located(tmp_path: Path, f
 # file and function; an entry that no longer matches fails the test too, so the list stays true.
 ALLOWED = {
     ("fedrender/cli.py", "_run"): "failures that are not about an input file (git, the API, the output)",
+    ("fedrender/cli.py", "render_command"): "the OS failed while switching --out (undone): a path in --out, no line",
     ("fedrender/cli.py", "publish_command"): "failures of git and the work tree, not of an input file",
     ("fedrender/cli.py", "diff_command"): "the repository given is not one; the branch state has its own line",
     ("fedrender/cli.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
@@ -273,10 +274,14 @@ ALLOWED = {
     ("fedrender/models/source.py", "load_text"): "a YAML error that carries no mark",
     ("fedrender/pipeline/load.py", "default_rules_dir"): "no pack is installed: a directory, no line",
     ("fedrender/pipeline/load.py", "load_packs"): "a --rules directory without packs: a directory, no line",
-    ("fedrender/pipeline/load.py", "yaml_files"): "a --specs path that does not exist",
+    ("fedrender/pipeline/load.py", "spec_files"): "a --specs path that does not exist",
+    ("fedrender/pipeline/empty.py", "refuse_empty"): "the --specs paths define no instance: paths, no line",
     ("fedrender/pipeline/load.py", "load_overlay"): "an --overlay path that is not a directory",
-    ("fedrender/pipeline/publish.py", "publish"): "the repository's state (not a work tree, dirty, push race)",
-    ("fedrender/pipeline/publish.py", "_commit"): "the output tree refuses the write, not an input",
+    ("fedrender/pipeline/publish.py", "publish"): "the repository's state (not a work tree, dirty)",
+    ("fedrender/pipeline/publish.py", "_publish"): "the push never got through (others keep pushing)",
+    ("fedrender/pipeline/write.py", "output_root"): "--out is not a directory: a path, no line",
+    ("fedrender/pipeline/write.py", "write_tree"): "a rendered path or the OS refuses --out: a path, no line",
+    ("fedrender/pipeline/write.py", "_check"): "what is in --out (a symlink, a wrong type, a foreign file): paths",
     ("fedrender/pipeline/render.py", "read_state"): "the state file is missing or can't be read at all",
     ("fedrender/rules/pack.py", "load_pack"): "a --rules directory without pack.yaml",
 }

@@ -96,6 +96,9 @@ def main() -> int:
             raise CheckFailed(f"render wrote an incomplete tree: {rendered[:20]}")
         step("explain -o json", [fedrender, "explain", "--specs", "inputs/specs", "--clusters",
                                  "inputs/clusters/clusters.yaml", "-o", "json"], user, env)
+        step("fedrender-reconciler --help (no cluster, no environment)",
+             [str(bin_dir / "fedrender-reconciler"), "--help"], user,
+             {k: v for k, v in env.items() if not k.startswith(("FEDRENDER_", "KUBECONFIG"))})
         print(f"wheel check: ok ({wheel.name}, {len(rendered)} files rendered from {user})")
         return 0
     except CheckFailed as exc:

@@ -17,6 +17,17 @@ class GitError(FedrenderError):
 
 
 @dataclass(frozen=True)
+class Saved:
+    """Where a repository stood before publish: HEAD's branch ref ('' when detached), HEAD's commit ('' when
+    the branch is unborn), and the target branch's commit ('' when it did not exist)."""
+
+    head_ref: str
+    head: str
+    branch: str
+    branch_commit: str
+
+
+@dataclass(frozen=True)
 class Git:
     repo: Path
 
@@ -43,7 +54,9 @@ class Git:
         return out
 
     def dirty(self) -> list[str]:
-        return [line[3:] for line in self.run("status", "--porcelain").stdout.splitlines()]
+        """Changed and untracked paths (untracked ones even when ``status.showUntrackedFiles`` hides them:
+        :meth:`restore` relies on there being none)."""
+        return [line[3:] for line in self.run("status", "--porcelain", "--untracked-files=normal").stdout.splitlines()]
 
     def has_ref(self, ref: str) -> bool:
         return self.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0
@@ -51,6 +64,35 @@ class Git:
     def head(self) -> str:
         result = self.run("rev-parse", "HEAD", check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
+
+    def rev(self, ref: str) -> str:
+        """The commit ``ref`` names, '' when there is none."""
+        result = self.run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    def save(self, branch: str) -> Saved:
+        head_ref = self.run("symbolic-ref", "-q", "HEAD", check=False).stdout.strip()
+        return Saved(head_ref, self.rev("HEAD"), branch, self.rev(f"refs/heads/{branch}"))
+
+    def restore(self, saved: Saved, path: str) -> None:
+        """Put branch, HEAD, index and work tree back as :meth:`save` found them. The work tree was clean
+        then, so files not in HEAD under ``path`` are what publish wrote: they are removed (ignored ones
+        stay)."""
+        self.run("rebase", "--abort", check=False)
+        ref = f"refs/heads/{saved.branch}"
+        if saved.head_ref:
+            self.run("symbolic-ref", "HEAD", saved.head_ref)
+        else:
+            self.run("update-ref", "--no-deref", "HEAD", saved.head)
+        if saved.branch_commit:
+            self.run("update-ref", ref, saved.branch_commit)
+        elif self.rev(ref):  # a new branch (or HEAD's unborn one that got its first commit) goes again
+            self.run("update-ref", "-d", ref)
+        if saved.head:
+            self.run("reset", "-q", "--hard", saved.head)
+        else:
+            self.run("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", path)
+        self.run("clean", "-f", "-d", "-q", "--", path)
 
     def checkout(self, branch: str, start: str | None = None) -> None:
         if self.has_ref(f"refs/heads/{branch}"):

@@ -55,18 +55,31 @@ def load_packs(rules: Path | None) -> list[Pack]:
     return packs
 
 
+SPEC_SUFFIXES = (*YAML_SUFFIXES, ".json")
+
+
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the YAML files under directories (recursively, sorted, hidden ones skipped)."""
-    out: list[Path] = []
+    """Files as given, and the spec files (``.yaml``, ``.yml``, ``.json``, as ``kubectl -o json`` writes them;
+    JSON is read by the same YAML loader) under directories (recursively, sorted, hidden ones skipped)."""
+    return spec_files(paths)[0]
+
+
+def spec_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """(files read, files skipped): the files ``yaml_files`` returns, and the other visible files under the
+    directories (wrong suffix), so a message can say what was not read. InputError for a missing path."""
+    read: list[Path] = []
+    skipped: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()
-                              and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+            for p in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in p.relative_to(path).parts) or not p.is_file():
+                    continue
+                (read if p.suffix in SPEC_SUFFIXES else skipped).append(p)
         elif path.exists():
-            out.append(path)
+            read.append(path)
         else:
             raise InputError([Diagnostic("no such file or directory", Location(str(path)))])
-    return out
+    return read, skipped
 
 
 def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagnostics) -> list[SpecInput]:

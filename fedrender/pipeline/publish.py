@@ -1,23 +1,29 @@
 """Publish rendered manifests to a git branch: commit only when bytes change, push with retry.
 
-The work tree must be clean. ``--path`` holds the output; files there that the previous render didn't
-write are never touched. On a rejected push the local commit is rebased onto the remote branch; if the
-rebase conflicts (someone published other manifests meanwhile), fedrender resets to the remote branch,
-renders again from the state found there, and commits anew, so what lands is always a fresh render.
+``--path`` is a directory inside the repository: never absolute, never leaving it through ``..``, never
+through a symlink (checked before anything is rendered). The work tree must be clean; a publish that fails
+(bad inputs, a refused write, a rejected commit, a push that never got through) leaves the repository as it
+was: the original branch checked out at its commit, no new branch, a clean work tree. Files under
+``--path`` that the previous render didn't write are never touched. On a rejected push the local commit is
+rebased onto the remote branch; if the rebase conflicts (someone published other manifests meanwhile),
+fedrender resets to the remote branch, renders again from the state found there, and commits anew, so what
+lands is always a fresh render.
 """
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import State
-from fedrender.pipeline.gitrepo import Git, source_commit
+from fedrender.pipeline.empty import refuse_empty
+from fedrender.pipeline.gitrepo import Git, GitError, source_commit
 from fedrender.pipeline.render import Inputs, RenderResult, read_state, render
 from fedrender.pipeline.summary import Summary, summarize, trailers
-from fedrender.pipeline.write import WriteConflict, WriteReport, write_tree
+from fedrender.pipeline.write import WriteReport, write_tree
 
 PUSH_ATTEMPTS = 5
 
@@ -32,8 +38,51 @@ class Published:
     result: RenderResult | None = None
 
 
+class PublishPathError(FedrenderError):
+    """``--path`` does not name a directory inside the repository (a usage error, exit code 2)."""
+
+
+def repo_subdir(value: str) -> str:
+    """``value`` as a normalised relative POSIX path ('' for the repository's top, written ``.``).
+
+    Raises PublishPathError when it is empty, absolute, or leaves the repository through ``..``."""
+    if not value:
+        raise PublishPathError("an empty path is not allowed (write . for the repository's top)")
+    if "\0" in value:
+        raise PublishPathError(f"{value!r} contains a NUL byte")
+    if value.startswith("/"):
+        raise PublishPathError(f"{value} is an absolute path; give a directory relative to --repo")
+    normal = posixpath.normpath(value)
+    if normal == ".." or normal.startswith("../"):
+        raise PublishPathError(f"{value} leaves the repository (it is {normal} relative to --repo)")
+    return "" if normal == "." else normal
+
+
+def publish_root(repo: Path, subdir: str) -> Path:
+    """The directory the manifests go to, ``repo/subdir``, after checking ``subdir`` (see :func:`repo_subdir`;
+    '' is the top) and that none of its components is a symlink: one could lead outside the repository, and
+    git would record the link, not the manifests. Raises PublishPathError."""
+    normal = repo_subdir(subdir) if subdir else ""
+    here = repo
+    for part in normal.split("/") if normal else []:
+        here = here / part
+        if here.is_symlink():
+            target = here.resolve()
+            inside = target == repo.resolve() or repo.resolve() in target.parents
+            where = f"to {target}" if inside else f"leading outside the repository, to {target}"
+            raise PublishPathError(f"{here.relative_to(repo)} is a symlink {where}; --path must name a real "
+                                   "directory inside the repository")
+    return here
+
+
 def publish(inputs: Inputs, repo: Path, branch: str, subdir: str = "", message: str = "",
-            remote: str | None = None) -> Published:
+            remote: str | None = None, allow_empty: bool = False) -> Published:
+    """Render into ``repo/subdir`` on ``branch``, commit if anything changed, push to ``remote`` if given.
+
+    Raises PublishPathError before anything else for a bad ``subdir``; InputError or GitError otherwise,
+    after restoring the repository (branch, HEAD, index and work tree) as it was."""
+    subdir = str(publish_root(repo, subdir).relative_to(repo)) if subdir else ""
+    subdir = "" if subdir == "." else subdir
     git = Git(repo)
     if not git.is_repo():
         raise InputError([Diagnostic("not a git work tree", Location(str(repo)))])
@@ -41,12 +90,25 @@ def publish(inputs: Inputs, repo: Path, branch: str, subdir: str = "", message: 
     if dirty:
         raise InputError([Diagnostic(f"the work tree has uncommitted changes ({', '.join(dirty[:5])}); commit or "
                                      "stash them first", Location(str(repo)))])
+    saved = git.save(branch)
+    try:
+        return _publish(git, inputs, repo, branch, subdir, message, remote, allow_empty)
+    except BaseException as exc:
+        try:
+            git.restore(saved, subdir or ".")
+        except GitError as failed:
+            raise GitError(f"{exc}; restoring the repository as it was failed too: {failed}") from None
+        raise
+
+
+def _publish(git: Git, inputs: Inputs, repo: Path, branch: str, subdir: str, message: str, remote: str | None,
+             allow_empty: bool) -> Published:
     upstream = f"{remote}/{branch}" if remote else ""
     has_upstream = bool(remote) and git.fetch(remote or "", branch)
     git.checkout(branch, start=upstream if has_upstream and not git.has_ref(f"refs/heads/{branch}") else None)
     if has_upstream and not git.rebase(upstream):
         git.reset_hard(upstream)
-    published = _commit(git, inputs, repo, subdir, message)
+    published = _commit(git, inputs, repo, subdir, message, allow_empty)
     if remote is None or not published.commit:
         return published
     for attempt in range(1, PUSH_ATTEMPTS + 1):
@@ -57,7 +119,7 @@ def publish(inputs: Inputs, repo: Path, branch: str, subdir: str = "", message: 
         git.fetch(remote, branch)
         if not git.rebase(upstream):  # conflicting concurrent publish: render again on top of it
             git.reset_hard(upstream)
-            again = _commit(git, inputs, repo, subdir, message)
+            again = _commit(git, inputs, repo, subdir, message, allow_empty)
             if not again.commit:
                 return again
             published = again
@@ -65,14 +127,12 @@ def publish(inputs: Inputs, repo: Path, branch: str, subdir: str = "", message: 
                                  "keeps pushing first", Location(str(repo)))])
 
 
-def _commit(git: Git, inputs: Inputs, repo: Path, subdir: str, message: str) -> Published:
-    out = repo / subdir if subdir else repo
+def _commit(git: Git, inputs: Inputs, repo: Path, subdir: str, message: str, allow_empty: bool) -> Published:
+    out = publish_root(repo, subdir)
     previous = read_state(out)
     result = render(inputs, previous)
-    try:
-        report: WriteReport = write_tree(out, result.files)
-    except WriteConflict as exc:
-        raise InputError([Diagnostic(str(exc), Location(str(out)))]) from None
+    refuse_empty(inputs.specs, result, allow_empty)
+    report: WriteReport = write_tree(out, result.files)
     changed = git.stage(subdir or ".")
     state_path = f"{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else STATE_FILE
     if changed == [state_path]:  # only input digests moved (a comment, another checkout): no manifest changed
