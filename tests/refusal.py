@@ -1,5 +1,5 @@
-"""A sandbox for refused renders: an output directory with content, files beside it, and a snapshot of every
-entry under the sandbox (files with their bytes, directories, symlinks) to prove a refusal changed nothing."""
+"""A sandbox for refused renders: an output directory with content and files beside it; a refusal must leave
+the :func:`tests.sandbox.picture` of the whole sandbox as it was."""
 
 from __future__ import annotations
 
@@ -15,23 +15,10 @@ import yaml
 from click.testing import Result
 
 from tests.conftest import CLUSTERS, run
+from tests.sandbox import picture
 
 MONGODB = {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
            "metadata": {"name": "orders", "namespace": "team-a"}, "spec": {"replicaset": 3}}
-
-
-def snapshot(root: Path) -> dict[str, tuple[str, bytes]]:
-    """Every entry under ``root`` (symlinks not followed): kind and bytes (file) or target (symlink)."""
-    out: dict[str, tuple[str, bytes]] = {}
-    for path in sorted(root.rglob("*")):
-        key = str(path.relative_to(root))
-        if path.is_symlink():
-            out[key] = ("link", str(path.readlink()).encode())
-        elif path.is_dir():
-            out[key] = ("dir", b"")
-        else:
-            out[key] = ("file", path.read_bytes())
-    return out
 
 
 @dataclass
@@ -55,7 +42,7 @@ class Sandbox:
     def render(self, specs: Path, *extra: str, clusters: Path = CLUSTERS) -> Result:
         return run(["render", "--specs", str(specs), "--clusters", str(clusters), "--out", str(self.out), *extra])
 
-    def assert_refused(self, result: Result, before: dict[str, tuple[str, bytes]], file: Path | str,
+    def assert_refused(self, result: Result, before: dict[str, tuple[object, ...]], file: Path | str,
                        field: str = "", line: bool = True) -> None:
         """Exit 1, an error at ``file:line:col`` naming ``field``, no traceback, and not a byte changed."""
         assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
@@ -63,7 +50,7 @@ class Sandbox:
         where = re.escape(str(file)) + (r":\d+:\d+" if line else "")
         what = rf"{where}: error: {re.escape(field)}" if field else rf"{where}: error: "
         assert re.search(what, result.stderr), result.stderr
-        assert snapshot(self.root) == before
+        assert picture(self.root) == before
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from fedrender.models import names
 from tests.conftest import CLUSTERS, ROOT, run
-from tests.refusal import clusters_with, mongodb, sandbox, snapshot
+from tests.refusal import clusters_with, mongodb, sandbox
+from tests.sandbox import picture
 
 CLI = settings(deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
 PURE = settings(deadline=None, max_examples=300)
@@ -53,7 +54,7 @@ def test_a_hostile_namespace_or_name_is_refused_at_its_line(field_value: tuple[s
     field, value = field_value
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb({field: value}))
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec), before, spec, f"metadata.{field}: ")
 
 
@@ -64,7 +65,7 @@ def test_a_hostile_namespace_or_name_is_refused_at_its_line(field_value: tuple[s
 def test_names_of_referenced_objects_are_refused_at_the_spec_field(field: tuple[str, str], value: str) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(**{field[0]: {field[1]: value}}))
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec), before, spec, f"spec.{field[0]}.{field[1]}: ")
 
 
@@ -106,7 +107,7 @@ def test_a_template_name_from_cel_is_checked_by_the_rule_of_its_kind(value: str)
     with sandbox() as box:
         rules = _pack_with(box.root, f"metadata.annotations['{NAME_ANNOTATION}']")
         spec = box.write("spec.yaml", mongodb({"annotations": {NAME_ANNOTATION: value}}))
-        before = snapshot(box.root)
+        before = picture(box.root)
         template = rules / "mongodb" / "templates" / "service-headless.yaml"
         box.assert_refused(box.render(spec, "--rules", str(rules)), before, template, "metadata.name: Service ")
 
@@ -126,7 +127,7 @@ def test_a_reference_named_by_a_pack_rule_is_checked(value: str) -> None:
     with sandbox() as box:
         rules = _pack_with(box.root, "metadata.name", f"metadata.annotations['{NAME_ANNOTATION}']")
         spec = box.write("spec.yaml", mongodb({"annotations": {NAME_ANNOTATION: value}}))
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec, "--rules", str(rules)), before, spec)
         result = box.render(spec, "--rules", str(rules))
         assert "references a ConfigMap" in result.stderr
@@ -142,7 +143,7 @@ def test_a_hostile_cluster_name_is_refused_at_its_line(name: str) -> None:
         clusters = box.write("clusters.yaml", {"apiVersion": "v1", "kind": "List",
                                                "items": clusters_with([(2, {"name": name})])})
         spec = box.write("spec.yaml", mongodb())
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec, clusters=clusters), before, clusters, "metadata.name: ")
 
 
@@ -161,7 +162,7 @@ def test_a_hostile_vip_in_the_overlay_is_refused_at_its_line(vip: str) -> None:
     with sandbox() as box:
         overlay = box.write("overlay/clusters.yaml", {"clusters": {"member-ap-2": {"vip": vip}}})
         spec = box.write("spec.yaml", mongodb())
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec, "--overlay", str(overlay.parent)), before, overlay,
                            "clusters.member-ap-2.vip: ")
 
@@ -174,7 +175,7 @@ def test_a_hostile_vip_label_is_refused_at_its_line(vip: str) -> None:
         items[0]["metadata"] = {**items[0]["metadata"], "labels": {**items[0]["metadata"]["labels"], "vip": vip}}
         clusters = box.write("clusters.yaml", {"apiVersion": "v1", "kind": "List", "items": items})
         spec = box.write("spec.yaml", mongodb())
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec, clusters=clusters), before, clusters, "metadata.labels.vip: ")
 
 
@@ -237,7 +238,7 @@ def test_a_state_file_naming_files_outside_out_is_refused() -> None:
         state["files"] = ["../../outside.txt", *state["files"]]
         state_path.write_text(json.dumps(state))
         (box.root / "in" / "spec.yaml").write_text(yaml.safe_dump(mongodb({"name": "other"})))
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec), before, state_path, "files[0]: ")
         assert "'../../outside.txt' is not a valid path" in box.render(spec).stderr
 

@@ -22,7 +22,8 @@ from fedrender.models.resources import ResourceRequirements
 from fedrender.models.ruletests import PackTests
 from fedrender.models.state import State
 from tests.conftest import CLUSTERS, ROOT, run
-from tests.refusal import mongodb, sandbox, snapshot
+from tests.refusal import mongodb, sandbox
+from tests.sandbox import picture
 
 CLI = settings(deadline=None, max_examples=8, suppress_health_check=[HealthCheck.too_slow])
 PURE = settings(deadline=None, max_examples=200)
@@ -58,7 +59,7 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 def test_mistyped_fields_are_refused_at_their_line(path: tuple[str | int, ...], value: Any) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", {**mongodb(), "spec": _set(mongodb()["spec"], path, value)})
-        before = snapshot(box.root)
+        before = picture(box.root)
         result = box.render(spec)
         box.assert_refused(result, before, spec, f"spec{_dotted(path)}: ")
 
@@ -85,7 +86,7 @@ not_bool = st.one_of(st.sampled_from(["true", "false", "yes", "no", "on", "off",
 def test_anything_but_an_integer_is_refused_as_replicaset(value: Any) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(replicaset=value))
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec), before, spec, "spec.replicaset: ")
 
 
@@ -127,7 +128,7 @@ def test_affinity_weights_are_1_to_100(weight: int) -> None:
 def test_an_affinity_weight_out_of_range_is_refused_at_its_line() -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(scheduler=_weighted(0)))
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec), before, spec, "spec.scheduler.affinity.nodeAffinity."
                            "preferredDuringSchedulingIgnoredDuringExecution[0].weight: weight must be 1-100")
 
@@ -146,7 +147,7 @@ def test_an_affinity_weight_out_of_range_is_refused_at_its_line() -> None:
 def test_container_resources_kubernetes_refuses_are_located(resources: dict[str, Any], field: str, fix: str) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(resource=resources))
-        before = snapshot(box.root)
+        before = picture(box.root)
         result = box.render(spec)
         box.assert_refused(result, before, spec, f"spec.resource.{field}: ")
         assert fix in result.stderr
@@ -159,7 +160,7 @@ def test_container_resources_kubernetes_refuses_are_located(resources: dict[str,
 def test_storage_size_must_be_a_positive_quantity(size: Any, fix: str) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(storage={"storageSize": size}))
-        before = snapshot(box.root)
+        before = picture(box.root)
         result = box.render(spec)
         box.assert_refused(result, before, spec, "spec.storage.storageSize: ")
         assert fix in result.stderr
@@ -195,7 +196,7 @@ def test_overlay_mistakes_are_located(overlay: dict[str, Any], message: str) -> 
     with sandbox() as box:
         file = box.write("overlay/x.yaml", overlay)
         spec = box.write("spec.yaml", mongodb())
-        before = snapshot(box.root)
+        before = picture(box.root)
         result = box.render(spec, "--overlay", str(file.parent))
         box.assert_refused(result, before, file)
         assert message in result.stderr
@@ -231,7 +232,7 @@ def test_an_invalid_overlay_label_key_is_refused_at_its_line(key: str) -> None:
     with sandbox() as box:
         file = box.write("overlay/labels.yaml", {"labels": {key: "x"}})
         spec = box.write("spec.yaml", mongodb())
-        before = snapshot(box.root)
+        before = picture(box.root)
         box.assert_refused(box.render(spec, "--overlay", str(file.parent)), before, file, "labels.")
 
 
@@ -284,7 +285,7 @@ def test_every_fedstate_sample_spec_still_validates() -> None:
 def test_tolerations_kubernetes_refuses_are_located(toleration: dict[str, Any], field: str, message: str) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(scheduler={"tolerations": [toleration]}))
-        before = snapshot(box.root)
+        before = picture(box.root)
         result = box.render(spec)
         box.assert_refused(result, before, spec, f"spec.scheduler.tolerations[0].{field}: ")
         assert message in result.stderr
@@ -297,7 +298,7 @@ def test_resources_a_crd_built_pack_renders_are_checked_at_the_template() -> Non
     redis["spec"]["storage"] = {"size": "10gi"}
     with sandbox() as box:
         spec = box.write("redis.yaml", redis)
-        before = snapshot(box.root)
+        before = picture(box.root)
         result = box.render(spec)
         template = ROOT / "rules" / "redis" / "templates" / "statefulset.yaml"
         box.assert_refused(result, before, template, "spec.template.spec.containers[0].resources.requests.")
