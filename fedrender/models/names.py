@@ -90,18 +90,6 @@ def path_segment(value: str, what: str = "name") -> list[str]:
     return []
 
 
-def relative_path(value: str, what: str = "path") -> list[str]:
-    """A path inside a directory: '/'-separated parts, each a :func:`path_segment` other than empty, '.' and
-    '..', no backslash (so it can't name anything outside the directory on any platform)."""
-    if value.startswith("/") or "\\" in value:
-        return [f"{_show(value)} is not a valid {what}: it must be relative and '/'-separated"]
-    for part in value.split("/"):
-        problems = path_segment(part, f"part of a {what}")
-        if problems:
-            return [f"{_show(value)} is not a valid {what}: {problems[0]}"]
-    return []
-
-
 def cluster_name(value: str) -> list[str]:
     """A Karmada member cluster name: a DNS-1123 label of at most 48 characters."""
     return dns1123_label(value, "cluster name (Karmada's rule)", CLUSTER_NAME_MAX)

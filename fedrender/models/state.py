@@ -1,7 +1,7 @@
 """The state file, ``<out>/.fedrender/state.json``: what the last render placed and wrote.
 
 It makes placement sticky (members keep cluster, ``_id``, ordinal and nodePort) and pruning safe (only the
-files listed here are ever removed, and each must be a plain relative path). ``schemaVersion`` changes
+files listed here are ever removed; :mod:`fedrender.pipeline.write` checks each entry). ``schemaVersion`` changes
 whenever its meaning does.
 """
 
@@ -26,8 +26,6 @@ def _instance_key(key: str) -> list[str]:
 
 
 InstanceKey = Annotated[str, checked(_instance_key)]
-OutputPath = Annotated[str, checked(names.relative_path)]
-"""A file fedrender wrote: a relative path of plain names ('/'-separated, no '.', '..' or empty parts)."""
 
 
 class MemberState(Strict):
@@ -65,4 +63,4 @@ class State(Strict):
     rulePacks: dict[str, PackState]
     inputs: dict[str, str]
     instances: dict[InstanceKey, InstanceState] = Field(description="keyed by namespace/name")
-    files: list[OutputPath] = Field(description="paths relative to the output directory")
+    files: list[str]
