@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fedrender.cel.engine import CompileError, Environment, Expr, Program, diagnostic_at
-from fedrender.models.diagnostics import Diagnostic
+from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.source import PathKey, SourceDoc
 
 _DROP = object()
@@ -42,6 +42,10 @@ class Template:
         self._rule = rule
         self._diagnostics = diagnostics
         self._tree = self._compile(doc.data, ())
+
+    def field_location(self, path: PathKey = ()) -> Location:
+        """Where ``path`` of the rendered object is written in the template (its closest written parent)."""
+        return self._doc.location(path)
 
     def render(self, data: Mapping[str, Any], subject: str = "") -> Any:
         out = self._render(self._tree, data, subject)

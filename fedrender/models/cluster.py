@@ -2,6 +2,11 @@
 
 The schema follows ``schemas/vendor/karmada/cluster.karmada.io_clusters.DERIVED.yaml``. Only a few fields
 matter to scheduling; they are exposed through :class:`ClusterView`, the value rules see as ``cluster``.
+
+Names follow Karmada's ``ValidateClusterName`` (a DNS-1123 label of at most 48 characters); the ``vip`` label,
+FedState's convention for a member cluster's external address, must be an IPv4 address or a DNS name (an IPv6
+address can't be a label value: give it in the overlay). Quantities stay lenient (:data:`QuantityStr`), as
+kubectl may print them as numbers.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from fedrender.models.base import ObjectMeta, ResourceList, Strict
+from fedrender.models import names
+from fedrender.models.base import ObjectMeta, ResourceList, Strict, fail_at
 
 API_VERSION = "cluster.karmada.io/v1alpha1"
 KIND = "Cluster"
@@ -115,10 +121,10 @@ class Cluster(Strict):
     status: ClusterStatus | None = None
 
     @model_validator(mode="after")
-    def _name_is_dns_label(self) -> Cluster:
-        name = self.metadata.name
-        if len(name) > 48:
-            raise ValueError(f"cluster name {name!r} is longer than 48 characters (Karmada's limit)")
+    def _name_and_vip(self) -> Cluster:
+        meta, vip = self.metadata, self.metadata.labels.get("vip", "")
+        fail_at("Cluster", [(("metadata", "name"), p, meta.name) for p in names.cluster_name(meta.name)]
+                + [(("metadata", "labels", "vip"), p, vip) for p in names.vip(vip)])
         return self
 
     def ready_condition(self) -> Condition | None:

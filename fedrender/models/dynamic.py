@@ -141,7 +141,7 @@ def _object(schema: dict[str, Any], hint: str) -> type[BaseModel]:
             default = sub.get("default")
             fields[safe] = (annotation | None, Field(default=default, alias=prop, description=sub.get("description")))
     preserve = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
-    config = ConfigDict(extra="allow" if preserve else "forbid", frozen=True, populate_by_name=True)
+    config = ConfigDict(extra="allow" if preserve else "forbid", frozen=True, populate_by_name=True, strict=True)
     model: type[BaseModel] = create_model(_name(hint), __config__=config, **fields)
     return model
 
@@ -151,7 +151,7 @@ def input_model(api_version: str, kind: str, schema: dict[str, Any]) -> type[Bas
     spec_schema = (schema.get("properties") or {}).get("spec")
     if not isinstance(spec_schema, dict):
         raise SchemaError(f"the schema of {kind} has no spec")
-    config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
     fields: dict[str, Any] = {
         "apiVersion": (Literal[api_version], ...), "kind": (Literal[kind], ...), "metadata": (ObjectMeta, ...),
         "spec": (_annotation(spec_schema, f"{kind}Spec"), ...), "status": (dict[str, Any] | None, None),

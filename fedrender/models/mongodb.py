@@ -1,5 +1,9 @@
 """FedState's ``MultiCloudMongoDB`` (middleware.fedstate.io/v1alpha1), every field of its CRD, accepted unchanged.
 
+Strict as the API server is with the CRD (strict types, affinity weights 1-100) and as Kubernetes is with the
+objects the fields become (names of Secrets, ConfigMaps and StorageClasses, labels, container resources, see
+:mod:`fedrender.models.resources`).
+
 One deliberate widening: ``imageSetting.imagePullSecret`` also takes a string, the name of an existing pull
 Secret, as FedState's own launch article writes it. The CRD's object form ``{user, passwd}`` parses so that
 the rule pack can refuse it with a useful message instead of a schema error.
@@ -7,19 +11,26 @@ the rule pack can refuse it with a useful message instead of a schema error.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
-from fedrender.models.base import LabelSelector, ObjectMeta, ResourceList, Strict, Toleration
+from fedrender.models import names
+from fedrender.models.base import (
+    DNSSubdomain,
+    LabelKey,
+    LabelSelector,
+    LabelValue,
+    ObjectMeta,
+    Strict,
+    Toleration,
+    fail_at,
+    invalid,
+)
+from fedrender.models.resources import ResourceRequirements, StorageSize
 
 API_VERSION = "middleware.fedstate.io/v1alpha1"
 KIND = "MultiCloudMongoDB"
-
-
-class ResourceRequirements(Strict):
-    limits: ResourceList = Field(default_factory=dict)
-    requests: ResourceList = Field(default_factory=dict)
 
 
 class AuthSetting(Strict):
@@ -28,7 +39,7 @@ class AuthSetting(Strict):
 
 class ConfigSetting(Strict):
     arbiter: bool | None = None
-    configRef: str | None = None
+    configRef: DNSSubdomain | None = Field(default=None, description="name of a ConfigMap")
     configSet: dict[str, str] = Field(default_factory=dict)
 
 
@@ -47,14 +58,31 @@ class ImageSetting(Strict):
     imagePullPolicy: Literal["Always", "IfNotPresent", "Never"] | None = None
     imagePullSecret: str | ImagePullCredentials | None = None
 
+    @model_validator(mode="after")
+    def _secret_name(self) -> ImageSetting:
+        if isinstance(self.imagePullSecret, str):
+            fail_at("imageSetting", [(("imagePullSecret",), p, self.imagePullSecret)
+                                     for p in names.dns1123_subdomain(self.imagePullSecret, "Secret name")])
+        return self
+
 
 class MemberSetting(Strict):
-    memberConfigRef: str | None = None
+    memberConfigRef: DNSSubdomain | None = None
+
+
+def _weight(value: int) -> int:
+    if not 1 <= value <= 100:
+        raise invalid(f"weight must be 1-100, as Kubernetes requires of preferred scheduling terms; got {value}")
+    return value
+
+
+Weight = Annotated[int, AfterValidator(_weight)]
+"""The weight of a preferred (anti-)affinity term: 1-100 (kubernetes pkg/apis/core/validation)."""
 
 
 class NodeSelectorRequirement(Strict):
     key: str
-    operator: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
     values: list[str] = Field(default_factory=list)
 
 
@@ -69,7 +97,7 @@ class NodeSelector(Strict):
 
 class PreferredSchedulingTerm(Strict):
     preference: NodeSelectorTerm
-    weight: int
+    weight: Weight
 
 
 class NodeAffinity(Strict):
@@ -81,12 +109,12 @@ class PodAffinityTerm(Strict):
     labelSelector: LabelSelector | None = None
     namespaceSelector: LabelSelector | None = None
     namespaces: list[str] = Field(default_factory=list)
-    topologyKey: str
+    topologyKey: LabelKey
 
 
 class WeightedPodAffinityTerm(Strict):
     podAffinityTerm: PodAffinityTerm
-    weight: int
+    weight: Weight
 
 
 class PodAffinity(Strict):
@@ -103,7 +131,7 @@ class Affinity(Strict):
 class SchedulerSetting(Strict):
     affinity: Affinity | None = None
     schedulerMode: Literal["Uniform", "Weighting"] = "Uniform"
-    schedulerName: str | None = None
+    schedulerName: DNSSubdomain | None = None
     tolerations: list[Toleration] = Field(default_factory=list)
 
 
@@ -111,19 +139,22 @@ class SpreadConstraint(Strict):
     maxGroups: int | None = None
     minGroups: int | None = None
     spreadByField: Literal["cluster", "region", "zone", "provider"] | None = None
-    spreadByLabel: str | None = None
+    spreadByLabel: LabelKey | None = None
 
 
 class SpreadSetting(Strict):
+    """FedState's spread settings; ``nodeSelect`` holds node labels, checked as Kubernetes checks labels."""
+
     allowDynamicScheduler: bool | None = None
-    nodeSelect: dict[str, str] = Field(default_factory=dict)
+    nodeSelect: dict[LabelKey, LabelValue] = Field(default_factory=dict,
+                                                   description="node labels, becomes nodeSelector")
     spreadConstraints: list[SpreadConstraint] = Field(default_factory=list)
     topologySpreadConstraints: dict[str, str] = Field(default_factory=dict)
 
 
 class StorageSetting(Strict):
-    storageClass: str | None = None
-    storageSize: str = "2Gi"
+    storageClass: DNSSubdomain | None = None
+    storageSize: StorageSize = "2Gi"
 
 
 class MultiCloudMongoDBSpec(Strict):

@@ -4,17 +4,25 @@
 given, and within a directory its ``*.yaml``/``*.yml`` files (not subdirectories) in name order. Later
 files win: mappings merge key by key, everything else (lists, scalars) is replaced. Each file is checked
 against this schema on its own, so a mistake is reported at its file and line.
+
+Strict as Kubernetes: label keys and values, cluster names (Karmada's DNS-1123 labels of at most 48
+characters), storage class and secret store names (DNS-1123 subdomains), VIPs (an IP address or a DNS name, see
+:func:`fedrender.models.names.vip`) and container resources (:mod:`fedrender.models.resources`) are checked here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from fedrender.models.base import ResourceList, Strict
+from fedrender.models import names
+from fedrender.models.base import VIP, ClusterName, DNSSubdomain, LabelKey, LabelValue, Strict, checked
 from fedrender.models.diagnostics import Location, closest
+from fedrender.models.resources import ResourceRequirements
+
+OptionalName = Annotated[str, checked(lambda value: names.dns1123_subdomain(value) if value else [])]
 
 
 class NodePortRange(Strict):
@@ -29,29 +37,29 @@ class NodePortRange(Strict):
 
 
 class ClusterOverlay(Strict):
-    vip: str = Field(default="", description="external address of a cluster that has no `vip` label")
+    vip: VIP = Field(default="", description="external address of a cluster that has no `vip` label: an IPv4 or "
+                     "IPv6 address or a DNS name, without port")
 
 
-class Resources(Strict):
-    requests: ResourceList = Field(default_factory=dict)
-    limits: ResourceList = Field(default_factory=dict)
+Resources = ResourceRequirements
 
 
 class ResourceTiers(Strict):
     """Container resources by the value of a cluster label (e.g. ``fedrender.io/tier: large``)."""
 
-    label: str = "fedrender.io/tier"
-    tiers: dict[str, Resources] = Field(default_factory=dict)
+    label: LabelKey = "fedrender.io/tier"
+    tiers: dict[LabelValue, Resources] = Field(default_factory=dict, description="by label value")
 
 
 class Overlay(Strict):
     nodePorts: NodePortRange = Field(default_factory=NodePortRange)
-    clusters: dict[str, ClusterOverlay] = Field(default_factory=dict, description="per cluster name")
+    clusters: dict[ClusterName, ClusterOverlay] = Field(default_factory=dict, description="per cluster name")
     registryMirrors: dict[str, str] = Field(default_factory=dict, description="region -> image registry")
-    storageClasses: dict[str, str] = Field(default_factory=dict, description="provider -> storage class")
+    storageClasses: dict[str, DNSSubdomain] = Field(default_factory=dict, description="provider -> storage class")
     resourceTiers: ResourceTiers = Field(default_factory=ResourceTiers)
-    labels: dict[str, str] = Field(default_factory=dict, description="added to every object fedrender renders")
-    secretStore: str = Field(default="", description="name of an external secret store (not used yet)")
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict,
+                                               description="added to every object fedrender renders")
+    secretStore: OptionalName = Field(default="", description="name of an external secret store (not used yet)")
     values: dict[str, Any] = Field(default_factory=dict, description="free-form data for rule packs")
     _sources: dict[tuple[str | int, ...], Location] = PrivateAttr(default_factory=dict)
 

@@ -26,6 +26,9 @@ class ClusterView(Strict):
     readyReason: str = Field(default="", description="reason and message of a Ready condition that is not True")
     taints: list[TaintView] = Field(default_factory=list)
     vip: str = Field(default="", description="external address of the cluster (label `vip`, or the overlay)")
+    vipLabel: str = Field(default="", description=(
+        "`vip` as a label value: IPv4 and DNS names of at most 63 characters as they are, IPv6 expanded with '-' "
+        "for ':' (label values can't hold ':'), empty when a DNS name is too long for a label"))
     allocatable: dict[str, str] = Field(default_factory=dict)
     fits: int = Field(default=0, description="members that fit, by Karmada's general estimator")
     capacity: str = Field(default="", description="which resource limits `fits`, in words")

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
+from fedrender.cel.template import Template
 from fedrender.composer import karmada
 from fedrender.composer.apply import OverrideFailed, apply_overriders
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
+from fedrender.models import names as k8s
+from fedrender.models import resources
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
 from fedrender.models.overlay import Overlay
-from fedrender.models.source import SourceDoc
+from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import OrdinalView
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
@@ -24,6 +28,24 @@ from fedrender.rules.pack import Pack
 
 NAMED_INSTANCES = 5
 """How many instances left without NodePorts are named one by one."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What rendered an object: the template document (None for the Karmada policies fedrender builds) and the
+    input it was rendered for (None for platform objects), to point at the cause of a problem with it."""
+
+    subject: str
+    template: Template | None = None
+    spec: SourceDoc | None = None
+
+    def locate(self, path: PathKey) -> tuple[Location | None, str]:
+        """The location to report a problem with field ``path`` of the object at, and the field path to name."""
+        if self.template is not None:
+            return self.template.field_location(path), format_path(path)
+        if self.spec is not None:
+            return self.spec.location(("metadata", "name")), "metadata.name"
+        return None, ""
 
 
 def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) -> dict[str, bytes]:
@@ -36,7 +58,7 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         diagnostics.extend(_exhausted(overlay, exc.need, [(f"{ns}/{name}", docs[ns, name], count)
                                                           for (ns, name), count in unserved.items()]))
         return {}
-    references: dict[tuple[str, str, str], set[str]] = {}
+    references: dict[tuple[str, str, str], tuple[set[str], SourceDoc]] = {}
     reported: set[tuple[str, str, int]] = set()  # each broken override entry once, not once per instance
     files: dict[str, bytes] = {}
     owners: dict[tuple[str, str, str, str], str] = {}
@@ -44,13 +66,14 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         result = item.result
         result.node_ports = {key[2]: port for key, port in ports.items() if key[:2] == (result.namespace, result.name)}
         try:
-            objects, refs = _instance_objects(item, diagnostics, reported)
+            objects, refs, templates = _instance_objects(item, diagnostics, reported)
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc, item.spec.doc))
             continue
+        refs = _valid_references(item, refs, diagnostics)
         runs_members = set(item.placement.counts) | ({result.arbiter.cluster} if result.arbiter else set())
         for ref in refs:  # every cluster that runs a member of the instance, the arbiter's included
-            references.setdefault((result.namespace, *ref), set()).update(runs_members)
+            references.setdefault((result.namespace, *ref), (set(), item.spec.doc))[0].update(runs_members)
         result.objects = objects
         for obj in objects:
             key = (obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -59,14 +82,16 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
                 diagnostics.add(Diagnostic(f"{owner} and {result.namespace}/{result.name} both render {key[1]} "
                                            f"{key[2]}/{key[3]}; rename one of them", item.spec.doc.location(
                                                ("metadata", "name")), "metadata.name"))
-        _add_files(files, f"instances/{result.namespace}/{result.name}", objects, diagnostics, overlay.labels,
-                   item.spec.doc.location(("metadata", "name")))
+        subject = f"{result.namespace}/{result.name}"
+        _add_files(files, ("instances", result.namespace, result.name), objects, diagnostics, overlay.labels,
+                   {id(o): Origin(subject, templates.get(id(o)), item.spec.doc) for o in objects})
     _platform(planned, overlay, files, diagnostics)
-    for (namespace, kind, name), clusters in sorted(references.items()):
+    for (namespace, kind, name), (clusters, doc) in sorted(references.items()):
         policy = karmada.duplicated_policy(
             f"{kind.lower()}-{name}", namespace, {}, [{"apiVersion": "v1", "kind": kind, "name": name,
                                                        "namespace": namespace}], sorted(clusters), [])
-        _add_files(files, f"instances/{namespace}/_references", [policy], diagnostics, overlay.labels)
+        _add_files(files, ("instances", namespace, "_references"), [policy], diagnostics, overlay.labels,
+                   {id(policy): Origin(f"{kind} {namespace}/{name}", None, doc)})
     return files
 
 
@@ -87,12 +112,12 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc))
             continue
-        objects = [obj for _, obj in rendered]
-        members = [obj for target, obj in rendered if target == "members"]
+        objects = [obj for _, _, obj in rendered]
+        origins = {id(obj): Origin(f"the platform of pack {name}", template) for _, template, obj in rendered}
+        members = [obj for target, _, obj in rendered if target == "members"]
         if members:
             objects.append(karmada.cluster_policy(f"fedrender-{name}-platform", members, sorted(clusters)))
-        _add_files(files, f"platform/{name}", objects, diagnostics, overlay.labels,
-                   pack.platform[0][1].location if pack.platform else None)
+        _add_files(files, ("platform", name), objects, diagnostics, overlay.labels, origins)
 
 
 def _ordinals(item: Planned) -> int:
@@ -175,22 +200,59 @@ def _ports_text(count: int) -> str:
     return f"{count} NodePort" if count == 1 else f"{count} NodePorts"
 
 
-def _add_files(files: dict[str, bytes], base: str, objects: list[dict[str, Any]], diagnostics: Diagnostics,
-               labels: dict[str, str], where: Location | None = None) -> None:
-    """One file per object; the overlay's extra ``labels`` are added (an object's own labels win). ``where``
-    is the input the objects come from, for the message when two of them render to one path."""
+def _valid_references(item: Planned, refs: list[tuple[str, str]], diagnostics: Diagnostics) -> list[tuple[str, str]]:
+    """The (kind, name) references whose names Kubernetes accepts; the others are reported at the input."""
+    out = []
+    for kind, name in refs:
+        problems = k8s.dns1123_subdomain(name, f"{kind} name")
+        for problem in problems:
+            diagnostics.add(Diagnostic(f"{item.inst.subject} references a {kind}: {problem} (from the references "
+                                       f"of pack {item.spec.pack.name})", item.spec.doc.location()))
+        if not problems:
+            out.append((kind, name))
+    return out
+
+
+def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dict[str, Any]],
+               diagnostics: Diagnostics, labels: dict[str, str], origins: dict[int, Origin]) -> None:
+    """One file per object, at ``base/<kind>-<name>.yaml``; the overlay's extra ``labels`` are added (an object's
+    own labels win). An object whose kind, name, namespace or labels Kubernetes would refuse, or a path part that
+    is not a plain name, is reported (at the template or input it came from) and gets no file."""
+    for problem in (p for part in base for p in k8s.path_segment(part, "path component")):
+        origin = next((origins[id(o)] for o in objects if id(o) in origins), None)
+        where = origin.locate(("metadata", "namespace"))[0] if origin else None
+        diagnostics.add(Diagnostic(f"refusing to write under {'/'.join(base)!r}: {problem}", where))
+        return
     for obj in objects:
         if labels:
             meta = obj.setdefault("metadata", {})
             meta["labels"] = {**labels, **meta.get("labels", {})}
-        path = f"{base}/{filename(obj)}"
+        if _refused(obj, origins.get(id(obj)), diagnostics):
+            continue
+        path = "/".join((*base, filename(obj)))
         if path in files:
+            origin = origins.get(id(obj))
+            where = origin.locate(("metadata", "name"))[0] if origin else None
             diagnostics.add(Diagnostic(f"two objects render to {path}; rename one of them", where))
         files[path] = dump(obj)
 
 
+def _refused(obj: dict[str, Any], origin: Origin | None, diagnostics: Diagnostics) -> bool:
+    """Report every field of ``obj`` the API server would refuse (names, labels, container resources)."""
+    problems = k8s.object_problems(obj) + resources.object_problems(obj)
+    meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
+    what = f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}".replace(" /", " ")
+    for path, problem in problems:
+        location, field = origin.locate(path) if origin else (None, "")
+        source = origin.spec.location() if origin and origin.spec and origin.template else None
+        diagnostics.add(Diagnostic(f"{what} rendered for {origin.subject if origin else 'the output'}: {problem}"
+                                   + (f" (input at {source})" if source else ""), location, field))
+    return bool(problems)
+
+
 def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tuple[str, str, int]],
-                      ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+                      ) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[int, Template]]:
+    """The instance's objects, the (kind, name) it references, and the template of each object (by ``id``)."""
     pack, inst, placement, result = item.spec.pack, item.inst, item.placement, item.result
     ns, name = result.namespace, result.name
     ports = result.node_ports
@@ -199,11 +261,11 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     def member_ports(ordinal: int) -> dict[str, int]:
         return {name: ports[str(ordinal) if i == 0 else f"{ordinal}/{name}"] for i, name in enumerate(names)}
 
-    slots = [(s.id, s.cluster, s.ordinal, f"{item.views[s.cluster].vip}:{ports[str(s.ordinal)]}",
+    slots = [(s.id, s.cluster, s.ordinal, k8s.host_port(item.views[s.cluster].vip, ports[str(s.ordinal)]),
               member_ports(s.ordinal), False) for s in placement.slots]
     if result.arbiter is not None:
         a = result.arbiter
-        slots.append((a.id, a.cluster, 0, f"{item.views[a.cluster].vip}:{ports['arbiter']}",
+        slots.append((a.id, a.cluster, 0, k8s.host_port(item.views[a.cluster].vip, ports["arbiter"]),
                       {names[0]: ports["arbiter"]}, True))
         slots.sort(key=lambda s: s[0])
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster)
@@ -221,12 +283,14 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     tolerations = evaluate.cluster_tolerations(pack, inst)
     objects: list[dict[str, Any]] = []
     sources: list[tuple[dict[str, Any], str]] = []
+    templates: dict[int, Template] = {}
     divided, shared, arbiter = [], [], []
     by_ordinal: dict[int, list[dict[str, Any]]] = {}
     for spec, obj, ordinal in evaluate.templates(pack, inst, data, ordinals):
         karmada.annotate_template(obj, spec.stateful)
         objects.append(obj)
         sources.append((obj, spec.file))
+        templates[id(obj)] = spec.template
         if spec.propagation == "divided":
             divided.append(obj)
         elif spec.propagation == "arbiter":
@@ -248,7 +312,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
         objects.append(karmada.duplicated_policy(f"{name}-arbiter", ns, labels, [karmada.selector(o) for o in arbiter],
                                                  [result.arbiter.cluster], tolerations))
     objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported))
-    return objects, evaluate.references(pack, inst)
+    return objects, evaluate.references(pack, inst), templates
 
 
 def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],
@@ -264,6 +328,7 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
     for cluster in sorted(set().union(*receivers.values()) if receivers else ()):
         message = item.snapshot.message(pack, item.views[cluster])
         for override in evaluate.overrides(pack, inst, data, message, cluster):
+            _check_metadata_overriders(override, f"{inst.subject} on cluster {cluster}", diagnostics, reported)
             evaluated.setdefault(override.rule, {})[cluster] = override
     policies = []
     for obj, file in sources:
@@ -282,6 +347,22 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
+
+
+def _check_metadata_overriders(override: evaluate.Override, subject: str, diagnostics: Diagnostics,
+                               reported: set[tuple[str, str, int]]) -> None:
+    """Labels and annotation keys an override would set must be valid, or Karmada fails when it applies them."""
+    for field in ("labelsOverrider", "annotationsOverrider"):
+        for index, item in enumerate(override.overriders.get(field, [])):
+            value = item.get("value") or {}
+            problems = (k8s.labels(value) if field == "labelsOverrider" else
+                        [(key, p) for key in sorted(value) for p in k8s.qualified_name(key, "annotation key")])
+            for _, problem in problems:
+                if (override.rule, f"{field}: {problem}", index) in reported:
+                    continue
+                reported.add((override.rule, f"{field}: {problem}", index))
+                diagnostics.add(Diagnostic(f"rule {override.rule!r}: {problem} (in its {field} for {subject})",
+                                           override.locations.get((field, index), override.location), field))
 
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from fedrender.models import names
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
 from fedrender.models.overlay import Overlay
@@ -87,6 +88,7 @@ def cluster_view(cluster: Cluster, overlay: Overlay, free: dict[str, Fraction] |
     elif ready.status != "True":
         reason = ": ".join(x for x in (ready.reason, ready.message) if x) or f"Ready={ready.status}"
     summary = cluster.status.resourceSummary if cluster.status else None
+    vip = overlay_vip or cluster.metadata.labels.get("vip", "")
     return ClusterView(
         name=cluster.metadata.name,
         labels=cluster.metadata.labels,
@@ -97,7 +99,8 @@ def cluster_view(cluster: Cluster, overlay: Overlay, free: dict[str, Fraction] |
         ready=ready is not None and ready.status == "True",
         readyReason=reason,
         taints=[TaintView(key=t.key, value=t.value or "", effect=t.effect) for t in cluster.spec.taints],
-        vip=overlay_vip or cluster.metadata.labels.get("vip", ""),
+        vip=vip,
+        vipLabel=names.vip_label_value(vip),
         allocatable=dict(summary.allocatable) if summary else {},
         fits=fit.members,
         capacity=fit.explanation,

@@ -9,6 +9,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from fedrender.cel.engine import EvalError, Program
+from fedrender.cel.template import Template
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc
@@ -235,15 +236,16 @@ def templates(pack: Pack, inst: Instance, data: Mapping[str, Any],
     return out
 
 
-def platform(pack: Pack, clusters: Sequence[str], overlay: Message, version: str) -> list[tuple[str, dict[str, Any]]]:
-    """The pack's platform objects with their target (controlPlane or members)."""
+def platform(pack: Pack, clusters: Sequence[str], overlay: Message,
+             version: str) -> list[tuple[str, Template, dict[str, Any]]]:
+    """The pack's platform objects with their target (controlPlane or members) and the template of each."""
     data = {"clusters": list(clusters), "overlay": overlay, "version": version}
     out = []
     for target, template in pack.platform:
         rendered = template.render(data, f"platform of pack {pack.name}")
         if not isinstance(rendered, dict):
             raise EvalError("a template must render to a mapping", template.location)
-        out.append((target, rendered))
+        out.append((target, template, rendered))
     return out
 
 
