@@ -448,3 +448,15 @@ def test_an_os_refusal_while_checking_is_a_located_error(tmp_path: Path) -> None
     with pytest.raises(WriteRefused, match="cannot examine the output directory: File name too long"):
         write_tree(tmp_path / "out", {"a" * 300 + "/b.yaml": b"x\n"})
     assert picture(tmp_path) == before
+
+
+def test_a_dangling_symlink_as_out_is_refused_and_its_target_not_created(tmp_path: Path,
+                                                                          specs: dict[str, Path]) -> None:
+    # --out may be a symlink to a directory (the user named it), but a dangling one would make fedrender
+    # create a directory somewhere else.
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    before = picture(tmp_path)
+    result = run(render_args(specs["one"], out))
+    assert_refused(result, f"{out}: error: the output directory is a symlink to", before, tmp_path)
+    assert not (tmp_path / "elsewhere").exists()

@@ -181,6 +181,9 @@ def output_root(out: Path) -> Path:
                                        Location(str(out)))])
     if os.path.lexists(root) and not root.is_dir():
         raise WriteRefused([Diagnostic("the output directory is not a directory", Location(str(out)))])
+    if out.is_symlink() and not root.is_dir():  # a dangling link: creating its target would write elsewhere
+        raise WriteRefused([Diagnostic(f"the output directory is a symlink to {root}, which does not exist; create "
+                                       "that directory first, or name a real directory", Location(str(out)))])
     return root
 
 
