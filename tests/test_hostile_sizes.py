@@ -4,6 +4,9 @@ objects without apiVersion/kind, registry mirrors and image references that are 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,26 +49,28 @@ def test_an_object_without_apiversion_or_kind_says_so(doc: dict[str, str], says:
         assert "None" not in result.stderr
 
 
+def refused_with_overlay(overlay_data: dict[str, Any], located_at: Path | None, field: str) -> None:
+    """A valid spec rendered with an overlay of ``overlay_data`` is refused at ``located_at`` (the overlay file
+    when None) naming ``field``, with not a byte changed."""
+    with sandbox() as box:
+        spec = box.write("spec.yaml", mongodb())
+        overlay = box.write("overlay/o.yaml", overlay_data)
+        before = picture(box.root)
+        result = box.render(spec, "--overlay", str(overlay.parent))
+        box.assert_refused(result, before, located_at or overlay, field)
+
+
 @pytest.mark.parametrize("mirror", ["http://evil/../x y", "https://mirror.example.com", "mirror.example.com/../x",
                                     "a b", "mirror.example.com/UPPER", ""])
 def test_a_registry_mirror_that_is_not_a_registry_is_refused_at_the_overlay(mirror: str) -> None:
-    with sandbox() as box:
-        spec = box.write("spec.yaml", mongodb())
-        overlay = box.write("overlay/mirrors.yaml", {"registryMirrors": {"eu-central-1": mirror}}).parent
-        before = picture(box.root)
-        result = box.render(spec, "--overlay", str(overlay))
-        box.assert_refused(result, before, overlay / "mirrors.yaml", "registryMirrors.eu-central-1: ")
+    refused_with_overlay({"registryMirrors": {"eu-central-1": mirror}}, None, "registryMirrors.eu-central-1: ")
 
 
 @pytest.mark.parametrize("image", ["x y; \n rm", "https://ghcr.io/x:1", "ghcr.io/UPPER/x:1", "x:tag with space"])
 def test_an_overlay_image_that_is_not_an_image_reference_is_refused_where_it_is_rendered(image: str) -> None:
-    with sandbox() as box:
-        spec = box.write("spec.yaml", mongodb())
-        overlay = box.write("overlay/values.yaml", {"values": {"reconcilerImage": image}}).parent
-        before = picture(box.root)
-        result = box.render(spec, "--overlay", str(overlay))
-        box.assert_refused(result, before, ROOT / "rules" / "mongodb" / "platform" / "deployment.yaml",
-                           "spec.template.spec.containers[0].image: ")
+    refused_with_overlay({"values": {"reconcilerImage": image}},
+                         ROOT / "rules" / "mongodb" / "platform" / "deployment.yaml",
+                         "spec.template.spec.containers[0].image: ")
 
 
 _COMPONENT = st.from_regex(r"[a-z0-9]{1,8}([._-][a-z0-9]{1,8}){0,2}", fullmatch=True)
