@@ -106,9 +106,10 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
     for name, (pack, clusters) in sorted(by_pack.items()):
         if not pack.platform:
             continue
+        overlay_message = planned[0].snapshot.overlay_message(pack)
         try:
-            rendered = evaluate.platform(pack, sorted(clusters), planned[0].snapshot.overlay_message(pack),
-                                         __version__)
+            diagnostics.extend(evaluate.platform_checks(pack, sorted(clusters), overlay_message, __version__))
+            rendered = evaluate.platform(pack, sorted(clusters), overlay_message, __version__)
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc))
             continue
