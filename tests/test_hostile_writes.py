@@ -308,9 +308,9 @@ def test_a_symlink_swapped_in_during_the_switch_is_not_followed(tmp_path: Path,
 KINDS = ["file", "dir", "readonly-file", "readonly-dir", "link-outside-dir", "link-outside-file", "link-inside",
          "fifo", "hostile-state"]
 PLACES = [".fedrender", STATE, "instances", "instances/shop", "instances/shop/orders", "instances/shop/catalog",
-          "instances/shop/_references", "instances/shop/orders/statefulset-orders.yaml",
-          "instances/shop/catalog/service-catalog.yaml", "instances/shop/_references/"
-          "propagationpolicy-secret-orders-root.yaml", "platform", "platform/mongodb",
+          "references", "references/shop", "instances/shop/orders/statefulset-orders.yaml",
+          "instances/shop/catalog/service-catalog.yaml", "references/shop/propagationpolicy-secret-orders-root.yaml",
+          "platform", "platform/mongodb",
           "platform/mongodb/namespace-fedrender-system.yaml", "notes.md", "instances/shop/notes.md"]
 INPUTS = [("one", ()), ("two", ()), ("bad", ()), ("empty", ()), ("empty", ("--allow-empty",))]
 
