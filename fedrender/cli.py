@@ -109,7 +109,23 @@ def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> N
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Group):
+    """The ``fedrender`` group: a reader that went away (``fedrender ... | head -1``) is not an error.
+
+    Click turns EPIPE into exit 1; a closed pipe ends the command quietly with 0 instead, as ``cat`` does
+    with SIGPIPE ignored: what is left to print goes to /dev/null (also the flush at exit)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            ctx.exit(0)
+
+
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fedrender")
 def main() -> None:
     """Render MultiCloudMongoDB specs into deterministic Karmada manifests for GitOps."""
