@@ -54,20 +54,44 @@ def _repo_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 _path = NonEmptyPath(path_type=Path)
 
 
-def _inputs(func: F) -> F:
+_SPECS_HELP = ("Spec file or directory (repeatable): objects of any rule pack's input kind, e.g. FedState's "
+               "MultiCloudMongoDB or MultiCloudRedis, as YAML or JSON, one object or a List.")
+
+
+def _input_options(func: F, state: bool) -> F:
     options = [
-        click.option("--specs", "specs", multiple=True, required=True, type=_path,
-                     help="MultiCloudMongoDB file or directory (repeatable)."),
+        click.option("--specs", "specs", multiple=True, required=True, type=_path, help=_SPECS_HELP),
         click.option("--clusters", required=True, type=_path,
-                     help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml)."),
+                     help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml, or "
+                          "fedrender snapshot)."),
         click.option("--rules", type=_path, default=None, help="Rule pack directory (default: the shipped packs)."),
         click.option("--overlay", "overlays", multiple=True, type=_path, help="Overlay directory (repeatable)."),
-        click.option("--state", "state_file", type=_path, default=None,
-                     help="Previous state file to start from (default: the one in --out)."),
     ]
+    if state:
+        options.append(click.option("--state", "state_file", type=_path, default=None,
+                                    help="Previous state file to start from (default: .fedrender/state.json in "
+                                         "--out when --out is given)."))
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _inputs(func: F) -> F:
+    """The inputs of a command that starts from a state file: --state, or the one in --out."""
+    return _input_options(func, state=True)
+
+
+def _inputs_from_repo(func: F) -> F:
+    """The inputs of a command that reads the state from the repository (publish, diff): no --state."""
+    return _input_options(func, state=False)
+
+
+def _examples(*lines: str) -> str:
+    """A --help epilog of real command lines (kept as written: click rewraps paragraphs without \\b)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_DEMO = "--specs examples/specs --clusters examples/clusters/clusters.yaml"
 
 
 def _progress() -> Callable[[int, int], None] | None:
@@ -135,7 +159,10 @@ _allow_empty = click.option("--allow-empty", is_flag=True, help="Let specs that 
                             "file of the last render (without it that is an error).")
 
 
-@main.command("render")
+@main.command("render", epilog=_examples(
+    f"fedrender render {_DEMO} --overlay overlays/dev --out out/dev",
+    f"fedrender render {_DEMO} --out - | kubectl apply --dry-run=client -f -",
+    "fedrender render --specs shop.yaml --specs teams/ --clusters clusters.yaml --state prod.json --out -"))
 @_inputs
 @click.option("--out", required=True, type=_path, help="Output directory (written atomically); - prints the "
               "manifests to stdout instead.")
@@ -172,7 +199,9 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed", err=True)
 
 
-@main.command("explain")
+@main.command("explain", epilog=_examples(
+    f"fedrender explain {_DEMO} --overlay overlays/dev",
+    f"fedrender explain {_DEMO} --out out/dev -o json | jq '.instances[].placement'"))
 @_inputs
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -189,7 +218,9 @@ def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
         click.echo(_explain_text(inst))
 
 
-@main.command("preview")
+@main.command("preview", epilog=_examples(
+    f"fedrender preview {_DEMO} --cluster member-eu-1",
+    f"fedrender preview {_DEMO} --cluster member-us-1 --out out/dev --diff"))
 @_inputs
 @click.option("--cluster", required=True, help="Member cluster name.")
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
@@ -206,8 +237,11 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     click.echo(view.diff() if show_diff else view.yaml(), nl=False)
 
 
-@main.command("publish")
-@_inputs
+@main.command("publish", epilog=_examples(
+    f"fedrender publish {_DEMO} --repo ../fedrender-manifests --branch main --path manifests",
+    f"fedrender publish {_DEMO} --overlay overlays/prod --repo ../fedrender-manifests --branch main "
+    "--path manifests --push origin"))
+@_inputs_from_repo
 @click.option("--repo", required=True, type=_path, help="Git work tree to publish into.")
 @click.option("--branch", required=True, help="Branch to commit to (created when missing).")
 @click.option("--path", "subdir", default=None, callback=_repo_path,
@@ -216,13 +250,12 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @click.option("--push", "remote", default=None, help="Remote to push to, with retry and rebase.")
 @_allow_empty
 def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    state_file: Path | None, repo: Path, branch: str, subdir: str | None, message: str,
+                    repo: Path, branch: str, subdir: str | None, message: str,
                     remote: str | None, allow_empty: bool) -> None:
     """Render into a git work tree and commit when manifests changed (a no-op leaves HEAD alone).
 
-    A failed publish leaves the repository as it was: branch, HEAD and work tree."""
-    if state_file is not None:
-        raise click.UsageError("publish reads the state file from --repo/--path; --state does not apply")
+    The state comes from the branch (--path/.fedrender/state.json). A failed publish leaves the repository as
+    it was: branch, HEAD and work tree."""
     try:
         publish_root(repo, subdir or "")
     except PublishPathError as exc:
@@ -246,15 +279,17 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
                    err=True)
 
 
-@main.command("diff")
-@_inputs
+@main.command("diff", epilog=_examples(
+    f"fedrender diff {_DEMO} --repo ../fedrender-manifests --branch main --path manifests",
+    f"fedrender diff {_DEMO} --repo ../fedrender-manifests --branch main --path manifests --exit-code"))
+@_inputs_from_repo
 @click.option("--repo", required=True, type=_path, help="Git repository.")
 @click.option("--branch", required=True, help="Branch publish would commit to.")
 @click.option("--path", "subdir", default=None, callback=_repo_path,
               help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")
 def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                 state_file: Path | None, repo: Path, branch: str, subdir: str | None, exit_code: bool) -> None:
+                 repo: Path, branch: str, subdir: str | None, exit_code: bool) -> None:
     """What publishing would change on the branch: a summary, then a unified diff. Writes nothing."""
     subdir = subdir or ""
     git = Git(repo)
@@ -299,7 +334,9 @@ def _karmada_options(func: F) -> F:
     return click.option("--context", default=None, help="Kubeconfig context of the Karmada API server.")(func)
 
 
-@main.command("snapshot")
+@main.command("snapshot", epilog=_examples(
+    "fedrender snapshot --context karmada-apiserver -o clusters.yaml",
+    "fedrender snapshot --kubeconfig ~/.kube/karmada.config -o -"))
 @_karmada_options
 @click.option("-o", "--output", "output", required=True, type=_path, help="File to write (- for stdout).")
 def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path) -> None:
@@ -315,7 +352,9 @@ def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path)
         click.echo(f"wrote {output}", err=True)
 
 
-@main.command("status")
+@main.command("status", epilog=_examples(
+    "fedrender status --context karmada-apiserver",
+    "fedrender status --context karmada-apiserver -n shop -o json"))
 @_karmada_options
 @click.option("-n", "--namespace", default=None, help="Only this namespace.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -338,12 +377,14 @@ def status_command(context: str | None, kubeconfig: Path | None, namespace: str 
         click.echo(f"  externalAddr: {rs['externalAddr']}")
 
 
-@main.group("rules")
+@main.group("rules", epilog=_examples("fedrender rules check rules/", "fedrender rules test rules/"))
 def rules_group() -> None:
     """Check and test rule packs."""
 
 
-@rules_group.command("check")
+@rules_group.command("check", epilog=_examples(
+    "fedrender rules check",
+    "fedrender rules check rules/"))
 @click.argument("directory", required=False, type=_path)
 def rules_check(directory: Path | None) -> None:
     """Type-check every expression of the packs in DIRECTORY (default: the shipped packs)."""
@@ -359,7 +400,9 @@ def rules_check(directory: Path | None) -> None:
                    f"variables, {rules} rules, {len(pack.templates)} templates")
 
 
-@rules_group.command("test")
+@rules_group.command("test", epilog=_examples(
+    "fedrender rules test",
+    "fedrender rules test rules/"))
 @click.argument("directory", required=False, type=_path)
 def rules_test(directory: Path | None) -> None:
     """Run the tests.yaml of the packs in DIRECTORY (default: the shipped packs)."""

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import CLUSTERS, ROOT, SPECS
+import click
+import pytest
+import yaml
+
+from fedrender.cli import main
+from tests.conftest import CLUSTERS, ROOT, SPECS, run
 
 FEDRENDER = Path(sys.executable).parent / "fedrender"
 
@@ -24,3 +33,93 @@ def test_a_closed_pipe_ends_the_command_quietly_with_0() -> None:
     assert result.returncode == 0, result.stderr
     errors = [line for line in result.stderr.decode().splitlines() if ": warning: " not in line]
     assert errors == []
+
+
+def _list_of(path: Path) -> dict[str, Any]:
+    """The specs of ``path`` as one List, as `kubectl get multicloudmongodbs -A -o yaml` prints them."""
+    items = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_spec_list_in_yaml_or_json_is_read_like_its_documents(tmp_path: Path, suffix: str) -> None:
+    source = SPECS / "team-databases.yaml"
+    listed = tmp_path / f"specs{suffix}"
+    data = _list_of(source)
+    listed.write_text(json.dumps(data) if suffix == ".json" else yaml.safe_dump(data))
+    as_list = run(["explain", "--specs", str(listed), "--clusters", str(CLUSTERS), "-o", "json"])
+    as_docs = run(["explain", "--specs", str(source), "--clusters", str(CLUSTERS), "-o", "json"])
+    assert as_list.exit_code == 0, as_list.stderr
+    assert json.loads(as_list.stdout) == json.loads(as_docs.stdout)
+    assert len(json.loads(as_list.stdout)["instances"]) == len(data["items"])
+
+
+def test_a_directory_as_clusters_says_so_and_what_to_pass() -> None:
+    result = run(["explain", "--specs", str(SPECS), "--clusters", str(CLUSTERS.parent)])
+    assert result.exit_code == 1
+    assert "is a directory" in result.stderr
+    assert "--clusters takes one snapshot file" in result.stderr
+
+
+def test_a_spec_file_as_clusters_gets_a_hint() -> None:
+    spec = SPECS / "team-databases.yaml"
+    result = run(["explain", "--specs", str(SPECS), "--clusters", str(spec)])
+    assert result.exit_code == 1
+    assert re.search(rf"{re.escape(str(spec))}:\d+:\d+: error: kind: expected a Karmada Cluster .* found "
+                     r"MultiCloudMongoDB: .*specs go to --specs", result.stderr), result.stderr
+
+
+def test_a_clusters_file_as_specs_gets_a_hint() -> None:
+    result = run(["explain", "--specs", str(CLUSTERS), "--clusters", str(CLUSTERS)])
+    assert result.exit_code == 1
+    assert re.search(rf"{re.escape(str(CLUSTERS))}:\d+:\d+: error: kind: this is a Karmada Cluster, not a spec: "
+                     "pass the cluster snapshot as --clusters", result.stderr), result.stderr
+    assert "no rule pack renders" not in result.stderr
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    out: list[tuple[tuple[str, ...], click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        out.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            out += _commands(command, (*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize(("words", "command"), _commands(main), ids=lambda v: " ".join(v) if isinstance(v, tuple)
+                         else "")
+def test_every_help_shows_real_examples(words: tuple[str, ...], command: click.Command) -> None:
+    """Two or three examples, each running this very command with options it has."""
+    result = run([*words, "--help"])
+    assert result.exit_code == 0
+    examples = result.stdout.split("Examples:\n", 1)[1].splitlines()
+    examples = [line.strip() for line in examples if line.strip()]
+    assert 2 <= len(examples) <= 3, examples
+    options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for example in examples:
+        argv = shlex.split(example.split(" | ")[0])
+        assert argv[0] == "fedrender"
+        if isinstance(command, click.Group):
+            assert argv[1:1 + len(words)] == list(words)
+            continue
+        assert argv[1:1 + len(words)] == list(words), example
+        used = {arg for arg in argv if arg.startswith("-") and arg != "-"}
+        assert used <= options, (example, used - options)
+
+
+def test_help_texts_say_what_the_options_take() -> None:
+    render_help = run(["render", "--help"]).stdout
+    assert "MultiCloudRedis" in render_help  # --specs takes any pack's kind, not only MultiCloudMongoDB
+    for words in (["publish"], ["diff"]):  # the state comes from the repository: no --state "in --out"
+        text = run([*words, "--help"]).stdout
+        assert "--state" not in text
+        assert "--out" not in text
+
+
+def test_the_documented_shell_completion_works() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert 'eval "$(_FEDRENDER_COMPLETE=bash_source fedrender)"' in readme
+    result = subprocess.run([str(FEDRENDER)], env={**os.environ, "_FEDRENDER_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "complete -o nosort -F _fedrender_completion fedrender" in result.stdout

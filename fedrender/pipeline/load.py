@@ -107,9 +107,14 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
     by_kind = {(p.api_version, p.kind): p for p in packs}
     out: list[SpecInput] = []
     for path in yaml_files(paths):
-        for doc in _mapping_docs(path, "expected a Kubernetes object (a mapping)", "the spec is", diagnostics):
+        for doc in _spec_docs(path, diagnostics):
             data = doc.data
             pack = by_kind.get((str(data.get("apiVersion")), str(data.get("kind"))))
+            if pack is None and data.get("kind") == "Cluster" and str(data.get("apiVersion")).startswith(
+                    "cluster.karmada.io/"):
+                diagnostics.add(Diagnostic("this is a Karmada Cluster, not a spec: pass the cluster snapshot as "
+                                           "--clusters, and the specs as --specs", doc.location(("kind",)), "kind"))
+                continue
             if pack is None:
                 known = ", ".join(f"{k} ({a})" for a, k in sorted(by_kind))
                 diagnostics.add(Diagnostic(f"no rule pack renders {data.get('kind')} ({data.get('apiVersion')}); "
@@ -119,6 +124,28 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
                 out.append(SpecInput(doc, pack.input_model.model_validate(data), pack))
             except ValidationError as exc:
                 diagnostics.extend(model_diagnostics(exc, doc, data.get("kind", "")))
+    return out
+
+
+def _spec_docs(path: Path, diagnostics: Diagnostics) -> list[SourceDoc]:
+    """The spec documents of ``path``: each document, and each item of a ``List`` (what ``kubectl get
+    multicloudmongodbs -A -o yaml`` prints)."""
+    out = []
+    for doc in _mapping_docs(path, "expected a Kubernetes object (a mapping)", "the spec is", diagnostics):
+        if doc.data.get("kind") != "List":
+            out.append(doc)
+            continue
+        try:
+            items = _list_items(doc)
+        except InputError as exc:
+            diagnostics.extend(exc.diagnostics)
+            continue
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                out.append(doc.sub(("items", i)))
+            else:
+                diagnostics.add(Diagnostic("expected a Kubernetes object (a mapping)", doc.location(("items", i)),
+                                           f"items[{i}]"))
     return out
 
 
@@ -143,15 +170,25 @@ def _mapping_docs(path: Path, not_mapping: str, what: str, diagnostics: Diagnost
     return out
 
 
+CLUSTERS_HINT = ("--clusters takes one snapshot file of Karmada Cluster objects (kubectl get "
+                 "clusters.cluster.karmada.io -o yaml, or fedrender snapshot); specs go to --specs")
+
+
 def load_clusters(path: Path) -> list[Cluster]:
     """Clusters from a ``List`` (as kubectl prints it) or a multi-document file; names must be unique."""
     diagnostics = Diagnostics()
     clusters: dict[str, Cluster] = {}
+    if path.is_dir():
+        raise InputError([Diagnostic(f"not a regular file: it is a directory; {CLUSTERS_HINT}", Location(str(path)))])
     for doc in load_file(path):
         items: list[tuple[SourceDoc, Any]] = [(doc, doc.data)]
         if isinstance(doc.data, dict) and doc.data.get("kind") == "List":
             items = [(doc.sub(("items", i)), item) for i, item in enumerate(_list_items(doc))]
-        for sub, _ in items:
+        for sub, item in items:
+            if isinstance(item, dict) and isinstance(item.get("kind"), str) and item["kind"] != "Cluster":
+                diagnostics.add(Diagnostic(f"expected a Karmada Cluster (cluster.karmada.io/v1alpha1), found "
+                                           f"{item['kind']}: {CLUSTERS_HINT}", sub.location(("kind",)), "kind"))
+                continue
             try:
                 cluster = parse_model(Cluster, sub, "Cluster")
             except InputError as exc:
