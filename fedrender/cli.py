@@ -17,9 +17,10 @@ from fedrender.adapters import karmada
 from fedrender.cel.engine import EvalError
 from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.empty import refuse_empty
 from fedrender.pipeline.gitrepo import Git
-from fedrender.pipeline.load import load_packs
+from fedrender.pipeline.load import STDIN, STDIN_NAME, load_packs
 from fedrender.pipeline.preview import preview
 from fedrender.pipeline.publish import PublishPathError, publish, publish_root, repo_subdir
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, parse_state, read_state, render
@@ -54,8 +55,8 @@ def _repo_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 _path = NonEmptyPath(path_type=Path)
 
 
-_SPECS_HELP = ("Spec file or directory (repeatable): objects of any rule pack's input kind, e.g. FedState's "
-               "MultiCloudMongoDB or MultiCloudRedis, as YAML or JSON, one object or a List.")
+_SPECS_HELP = ("Spec file or directory, - for standard input (repeatable): objects of any rule pack's input "
+               "kind, e.g. FedState's MultiCloudMongoDB or MultiCloudRedis, as YAML or JSON, one object or a List.")
 
 
 def _input_options(func: F, state: bool) -> F:
@@ -63,7 +64,7 @@ def _input_options(func: F, state: bool) -> F:
         click.option("--specs", "specs", multiple=True, required=True, type=_path, help=_SPECS_HELP),
         click.option("--clusters", required=True, type=_path,
                      help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml, or "
-                          "fedrender snapshot)."),
+                          "fedrender snapshot); - for standard input."),
         click.option("--rules", type=_path, default=None, help="Rule pack directory (default: the shipped packs)."),
         click.option("--overlay", "overlays", multiple=True, type=_path, help="Overlay directory (repeatable)."),
     ]
@@ -112,7 +113,8 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
          out: Path | None, state_file: Path | None) -> RenderResult:
     try:
         previous = read_state(out if out is not None and str(out) != "-" else None, state_file)
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous, _progress())
+        result = render(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), previous,
+                        _progress())
     except InputError as exc:
         _fail(exc.diagnostics)
     except EvalError as exc:
@@ -122,6 +124,19 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
     for warning in result.warnings:
         click.echo(warning.render(), err=True)
     return result
+
+
+def _stdin(specs: tuple[Path, ...], clusters: Path) -> bytes:
+    """Standard input, read once, when ``--specs -`` or ``--clusters -`` asks for it (else b"")."""
+    uses = list(specs).count(STDIN) + (clusters == STDIN)
+    if uses > 1:
+        raise click.UsageError("standard input can be read only once: use - for one --specs or for --clusters")
+    if not uses:
+        return b""
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        _fail([Diagnostic(f"standard input too large: over {MAX_FILE_BYTES} bytes", Location(STDIN_NAME))])
+    return data
 
 
 def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> NoReturn:
@@ -161,7 +176,7 @@ _allow_empty = click.option("--allow-empty", is_flag=True, help="Let specs that 
 
 @main.command("render", epilog=_examples(
     f"fedrender render {_DEMO} --overlay overlays/dev --out out/dev",
-    f"fedrender render {_DEMO} --out - | kubectl apply --dry-run=client -f -",
+    "kubectl get multicloudmongodbs -A -o yaml | fedrender render --specs - --clusters clusters.yaml --out out",
     "fedrender render --specs shop.yaml --specs teams/ --clusters clusters.yaml --state prod.json --out -"))
 @_inputs
 @click.option("--out", required=True, type=_path, help="Output directory (written atomically); - prints the "
@@ -261,8 +276,8 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     except PublishPathError as exc:
         raise click.BadParameter(str(exc), param_hint="'--path'") from None
     try:
-        done = publish(Inputs(list(specs), clusters, rules, list(overlays)), repo, branch, subdir or "", message,
-                       remote, allow_empty)
+        done = publish(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), repo, branch,
+                       subdir or "", message, remote, allow_empty)
     except InputError as exc:
         _fail(exc.diagnostics)
     except FedrenderError as exc:
@@ -299,7 +314,7 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
             raise InputError([Diagnostic("not a git repository", Location(str(repo)))])
         state_name = f"{branch}:{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else f"{branch}:{STATE_FILE}"
         previous = parse_state(current[STATE_FILE], state_name) if STATE_FILE in current else None
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous)
+        result = render(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), previous)
     except InputError as exc:
         _fail(exc.diagnostics)
     except FedrenderError as exc:
@@ -336,7 +351,7 @@ def _karmada_options(func: F) -> F:
 
 @main.command("snapshot", epilog=_examples(
     "fedrender snapshot --context karmada-apiserver -o clusters.yaml",
-    "fedrender snapshot --kubeconfig ~/.kube/karmada.config -o -"))
+    "fedrender snapshot --context karmada-apiserver -o - | fedrender explain --specs examples/specs --clusters -"))
 @_karmada_options
 @click.option("-o", "--output", "output", required=True, type=_path, help="File to write (- for stdout).")
 def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path) -> None:
