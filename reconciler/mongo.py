@@ -219,9 +219,7 @@ class MongoAdapter:
                 for m in rows if head is not None and m.get("optimeDate") is not None}
         found = {u["user"] for u in client.admin.command("usersInfo")["users"] if u.get("db", "admin") == "admin"}
         users = frozenset(role for role, c in self.users.items() if c.user in found)
-        concern = client.admin.command("getDefaultRWConcern")
-        w = str(concern.get("defaultWriteConcern", {}).get("w", "")) \
-            if concern.get("defaultWriteConcernSource") == "global" else ""
+        w = _global_write_concern(client.admin.command("getDefaultRWConcern"))
         stale = frozenset(role for role in users if role != "root" and host == primary  # users are checked on
                           and not self._logs_in(host, self.users[role]))         # the primary, where they change
         return Observed(tuple(_member(m) for m in config["members"]), int(config["version"]), primary, states,
@@ -386,3 +384,16 @@ def _merge(existing: Mapping[str, Any] | None, member: Member) -> dict[str, Any]
 
 def _short(exc: PyMongoError) -> str:
     return str(exc).splitlines()[0][:200]
+
+
+def _global_write_concern(reply: dict[str, Any]) -> str:
+    """The ``w`` of the cluster-wide default write concern that setDefaultRWConcern set, '' while there is none.
+
+    MongoDB 5.0+ always reports a default with ``defaultWriteConcernSource`` ("implicit" until one is set,
+    "global" after); 4.4 has no source field and reports ``defaultWriteConcern`` only once one was set
+    (manual: getDefaultRWConcern, "Output" of each release)."""
+    concern = reply.get("defaultWriteConcern")
+    if not isinstance(concern, dict):
+        return ""
+    source = reply.get("defaultWriteConcernSource", "global")
+    return str(concern.get("w", "")) if source == "global" else ""

@@ -80,6 +80,10 @@ class Node:
     local: dict[str, dict[str, Any]] = field(default_factory=dict)  # local.fedrender_init by _id
 
 
+WIRE_VERSIONS = {(4, 4): 9, (5, 0): 13, (6, 0): 17, (7, 0): 21, (8, 0): 25}
+"""hello's maxWireVersion per server release (pymongo 4.x talks to 4.4, wire version 9, and later)."""
+
+
 @dataclass
 class ReplicaSet:
     name: str
@@ -87,6 +91,7 @@ class ReplicaSet:
     primary: str = ""
     users: dict[str, User] = field(default_factory=dict)  # the set's admin users
     default_write_concern: dict[str, Any] | None = None  # setDefaultRWConcern's, None while implicit
+    server_version: tuple[int, int] = (7, 0)  # 4.4 has setDefaultRWConcern but no implicit default (5.0+)
     nodes: dict[str, Node] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)
     hiccups: dict[str, int] = field(default_factory=dict)  # host -> reconfigs to hang up on (a restart)
@@ -214,7 +219,8 @@ class Simulator:
         config = self.rs.config
         primary = host == self.rs.primary
         reply: dict[str, Any] = {"ok": 1, "isWritablePrimary": primary, "ismaster": primary,
-                                 "maxWireVersion": 21, "minWireVersion": 0, "me": host}
+                                 "maxWireVersion": WIRE_VERSIONS[self.rs.server_version], "minWireVersion": 0,
+                                 "me": host}
         if config is not None and self._in_config(host):
             arbiter = self.rs.nodes[host].arbiter
             reply.update(setName=self.rs.name, secondary=not primary and not arbiter, arbiterOnly=arbiter,
@@ -335,7 +341,8 @@ class Simulator:
             return self._error(93, "InvalidReplicaSetConfig", "duplicate _id")
         if not any(m["host"] == host for m in new["members"]):
             return self._error(103, "NewReplicaSetConfigurationIncompatible", "the primary cannot remove itself")
-        if self.rs.default_write_concern is None and (implicit_write_concern_majority(_members(old))
+        if self.rs.server_version >= (5, 0) and self.rs.default_write_concern is None and (
+                implicit_write_concern_majority(_members(old))
                                                       != implicit_write_concern_majority(_members(new))):
             return self._error(103, "NewReplicaSetConfigurationIncompatible",
                                "Reconfig attempted to install a config that would change the implicit default "
@@ -397,6 +404,9 @@ class Simulator:
         return {"ok": 1, **self._rw_concern()}
 
     def _rw_concern(self) -> dict[str, Any]:
+        if self.rs.server_version < (5, 0):  # 4.4 reports only a default that was set, with no source field
+            return {} if self.rs.default_write_concern is None else {
+                "defaultWriteConcern": self.rs.default_write_concern}
         if self.rs.default_write_concern is not None:
             return {"defaultWriteConcern": self.rs.default_write_concern, "defaultWriteConcernSource": "global"}
         majority = self.rs.config is None or implicit_write_concern_majority(_members(self.rs.config))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CLUSTERS, ROOT, run, tree
+from tests.conftest import CLUSTERS, ROOT, SPECS, run, tree
 
 SAMPLES = list(yaml.safe_load_all((ROOT / "schemas" / "vendor" / "fedstate" / "samples.yaml").read_text()))
 README_SAMPLE, ARTICLE_SAMPLE = SAMPLES[0], SAMPLES[1]
@@ -163,3 +163,16 @@ def test_cluster_snapshot_errors_name_the_item(tmp_path: Path) -> None:
     result = run(["explain", "--specs", str(ROOT / "examples" / "specs"), "--clusters", str(bad)])
     assert result.exit_code == 1
     assert re.search(rf"{re.escape(str(bad))}:\d+:\d+: error: spec.syncMod: unknown field", result.stderr)
+
+
+def test_an_overlay_cluster_missing_from_the_snapshot_is_a_located_warning(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "vips.yaml").write_text("clusters:\n  member-ap-1:\n    vip: 10.0.0.1\n"
+                                       "  member-ap2:\n    vip: 10.0.0.2\n")
+    result = run(["explain", "--specs", str(SPECS), "--clusters", str(CLUSTERS), "--overlay", str(overlay)])
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "not in the snapshot" in line]
+    assert warnings == [f"{overlay / 'vips.yaml'}:4:3: warning: clusters.member-ap2: the overlay sets cluster "
+                        "'member-ap2', which is not in the snapshot (clusters: member-ap-1, member-ap-2, member-eu-1, "
+                        "member-eu-2, member-us-1); is the name misspelt?"]

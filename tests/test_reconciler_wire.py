@@ -419,3 +419,17 @@ def test_passwords_never_reach_repr_or_logs(sim: Simulator, caplog: pytest.LogCa
     reconcile(sim, roster, "abc", init="a")
     assert "pw" not in repr(USERS)
     assert not any("-pw-" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("release", [(4, 4), (5, 0), (8, 0)], ids=lambda r: f"{r[0]}.{r[1]}")
+def test_a_set_forms_with_an_arbiter_on_every_release_pymongo_speaks_to(sim: Simulator,
+                                                                       release: tuple[int, int]) -> None:
+    # 4.4 reports getDefaultRWConcern without defaultWriteConcernSource, and only once a default was set.
+    sim.rs.server_version = release
+    roster = [*members(sim, "a", "b"), arbiter(sim, 2, "c")]
+    done = reconcile(sim, roster, "abc", init="a")
+    assert config(sim) == {(m.id, m.host, 1) for m in roster}
+    assert sim.rs.default_write_concern == {"w": "majority"}
+    assert [type(a).__name__ for a in done].count("SetDefaultWriteConcern") == 1
+    assert not sim.rs.violations
+    assert one_vote_at_a_time(sim)

@@ -13,8 +13,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
+from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.inputfile import read_text
+from fedrender.models.overlay import Overlay
 from fedrender.models.source import format_path, load_text
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import SCHEMA_VERSION, State
@@ -123,6 +125,7 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.extend(exc.diagnostics)
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
+    diagnostics.extend(_unknown_overlay_clusters(overlay, clusters))
     prepared: list[Prepared] = []
     seen: dict[tuple[str, str], SpecInput] = {}
     for spec in specs:
@@ -171,3 +174,13 @@ def _metadata(spec: SpecInput) -> MetadataView:
     meta = spec.model.model_dump(by_alias=True)["metadata"]
     return MetadataView(name=meta["name"], namespace=meta.get("namespace") or "default",
                         labels=meta.get("labels") or {}, annotations=meta.get("annotations") or {})
+
+
+def _unknown_overlay_clusters(overlay: Overlay, clusters: Sequence[Cluster]) -> list[Diagnostic]:
+    """A warning for each overlay ``clusters.<name>`` that names no cluster of the snapshot (a misspelt name
+    would otherwise leave that cluster without its VIP or reservations, silently)."""
+    known = {c.metadata.name for c in clusters}
+    return [Diagnostic(f"the overlay sets cluster {name!r}, which is not in the snapshot (clusters: "
+                       f"{', '.join(sorted(known)) or 'none'}); is the name misspelt?",
+                       overlay.source("clusters", name), f"clusters.{name}", severity="warning")
+            for name in sorted(overlay.clusters) if name not in known]
