@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+import yaml
 
 from fedrender import __version__
 from fedrender.adapters import karmada
@@ -56,7 +57,8 @@ _path = NonEmptyPath(path_type=Path)
 
 
 _SPECS_HELP = ("Spec file or directory, - for standard input (repeatable): objects of any rule pack's input "
-               "kind, e.g. FedState's MultiCloudMongoDB or MultiCloudRedis, as YAML or JSON, one object or a List.")
+               "kind (fedrender rules check lists them), e.g. FedState's MultiCloudMongoDB, as YAML or JSON, one "
+               "object or a List.")
 
 
 def _input_options(func: F, state: bool) -> F:
@@ -139,6 +141,20 @@ def _stdin(specs: tuple[Path, ...], clusters: Path) -> bytes:
     return data
 
 
+def _output(*formats: str) -> Callable[[F], F]:
+    """``-o/--output``: the format of what goes to stdout (warnings and errors always go to stderr)."""
+    return click.option("-o", "--output", type=click.Choice(list(formats)), default=formats[0], show_default=True,
+                        help="Output format: " + ", ".join(formats) + " (json and yaml for pipelines).")
+
+
+def _emit(data: Any, output: str) -> None:
+    """``data`` on stdout as indented JSON or as block YAML, keys in the order given."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
 def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> NoReturn:
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
@@ -219,13 +235,13 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
     f"fedrender explain {_DEMO} --out out/dev -o json | jq '.instances[].placement'"))
 @_inputs
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_output("text", "json", "yaml")
 def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
                     state_file: Path | None, out: Path | None, output: str) -> None:
     """Show where every member would go and why, and what moves; writes nothing."""
     result = _run(specs, clusters, rules, overlays, out, state_file)
-    if output == "json":
-        click.echo(json.dumps({"instances": [r.explain() for r in result.instances]}, indent=2))
+    if output != "text":
+        _emit({"instances": [r.explain() for r in result.instances]}, output)
         return
     for index, inst in enumerate(result.instances):
         if index:
@@ -240,15 +256,23 @@ def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @click.option("--cluster", required=True, help="Member cluster name.")
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against the templates instead.")
+@_output("text", "json", "yaml")
 def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    state_file: Path | None, cluster: str, out: Path | None, show_diff: bool) -> None:
-    """Show exactly what one member cluster receives (Karmada's division and overrides applied); writes nothing."""
+                    state_file: Path | None, cluster: str, out: Path | None, show_diff: bool, output: str) -> None:
+    """Show exactly what one member cluster receives (Karmada's division and overrides applied); writes nothing.
+
+    -o json|yaml prints the objects as one List, as kubectl get -o does."""
+    if show_diff and output != "text":
+        raise click.UsageError("--diff prints a unified diff; leave out -o, or --diff for the objects")
     result = _run(specs, clusters, rules, overlays, out, state_file)
     known = sorted({name for inst in result.instances for name in inst.rows})
     if cluster not in known:
         _fail([Diagnostic(f"cluster {cluster!r} is not in the snapshot (clusters: {', '.join(known)})",
                           Location(str(clusters)))])
     view = preview(result.files, cluster)
+    if output != "text":
+        _emit({"apiVersion": "v1", "kind": "List", "items": [received for _, received in view.objects]}, output)
+        return
     click.echo(view.diff() if show_diff else view.yaml(), nl=False)
 
 
@@ -303,9 +327,12 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @click.option("--path", "subdir", default=None, callback=_repo_path,
               help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")
+@_output("text", "json", "yaml")
 def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                 repo: Path, branch: str, subdir: str | None, exit_code: bool) -> None:
-    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing."""
+                 repo: Path, branch: str, subdir: str | None, exit_code: bool, output: str) -> None:
+    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing.
+
+    -o json|yaml prints {"changed", "title", "summary": [lines], "files": [{"path", "change", "diff"}]}."""
     subdir = subdir or ""
     git = Git(repo)
     try:
@@ -322,6 +349,21 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
     owned = set(previous.files) if previous else set()
     changes = file_changes(current, result.files, owned)
     summary = summarize(previous, result)
+    prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
+
+    def unified(path: str, old: bytes, new: bytes) -> str:
+        return "".join(difflib.unified_diff(old.decode().splitlines(True), new.decode().splitlines(True),
+                                            f"a/{prefix}{path}", f"b/{prefix}{path}"))
+
+    if output != "text":
+        _emit({"changed": bool(changes), "title": summary.title() if changes else "no changes",
+               "summary": summary.lines() if changes else [],
+               "files": [{"path": prefix + path, "change": "added" if path not in current else
+                          "removed" if path not in result.files else "modified", "diff": unified(path, old, new)}
+                         for path, (old, new) in sorted(changes.items())]}, output)
+        if changes and exit_code:
+            sys.exit(3)
+        return
     if not changes:
         click.echo("no changes")
         return
@@ -329,10 +371,8 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
     for line in summary.lines():
         click.echo(line)
     click.echo(f"{len(changes)} files change\n")
-    prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
     for path, (old, new) in sorted(changes.items()):
-        click.echo("".join(difflib.unified_diff(old.decode().splitlines(True), new.decode().splitlines(True),
-                                                f"a/{prefix}{path}", f"b/{prefix}{path}")), nl=False)
+        click.echo(unified(path, old, new), nl=False)
     if exit_code:
         sys.exit(3)
 
@@ -350,21 +390,24 @@ def _karmada_options(func: F) -> F:
 
 
 @main.command("snapshot", epilog=_examples(
-    "fedrender snapshot --context karmada-apiserver -o clusters.yaml",
-    "fedrender snapshot --context karmada-apiserver -o - | fedrender explain --specs examples/specs --clusters -"))
+    "fedrender snapshot --context karmada-apiserver --output-file clusters.yaml",
+    "fedrender snapshot --context karmada-apiserver -o json | fedrender explain --specs examples/specs --clusters -"))
 @_karmada_options
-@click.option("-o", "--output", "output", required=True, type=_path, help="File to write (- for stdout).")
-def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path) -> None:
-    """Capture the Karmada Cluster objects, in the format `render --clusters` reads."""
+@click.option("--output-file", type=_path, default=Path("-"), show_default=True,
+              help="File to write; - for standard output.")
+@_output("yaml", "json")
+def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: Path, output: str) -> None:
+    """Capture the Karmada Cluster objects as one List, in the format `render --clusters` reads."""
     try:
-        text = dump_all([karmada.snapshot(karmada.connect(context, kubeconfig))])
+        captured = karmada.snapshot(karmada.connect(context, kubeconfig))
     except FedrenderError as exc:
         _fail([Diagnostic(str(exc))], what="nothing was captured")
-    if str(output) == "-":
+    text = json.dumps(captured, indent=2) + "\n" if output == "json" else dump_all([captured])
+    if str(output_file) == "-":
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        output_file.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output_file}", err=True)
 
 
 @main.command("status", epilog=_examples(
@@ -372,15 +415,15 @@ def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path)
     "fedrender status --context karmada-apiserver -n shop -o json"))
 @_karmada_options
 @click.option("-n", "--namespace", default=None, help="Only this namespace.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_output("text", "json", "yaml")
 def status_command(context: str | None, kubeconfig: Path | None, namespace: str | None, output: str) -> None:
     """The topology of every MongoReplicaSet, from the status Karmada aggregates from the member clusters."""
     try:
         sets = [karmada.topology(o) for o in karmada.replica_sets(karmada.connect(context, kubeconfig), namespace)]
     except FedrenderError as exc:
         _fail([Diagnostic(str(exc))], what="nothing was read")
-    if output == "json":
-        click.echo(json.dumps({"replicaSets": sets}, indent=2))
+    if output != "text":
+        _emit({"replicaSets": sets}, output)
         return
     for rs in sets:
         click.echo(f"{rs['namespace']}/{rs['name']}: {rs['phase']}, primary {rs['primary'] or '-'}")
@@ -401,7 +444,8 @@ def rules_group() -> None:
     "fedrender rules check",
     "fedrender rules check rules/"))
 @click.argument("directory", required=False, type=_path)
-def rules_check(directory: Path | None) -> None:
+@_output("text", "json", "yaml")
+def rules_check(directory: Path | None, output: str) -> None:
     """Type-check every expression of the packs in DIRECTORY (default: the shipped packs)."""
     try:
         packs = load_packs(directory)
@@ -409,31 +453,43 @@ def rules_check(directory: Path | None) -> None:
             load_tests(pack.directory)
     except InputError as exc:
         _fail(exc.diagnostics, what="found in the rule packs")
-    for pack in packs:
-        rules = len(pack.validations) + len(pack.filters) + len(pack.scores) + len(pack.checks) + len(pack.overrides)
-        click.echo(f"ok - {pack.directory} - {pack.name} {pack.version}: {pack.kind}, {len(pack.variables)} "
-                   f"variables, {rules} rules, {len(pack.templates)} templates")
+    rows = [{"directory": str(pack.directory), "name": pack.name, "version": pack.version, "kind": pack.kind,
+             "apiVersion": pack.api_version, "variables": len(pack.variables),
+             "rules": len(pack.validations) + len(pack.filters) + len(pack.scores) + len(pack.checks)
+             + len(pack.overrides) + len(pack.platform_checks), "templates": len(pack.templates)} for pack in packs]
+    if output != "text":
+        _emit({"packs": rows}, output)
+        return
+    for row in rows:
+        click.echo(f"ok - {row['directory']} - {row['name']} {row['version']}: {row['kind']}, {row['variables']} "
+                   f"variables, {row['rules']} rules, {row['templates']} templates")
 
 
 @rules_group.command("test", epilog=_examples(
     "fedrender rules test",
     "fedrender rules test rules/"))
 @click.argument("directory", required=False, type=_path)
-def rules_test(directory: Path | None) -> None:
+@_output("text", "json", "yaml")
+def rules_test(directory: Path | None, output: str) -> None:
     """Run the tests.yaml of the packs in DIRECTORY (default: the shipped packs)."""
     try:
         packs = load_packs(directory)
         outcomes = [o for pack in packs for o in run_tests(pack.directory)]
     except InputError as exc:
         _fail(exc.diagnostics, what="found in the rule packs")
-    for pack in packs:
-        if load_tests(pack.directory) is None:
-            click.echo(f"WARN - {pack.directory} - no tests.yaml")
-    for outcome in outcomes:
-        for failure in outcome.failures:
-            click.echo(f"FAIL - {outcome.file} - {outcome.case} - {failure}")
+    untested = [str(pack.directory) for pack in packs if load_tests(pack.directory) is None]
     failed = sum(bool(o.failures) for o in outcomes)
-    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+    if output != "text":
+        _emit({"cases": [{"file": o.file, "case": o.case, "passed": not o.failures, "failures": o.failures}
+                         for o in outcomes], "passed": len(outcomes) - failed, "failed": failed,
+               "withoutTests": untested}, output)
+    else:
+        for directory_name in untested:
+            click.echo(f"WARN - {directory_name} - no tests.yaml")
+        for outcome in outcomes:
+            for failure in outcome.failures:
+                click.echo(f"FAIL - {outcome.file} - {outcome.case} - {failure}")
+        click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
     if failed or not outcomes:
         sys.exit(1)
 

@@ -109,11 +109,11 @@ def test_every_help_shows_real_examples(words: tuple[str, ...], command: click.C
 
 def test_help_texts_say_what_the_options_take() -> None:
     render_help = run(["render", "--help"]).stdout
-    assert "MultiCloudRedis" in render_help  # --specs takes any pack's kind, not only MultiCloudMongoDB
+    assert "any rule pack's input kind" in " ".join(render_help.split())  # not only MultiCloudMongoDB
     for words in (["publish"], ["diff"]):  # the state comes from the repository: no --state "in --out"
         text = run([*words, "--help"]).stdout
         assert "--state" not in text
-        assert "--out" not in text
+        assert not re.search(r"--out\b(?!put)", text)
 
 
 def test_the_documented_shell_completion_works() -> None:
@@ -152,3 +152,50 @@ def test_standard_input_is_read_once_and_located_as_stdin(tmp_path: Path) -> Non
     assert re.search(r"^<stdin>:\d+:\d+: error: invalid YAML", bad.stderr, re.M), bad.stderr
     assert "Traceback" not in bad.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_explain_and_preview_print_json_and_yaml() -> None:
+    args = ["--specs", str(SPECS), "--clusters", str(CLUSTERS)]
+    as_json = json.loads(run(["explain", *args, "-o", "json"]).stdout)
+    assert yaml.safe_load(run(["explain", *args, "-o", "yaml"]).stdout) == as_json
+    text = run(["preview", *args, "--cluster", "member-eu-1"])
+    listed = json.loads(run(["preview", *args, "--cluster", "member-eu-1", "-o", "json"]).stdout)
+    assert listed["kind"] == "List"
+    assert listed["items"] == [d for d in yaml.safe_load_all(text.stdout) if d]
+    assert yaml.safe_load(run(["preview", *args, "--cluster", "member-eu-1", "-o", "yaml"]).stdout) == listed
+    both = run(["preview", *args, "--cluster", "member-eu-1", "--diff", "-o", "json"])
+    assert both.exit_code == 2
+
+
+def test_rules_check_and_test_print_json_and_yaml() -> None:
+    checked = json.loads(run(["rules", "check", "-o", "json"]).stdout)
+    assert {p["name"] for p in checked["packs"]} == {"mongodb", "redis"}
+    assert all(p["rules"] > 0 and p["templates"] > 0 for p in checked["packs"])
+    tested = run(["rules", "test", "-o", "yaml"])
+    assert tested.exit_code == 0
+    data = yaml.safe_load(tested.stdout)
+    assert data["failed"] == 0
+    assert data["passed"] == len(data["cases"]) > 0
+    assert all(case["passed"] for case in data["cases"])
+
+
+def test_diff_prints_json_with_the_summary_and_the_changed_files(tmp_path: Path) -> None:
+    repo = tmp_path / "manifests-repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    base = ["--specs", str(SPECS), "--clusters", str(CLUSTERS)]
+    prod = ["--overlay", str(ROOT / "overlays" / "prod")]
+    target = ["--repo", str(repo), "--branch", "main", "--path", "manifests"]
+    assert run(["publish", *base, *prod, *target]).exit_code == 0
+    same = json.loads(run(["diff", *base, *prod, *target, "-o", "json"]).stdout)
+    assert same == {"changed": False, "title": "no changes", "summary": [], "files": []}
+    result = run(["diff", *base, "--overlay", str(ROOT / "overlays" / "dev"), *target, "-o", "json", "--exit-code"])
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["changed"] is True
+    assert data["title"].endswith(" moved")
+    assert any("member-ap-2" in line for line in data["summary"])
+    assert data["files"]
+    for entry in data["files"]:
+        assert entry["path"].startswith("manifests/")
+        assert entry["change"] in ("added", "modified", "removed")
+        assert entry["diff"].startswith(f"--- a/{entry['path']}")

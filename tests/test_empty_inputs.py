@@ -53,7 +53,7 @@ def test_every_path_parameter_refuses_empty_values() -> None:
             found.append((path, name))
             assert isinstance(param.type, NonEmptyPath) or name == "subdir", (path, name, param.type)
     assert {(("render",), "out"), (("publish",), "repo"), (("publish",), "subdir"), (("diff",), "subdir"),
-            (("snapshot",), "output"), (("rules", "check"), "directory"), (("render",), "overlays")} <= set(found)
+            (("snapshot",), "output_file"), (("rules", "check"), "directory"), (("render",), "overlays")} <= set(found)
     assert len(path_params()) == len(found)
 
 

@@ -270,6 +270,7 @@ ALLOWED = {
     ("fedrender/cli.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
     ("fedrender/cli.py", "snapshot_command"): "the Karmada API failed; no input file",
     ("fedrender/cli.py", "status_command"): "the Karmada API failed; no input file",
+    ("fedrender/cli.py", "_stdin"): "standard input is too large: no line",
     ("fedrender/models/inputfile.py", "read_input"): "the file can't be read at all: missing, unreadable, not a "
                                                      "regular file (a FIFO), too large",
     ("fedrender/models/source.py", "load_text"): "a YAML error that carries no mark",
