@@ -27,6 +27,7 @@ from fedrender.pipeline.publish import PublishPathError, publish, publish_root, 
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, parse_state, read_state, render
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
+from fedrender.pipeline.schemas import pack_schema
 from fedrender.pipeline.summary import summarize
 from fedrender.pipeline.write import WriteFailed, output_root, write_tree
 
@@ -433,6 +434,24 @@ def status_command(context: str | None, kubeconfig: Path | None, namespace: str 
             for host, role in sorted(cluster["connectAddrWithRole"].items()):
                 click.echo(f"    {host}  {role}")
         click.echo(f"  externalAddr: {rs['externalAddr']}")
+
+
+@main.command("schema", epilog=_examples(
+    "fedrender schema MultiCloudMongoDB > multicloudmongodb.schema.json",
+    "fedrender schema multicloudmongodb --rules rules/"))
+@click.argument("kind")
+@click.option("--rules", type=_path, default=None, help="Rule pack directory (default: the shipped packs).")
+def schema_command(kind: str, rules: Path | None) -> None:
+    """Print the JSON Schema of a rule pack's input KIND (any case), for editors and validators."""
+    try:
+        packs = load_packs(rules)
+    except InputError as exc:
+        _fail(exc.diagnostics, what="found in the rule packs")
+    found = [pack for pack in packs if pack.kind.lower() == kind.lower()]
+    if not found:
+        raise click.BadParameter(f"no rule pack takes {kind!r}; the packs take "
+                                 f"{', '.join(sorted(p.kind for p in packs))}", param_hint="'KIND'")
+    click.echo(json.dumps(pack_schema(found[0]), indent=2, sort_keys=True))
 
 
 @main.group("rules", epilog=_examples("fedrender rules check rules/", "fedrender rules test rules/"))

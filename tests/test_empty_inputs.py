@@ -20,7 +20,7 @@ from tests.sandbox import picture, render_args, spec_docs, write_specs
 
 # The parameters that are text, not paths; every other one (but choices and flags) must take the path type,
 # or for --path the repository check, so a new option has to be put on one side or the other.
-TEXT = {"cluster", "branch", "message", "remote", "context", "namespace"}
+TEXT = {"cluster", "branch", "message", "remote", "context", "namespace", "kind"}
 
 
 def commands(group: click.Group = main, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...],
