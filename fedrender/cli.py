@@ -20,7 +20,7 @@ from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.empty import refuse_empty
-from fedrender.pipeline.gitrepo import Git
+from fedrender.pipeline.gitrepo import Git, branch_error
 from fedrender.pipeline.load import STDIN, STDIN_NAME, load_packs
 from fedrender.pipeline.preview import preview
 from fedrender.pipeline.publish import PublishPathError, publish, publish_root, repo_subdir
@@ -52,6 +52,22 @@ def _repo_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
         return repo_subdir(value)
     except PublishPathError as exc:
         raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _branch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--branch``: a plain branch name git accepts (never an option, ``@`` or ``refs/...``)."""
+    why = branch_error(value) if value is not None else ""
+    if why:
+        raise click.BadParameter(why, ctx, param)
+    return value
+
+
+def _remote(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--push``: a remote name or URL; one starting with '-' would reach git as an option."""
+    if value is not None and (not value or value.startswith("-")):
+        raise click.BadParameter(f"{value!r} is not a remote: it is empty or starts with '-' (git would read it "
+                                 "as an option)", ctx, param)
+    return value
 
 
 _path = NonEmptyPath(path_type=Path)
@@ -283,11 +299,11 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     "--path manifests --push origin"))
 @_inputs_from_repo
 @click.option("--repo", required=True, type=_path, help="Git work tree to publish into.")
-@click.option("--branch", required=True, help="Branch to commit to (created when missing).")
+@click.option("--branch", required=True, callback=_branch, help="Branch to commit to (created when missing).")
 @click.option("--path", "subdir", default=None, callback=_repo_path,
               help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--message", default="", help="Commit subject (the semantic summary follows).")
-@click.option("--push", "remote", default=None, help="Remote to push to, with retry and rebase.")
+@click.option("--push", "remote", default=None, callback=_remote, help="Remote to push to, with retry and rebase.")
 @_allow_empty
 def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
                     repo: Path, branch: str, subdir: str | None, message: str,
@@ -303,6 +319,8 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     try:
         done = publish(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), repo, branch,
                        subdir or "", message, remote, allow_empty)
+    except PublishPathError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--path'") from None
     except InputError as exc:
         _fail(exc.diagnostics)
     except FedrenderError as exc:
@@ -324,7 +342,7 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     f"fedrender diff {_DEMO} --repo ../fedrender-manifests --branch main --path manifests --exit-code"))
 @_inputs_from_repo
 @click.option("--repo", required=True, type=_path, help="Git repository.")
-@click.option("--branch", required=True, help="Branch publish would commit to.")
+@click.option("--branch", required=True, callback=_branch, help="Branch publish would commit to.")
 @click.option("--path", "subdir", default=None, callback=_repo_path,
               help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")

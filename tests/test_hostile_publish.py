@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from fedrender.pipeline.gitrepo import Git, GitError
+from fedrender.pipeline.publish import PublishPathError, repo_subdir
 from tests.conftest import CLUSTERS, run
 from tests.sandbox import picture, write_specs
 
@@ -171,3 +176,145 @@ def test_untracked_files_count_as_changes_even_when_git_hides_them(tmp_path: Pat
     assert result.exit_code == 1
     assert "uncommitted changes (manifests/)" in result.stderr
     assert (repo / "manifests" / "draft.yaml").read_text() == "mine, not yet committed\n"
+
+
+# Issue 10 follow-up: hostile --path, --branch and --push values, ignored paths, silent hooks.
+
+GIT_DIRS = [".git", ".git/", "./.git", "sub/../.git", ".git/hooks", "sub/.git", ".GIT", "a/.Git/b", ".git/..",
+            "x/.gIT/../y"]
+
+
+@pytest.mark.parametrize("path", GIT_DIRS)
+@pytest.mark.parametrize("command", ["publish", "diff"])
+def test_a_path_into_a_git_directory_is_a_usage_error(tmp_path: Path, specs: dict[str, Path], path: str,
+                                                      command: str) -> None:
+    """Checked before rendering (the specs are bad too); .git and its hooks stay as they were."""
+    repo = repository(tmp_path / "repo")
+    (repo / "sub").mkdir()
+    before, inside = standing(repo), picture(repo / ".git")
+    result = run([command, "--specs", str(specs["bad"]), "--clusters", str(CLUSTERS), "--repo", str(repo),
+                  "--branch", "main", "--path", path])
+    assert result.exit_code == 2, result.stderr
+    assert "Invalid value for '--path'" in result.stderr
+    assert ".git directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert standing(repo) == before
+    assert picture(repo / ".git") == inside
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(st.sampled_from(["a", "b", ".", "..", "", ".gitx", "x.git"]), max_size=3),
+       after=st.lists(st.sampled_from(["a", "b", ".", "", "hooks"]), max_size=3),
+       case=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_any_git_component_in_any_case_is_refused(before: list[str], after: list[str], case: list[bool]) -> None:
+    git_dir = "".join(c.upper() if up else c for c, up in zip(".git", case, strict=False))
+    value = "/".join(["sub", *before, git_dir, *after])
+    with pytest.raises(PublishPathError):
+        repo_subdir(value)
+
+
+HOSTILE_REFS = ["-x", "--upload-pack=touch owned", "@", "@{-1}", "refs/heads/main", "a..b", "x.lock", "a b",
+                "HEAD", "a~1", "a:b", "/x", "x/", "a//b", "bad\\name", ""]
+
+
+@pytest.mark.parametrize("name", HOSTILE_REFS)
+@pytest.mark.parametrize("command", ["publish", "diff"])
+def test_a_branch_git_would_not_take_as_a_plain_branch_is_a_usage_error(tmp_path: Path, specs: dict[str, Path],
+                                                                       name: str, command: str) -> None:
+    repo = repository(tmp_path / "repo")
+    before = standing(repo)
+    result = run([command, "--specs", str(specs["bad"]), "--clusters", str(CLUSTERS), "--repo", str(repo),
+                  "--branch", name])
+    assert result.exit_code == 2, result.stderr
+    assert "Invalid value for '--branch'" in result.stderr
+    assert standing(repo) == before
+
+
+@pytest.mark.parametrize("option", ["--push", "--branch"])
+def test_an_option_smuggled_into_git_never_runs(tmp_path: Path, specs: dict[str, Path], option: str) -> None:
+    """The payload of the review: git fetch would run --upload-pack's command."""
+    repo = repository(tmp_path / "repo")
+    marker = tmp_path / "owned"
+    payload = f"--upload-pack=sh -c 'touch {marker}'"
+    before = standing(repo)
+    extra = [option, payload] if option == "--push" else ["--push", str(repo)]
+    result = run(["publish", "--specs", str(specs["one"]), "--clusters", str(CLUSTERS), "--repo", str(repo),
+                  "--branch", payload if option == "--branch" else "main", *extra])
+    assert result.exit_code == 2, result.stderr
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert not marker.exists()
+    assert standing(repo) == before
+
+
+CALLS: dict[str, Callable[[Git, str], object]] = {
+    "fetch remote": lambda g, v: g.fetch(v, "main"),
+    "fetch branch": lambda g, v: g.fetch(".", v),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_git_never_reads_an_input_as_an_option(tmp_path: Path, call: str) -> None:
+    """Below the CLI's checks: git is told where its options end before a value that came from input, so a
+    value like --upload-pack=... is a (missing) remote or ref, never an option that runs a command."""
+    repo = repository(tmp_path / "repo")
+    marker = tmp_path / "owned"
+    assert CALLS[call](Git(repo), f"--upload-pack=sh -c 'touch {marker}; exit 1'") is False
+    assert not marker.exists()
+
+
+def test_a_ref_that_looks_like_an_option_names_nothing(tmp_path: Path) -> None:
+    """rev-parse --git-dir would succeed: behind --end-of-options it is a ref, and there is none."""
+    repo = Git(repository(tmp_path / "repo"))
+    assert not repo.has_ref("--git-dir")
+    assert repo.rev("--git-dir") == ""
+    with pytest.raises(GitError, match="names no commit"):
+        repo.reset_hard("--soft")
+
+
+def test_an_ignored_path_is_a_usage_error(tmp_path: Path, specs: dict[str, Path]) -> None:
+    """git would not commit manifests there, and a failed publish could not clean them away."""
+    repo = repository(tmp_path / "repo")
+    (repo / ".gitignore").write_text("*.log\nrendered/\n")
+    git(repo, "commit", "-q", "-am", "ignore rendered/")
+    before = standing(repo)
+    for path in ("rendered", "rendered/deep", "debug.log"):
+        result = publish(repo, specs["two"], "--path", path)
+        assert result.exit_code == 2, result.stderr
+        assert "Invalid value for '--path'" in result.stderr
+        assert ".gitignore" in result.stderr
+        assert standing(repo) == before
+        assert not (repo / "rendered").exists()
+
+
+def test_a_failed_publish_removes_what_it_wrote_even_where_ignored(tmp_path: Path, specs: dict[str, Path]) -> None:
+    """Ignored files that were there before stay; ignored files the failed publish wrote go."""
+    repo = repository(tmp_path / "repo")
+    assert publish(repo, specs["one"], "--path", "manifests").exit_code == 0
+    (repo / ".gitignore").write_text("*.log\nmanifests/instances/shop/catalog/\n")  # where "two" adds one
+    git(repo, "commit", "-q", "-am", "ignore the directory of the instance the next publish adds")
+    (repo / "manifests" / "mine.log").write_text("ignored, and must stay\n")
+    (repo / "manifests" / "cache").mkdir()
+    (repo / "manifests" / "cache" / "x.log").write_text("ignored, and must stay\n")
+    _hook(repo)
+    before = standing(repo)
+    result = publish(repo, specs["two"], "--path", "manifests")
+    assert result.exit_code == 1, result.stderr
+    assert "policy: no robots today" in result.stderr
+    assert standing(repo) == before
+    assert not (repo / "manifests" / "instances" / "shop" / "catalog").exists()
+    assert (repo / "manifests" / "cache" / "x.log").read_text() == "ignored, and must stay\n"
+
+
+def test_a_silent_hook_is_named_with_its_exit_code(tmp_path: Path, specs: dict[str, Path]) -> None:
+    repo = repository(tmp_path / "repo")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 7\n")
+    hook.chmod(0o755)
+    before = standing(repo)
+    result = publish(repo, specs["one"], "--path", "manifests")
+    assert result.exit_code == 1, result.stderr
+    assert "git refused the commit" in result.stderr
+    assert "hook" in result.stderr
+    assert "exit code 1" in result.stderr  # git's own code: it does not pass the hook's on
+    assert not result.stderr.rstrip().endswith(":")
+    assert standing(repo) == before

@@ -130,14 +130,36 @@ def test_hostile_state_entries_are_located_errors(tmp_path: Path, specs: dict[st
 def test_a_state_entry_through_a_symlink_prunes_nothing_outside(tmp_path: Path, specs: dict[str, Path],
                                                                rendered: dict[str, dict[str, bytes]]) -> None:
     out, outside = box(tmp_path, rendered["one"])
-    (out / "escape").symlink_to(outside, target_is_directory=True)
+    (out / "instances" / "escape").symlink_to(outside, target_is_directory=True)
+    (outside / "secret.yaml").write_text("kept")
     state = json.loads((out / STATE).read_text())
-    state["files"].append("escape/secret.txt")
+    state["files"].append("instances/escape/secret.yaml")
     (out / STATE).write_text(json.dumps(state))
     before = picture(tmp_path)
     result = run(render_args(specs["one"], out))
-    assert_refused(result, f"{out / 'escape'}: error: is a symlink", before, tmp_path)
-    assert "pruning escape/secret.txt" in result.stderr
+    assert_refused(result, f"{out / 'instances' / 'escape'}: error: is a symlink", before, tmp_path)
+    assert "pruning instances/escape/secret.yaml" in result.stderr
+
+
+@pytest.mark.parametrize("entry", [".git/HEAD", ".git/config", "README.md", ".gitignore", "user-notes.txt",
+                                   "instances/shop/notes.txt", "instances/.hidden/x.yaml", "other/x.yaml",
+                                   "instances"])
+def test_a_state_entry_outside_the_output_layout_is_refused_and_nothing_pruned(
+        tmp_path: Path, specs: dict[str, Path], rendered: dict[str, dict[str, bytes]], entry: str) -> None:
+    # The state file is hostile input: an entry naming a file fedrender never writes (the repository's .git,
+    # a user's README) must not be pruned, even when the file exists.
+    out, _ = box(tmp_path, rendered["one"])
+    target = out / entry
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("the user's\n")
+    state = json.loads((out / STATE).read_text())
+    state["files"].append(entry)
+    (out / STATE).write_text(json.dumps(state))
+    before = picture(tmp_path)
+    result = run(render_args(specs["one"], out))
+    assert_refused(result, f"{out / STATE}:1:", before, tmp_path)
+    assert f"{entry!r} is not a file fedrender renders" in result.stderr
 
 
 def _directory_for_file(leaf: Path) -> None:
@@ -425,3 +447,15 @@ def test_an_os_refusal_while_checking_is_a_located_error(tmp_path: Path) -> None
     with pytest.raises(WriteRefused, match="cannot examine the output directory: File name too long"):
         write_tree(tmp_path / "out", {"a" * 300 + "/b.yaml": b"x\n"})
     assert picture(tmp_path) == before
+
+
+def test_a_dangling_symlink_as_out_is_refused_and_its_target_not_created(tmp_path: Path,
+                                                                          specs: dict[str, Path]) -> None:
+    # --out may be a symlink to a directory (the user named it), but a dangling one would make fedrender
+    # create a directory somewhere else.
+    out = tmp_path / "out"
+    out.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    before = picture(tmp_path)
+    result = run(render_args(specs["one"], out))
+    assert_refused(result, f"{out}: error: the output directory is a symlink to", before, tmp_path)
+    assert not (tmp_path / "elsewhere").exists()

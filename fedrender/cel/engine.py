@@ -129,6 +129,9 @@ class Program:
             value = self.compiled.eval(data=data)
         except RuntimeError as exc:  # pragma: no cover - cel-expr-python reports most failures as values
             raise EvalError(self._message(str(exc), subject), self.expr.location()) from None
+        except MemoryError as exc:  # std::bad_alloc from the C++ core: a value too large to build
+            raise EvalError(self._message(f"ran out of memory ({exc or 'std::bad_alloc'}): the expression builds a "
+                                          "value too large for its inputs", subject), self.expr.location()) from None
         finally:
             elapsed = time.thread_time() - start
             if collecting:

@@ -65,6 +65,7 @@ LabelKey = Annotated[str, checked(names.qualified_name)]
 LabelValue = Annotated[str, checked(names.label_value)]
 AnnotationKey = Annotated[str, checked(lambda key: names.qualified_name(key, "annotation key"))]
 VIP = Annotated[str, checked(names.vip)]
+Registry = Annotated[str, checked(names.registry)]
 
 
 def _quantity_text(value: Any) -> str:
@@ -79,6 +80,10 @@ QuantityStr = Annotated[str, BeforeValidator(_quantity_text)]
 float, for what ``kubectl get -o yaml`` may print; inputs people write use :data:`QuantityInput`."""
 
 ResourceList = dict[str, QuantityStr]
+
+
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+"""Bytes of all annotation keys and values of one object (apimachinery ``TotalAnnotationSizeLimitB``)."""
 
 
 class ObjectMeta(Strict):
@@ -100,6 +105,15 @@ class ObjectMeta(Strict):
     selfLink: str | None = None
     ownerReferences: list[dict[str, Any]] = Field(default_factory=list)
     managedFields: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations_size(cls, value: dict[str, str]) -> dict[str, str]:
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+        if size > TOTAL_ANNOTATION_SIZE_LIMIT:
+            raise invalid(f"annotations take {size} bytes; Kubernetes allows {TOTAL_ANNOTATION_SIZE_LIMIT} (256 KiB) "
+                          "in all (keys and values), so the API server would refuse this object")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -248,3 +248,29 @@ def vip_label_value(address: str) -> str:
     if isinstance(parsed, ipaddress.IPv6Address):
         return parsed.exploded.replace(":", "-")
     return address if not label_value(address) else ""
+
+
+# Image references as the container runtime parses them (github.com/distribution/reference, regexp.go).
+_DOMAIN = (r"(?:localhost|\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
+           r"(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*)(?::[0-9]+)?")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = re.compile(rf"{_DOMAIN}(?:/{_COMPONENT})*")
+_IMAGE = re.compile(rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+                    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+
+
+def image_reference(value: object, what: str = "image") -> list[str]:
+    """Problems with a container image reference (``[registry[:port]/]path[:tag][@digest]``), as
+    github.com/distribution/reference parses it; the name part is at most 255 characters."""
+    if not isinstance(value, str) or not _IMAGE.fullmatch(value) or len(value.split("@")[0].rsplit(":", 1)[0]) > 255:
+        return [f"{_show(value)} is not a valid {what} reference: [registry[:port]/]path[:tag][@digest], e.g. "
+                "'docker.io/library/mongo:8.0' (lowercase path, no spaces or scheme)"]
+    return []
+
+
+def registry(value: object, what: str = "registry") -> list[str]:
+    """Problems with a registry host and optional path, as an image reference starts (``host[:port][/path]``)."""
+    if not isinstance(value, str) or not _REGISTRY.fullmatch(value):
+        return [f"{_show(value)} is not a valid {what}: a host with an optional port and path, e.g. "
+                "'mirror.example.com/dockerhub' (no scheme such as https://, no spaces)"]
+    return []

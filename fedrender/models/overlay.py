@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import Field, PrivateAttr, model_validator
 
 from fedrender.models import names
-from fedrender.models.base import VIP, ClusterName, DNSSubdomain, LabelKey, LabelValue, Strict, checked
+from fedrender.models.base import VIP, ClusterName, DNSSubdomain, LabelKey, LabelValue, Registry, Strict, checked
 from fedrender.models.diagnostics import Location, closest
 from fedrender.models.resources import ResourceRequirements
 
@@ -54,7 +54,7 @@ class ResourceTiers(Strict):
 class Overlay(Strict):
     nodePorts: NodePortRange = Field(default_factory=NodePortRange)
     clusters: dict[ClusterName, ClusterOverlay] = Field(default_factory=dict, description="per cluster name")
-    registryMirrors: dict[str, str] = Field(default_factory=dict, description="region -> image registry")
+    registryMirrors: dict[str, Registry] = Field(default_factory=dict, description="region -> image registry")
     storageClasses: dict[str, DNSSubdomain] = Field(default_factory=dict, description="provider -> storage class")
     resourceTiers: ResourceTiers = Field(default_factory=ResourceTiers)
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict,

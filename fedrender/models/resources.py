@@ -163,6 +163,8 @@ def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
     for group in ("initContainers", "containers"):
         containers = pod.get(group)
         for index, container in enumerate(containers if isinstance(containers, list) else []):
+            if isinstance(container, Mapping) and "image" in container:
+                out += [((*base, group, index, "image"), p) for p in names.image_reference(container["image"])]
             resources = container.get("resources") if isinstance(container, Mapping) else None
             if not isinstance(resources, Mapping):
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,10 @@ def spec_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return read, skipped
 
 
+MAX_OBJECT_BYTES = 3 * 512 * 1024
+"""The largest object the Kubernetes API server stores (etcd's default --max-request-bytes, 1.5 MiB)."""
+
+
 def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagnostics,
                stdin: bytes = b"") -> list[SpecInput]:
     """Every spec that parses; problems with the others go to ``diagnostics`` so all are reported together."""
@@ -124,6 +129,12 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
     for path in yaml_files(paths):
         for doc in _spec_docs(path, diagnostics, stdin):
             data = doc.data
+            size = len(json.dumps(data, separators=(",", ":"), default=str))
+            if size > MAX_OBJECT_BYTES:
+                diagnostics.add(Diagnostic(f"the object takes {size} bytes as JSON; the Kubernetes API server stores "
+                                           f"objects of at most {MAX_OBJECT_BYTES} (1.5 MiB, etcd's request limit)",
+                                           doc.location()))
+                continue
             pack = by_kind.get((str(data.get("apiVersion")), str(data.get("kind"))))
             if pack is None and data.get("kind") == "Cluster" and str(data.get("apiVersion")).startswith(
                     "cluster.karmada.io/"):
@@ -132,8 +143,10 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
                 continue
             if pack is None:
                 known = ", ".join(f"{k} ({a})" for a, k in sorted(by_kind))
-                diagnostics.add(Diagnostic(f"no rule pack renders {data.get('kind')} ({data.get('apiVersion')}); "
-                                           f"known kinds: {known}", doc.location(("kind",)), "kind"))
+                missing = [f for f in ("apiVersion", "kind") if not isinstance(data.get(f), str) or not data.get(f)]
+                what = (f"the object has no {' and no '.join(missing)}" if missing
+                        else f"no rule pack renders {data['kind']} ({data['apiVersion']})")
+                diagnostics.add(Diagnostic(f"{what}; known kinds: {known}", doc.location(("kind",)), "kind"))
                 continue
             try:
                 out.append(SpecInput(doc, pack.input_model.model_validate(data), pack))

@@ -1,7 +1,8 @@
 """Publish rendered manifests to a git branch: commit only when bytes change, push with retry.
 
 ``--path`` is a directory inside the repository: never absolute, never leaving it through ``..``, never
-through a symlink (checked before anything is rendered). The work tree must be clean; a publish that fails
+through a symlink, never into a ``.git`` directory, never one .gitignore ignores (checked before anything is
+rendered). The work tree must be clean; a publish that fails
 (bad inputs, a refused write, a rejected commit, a push that never got through) leaves the repository as it
 was: the original branch checked out at its commit, no new branch, a clean work tree. Files under
 ``--path`` that the previous render didn't write are never touched. On a rejected push the local commit is
@@ -45,7 +46,9 @@ class PublishPathError(FedrenderError):
 def repo_subdir(value: str) -> str:
     """``value`` as a normalised relative POSIX path ('' for the repository's top, written ``.``).
 
-    Raises PublishPathError when it is empty, absolute, or leaves the repository through ``..``."""
+    Raises PublishPathError when it is empty, absolute, leaves the repository through ``..``, or has a
+    component ``.git`` in any letter case (before or after normalisation): that is git's own directory
+    (case-insensitive file systems fold the case), never a place for manifests."""
     if not value:
         raise PublishPathError("an empty path is not allowed (write . for the repository's top)")
     if "\0" in value:
@@ -55,6 +58,9 @@ def repo_subdir(value: str) -> str:
     normal = posixpath.normpath(value)
     if normal == ".." or normal.startswith("../"):
         raise PublishPathError(f"{value} leaves the repository (it is {normal} relative to --repo)")
+    if any(part.lower() == ".git" for part in [*value.split("/"), *normal.split("/")]):
+        raise PublishPathError(f"{value} goes into a .git directory, where git keeps its own data; give a "
+                               "directory of the work tree")
     return "" if normal == "." else normal
 
 
@@ -79,18 +85,22 @@ def publish(inputs: Inputs, repo: Path, branch: str, subdir: str = "", message: 
             remote: str | None = None, allow_empty: bool = False) -> Published:
     """Render into ``repo/subdir`` on ``branch``, commit if anything changed, push to ``remote`` if given.
 
-    Raises PublishPathError before anything else for a bad ``subdir``; InputError or GitError otherwise,
+    Raises PublishPathError before anything else for a bad ``subdir`` (one .gitignore ignores too: git would
+    not commit the manifests); InputError or GitError otherwise,
     after restoring the repository (branch, HEAD, index and work tree) as it was."""
     subdir = str(publish_root(repo, subdir).relative_to(repo)) if subdir else ""
     subdir = "" if subdir == "." else subdir
     git = Git(repo)
     if not git.is_repo():
         raise InputError([Diagnostic("not a git work tree", Location(str(repo)))])
+    if subdir and git.ignores(subdir):
+        raise PublishPathError(f"{subdir} is ignored by .gitignore (git check-ignore); git would not commit "
+                               "manifests written there")
     dirty = git.dirty()
     if dirty:
         raise InputError([Diagnostic(f"the work tree has uncommitted changes ({', '.join(dirty[:5])}); commit or "
                                      "stash them first", Location(str(repo)))])
-    saved = git.save(branch)
+    saved = git.save(branch, subdir or ".")
     try:
         return _publish(git, inputs, repo, branch, subdir, message, remote, allow_empty)
     except BaseException as exc:

@@ -67,6 +67,21 @@ def clean_relative(relative: str) -> bool:
     return all(part not in ("", ".", "..") for part in parts)
 
 
+OUTPUT_DIRS = ("instances", "platform", "references")
+"""The top-level directories of the output layout (README "Rendering"); fedrender writes nothing else but the
+state file, so a state ``files`` entry outside them names a file fedrender never wrote."""
+
+
+def rendered_path(relative: str) -> bool:
+    """True for a path of fedrender's output layout: ``<one of OUTPUT_DIRS>/.../<file>.yaml``, no hidden
+    component (so never ``.git/...``), clean (see :func:`clean_relative`)."""
+    if not clean_relative(relative):
+        return False
+    parts = relative.split("/")
+    return (len(parts) >= 2 and parts[0] in OUTPUT_DIRS and relative.endswith(".yaml")
+            and not any(part.startswith(".") for part in parts))
+
+
 def owned_files(out: Path, shown: Path | None = None) -> list[str]:
     """Files the last render wrote, from the state file in ``out`` (nothing when there is none).
 
@@ -86,9 +101,14 @@ def owned_files(out: Path, shown: Path | None = None) -> list[str]:
     if not isinstance(files, list):
         raise WriteRefused([_state_entry(text, state_path, None, "is not a list of paths")])
     bad = [i for i, f in enumerate(files) if not isinstance(f, str) or not clean_relative(f) or f == STATE_FILE]
-    if bad:
+    foreign = [i for i, f in enumerate(files) if i not in bad and not rendered_path(f)]
+    if bad or foreign:
         raise WriteRefused([_state_entry(text, state_path, i, f"{files[i]!r} is not a path inside the output "
-                                         "directory; restore the state file from Git") for i in bad])
+                                         "directory; restore the state file from Git") for i in bad]
+                           + [_state_entry(text, state_path, i, f"{files[i]!r} is not a file fedrender renders "
+                                           f"(it writes only {', '.join(d + '/**/*.yaml' for d in OUTPUT_DIRS)} "
+                                           "and its state file); restore the state file from Git")
+                              for i in foreign])
     return list(dict.fromkeys(files))
 
 
@@ -161,6 +181,9 @@ def output_root(out: Path) -> Path:
                                        Location(str(out)))])
     if os.path.lexists(root) and not root.is_dir():
         raise WriteRefused([Diagnostic("the output directory is not a directory", Location(str(out)))])
+    if out.is_symlink() and not root.is_dir():  # a dangling link: creating its target would write elsewhere
+        raise WriteRefused([Diagnostic(f"the output directory is a symlink to {root}, which does not exist; create "
+                                       "that directory first, or name a real directory", Location(str(out)))])
     return root
 
 
