@@ -11,20 +11,23 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+import yaml
 
 from fedrender import __version__
 from fedrender.adapters import karmada
 from fedrender.cel.engine import EvalError
 from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.empty import refuse_empty
 from fedrender.pipeline.gitrepo import Git, branch_error
-from fedrender.pipeline.load import load_packs
+from fedrender.pipeline.load import STDIN, STDIN_NAME, load_packs
 from fedrender.pipeline.preview import preview
 from fedrender.pipeline.publish import PublishPathError, publish, publish_root, repo_subdir
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, parse_state, read_state, render
 from fedrender.pipeline.ruletests import load_tests, run_tests
 from fedrender.pipeline.schedule import InstanceResult
+from fedrender.pipeline.schemas import pack_schema
 from fedrender.pipeline.summary import summarize
 from fedrender.pipeline.write import WriteFailed, output_root, write_tree
 
@@ -70,20 +73,45 @@ def _remote(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 _path = NonEmptyPath(path_type=Path)
 
 
-def _inputs(func: F) -> F:
+_SPECS_HELP = ("Spec file or directory, - for standard input (repeatable): objects of any rule pack's input "
+               "kind (fedrender rules check lists them), e.g. FedState's MultiCloudMongoDB, as YAML or JSON, one "
+               "object or a List.")
+
+
+def _input_options(func: F, state: bool) -> F:
     options = [
-        click.option("--specs", "specs", multiple=True, required=True, type=_path,
-                     help="MultiCloudMongoDB file or directory (repeatable)."),
+        click.option("--specs", "specs", multiple=True, required=True, type=_path, help=_SPECS_HELP),
         click.option("--clusters", required=True, type=_path,
-                     help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml)."),
+                     help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml, or "
+                          "fedrender snapshot); - for standard input."),
         click.option("--rules", type=_path, default=None, help="Rule pack directory (default: the shipped packs)."),
         click.option("--overlay", "overlays", multiple=True, type=_path, help="Overlay directory (repeatable)."),
-        click.option("--state", "state_file", type=_path, default=None,
-                     help="Previous state file to start from (default: the one in --out)."),
     ]
+    if state:
+        options.append(click.option("--state", "state_file", type=_path, default=None,
+                                    help="Previous state file to start from (default: .fedrender/state.json in "
+                                         "--out when --out is given)."))
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _inputs(func: F) -> F:
+    """The inputs of a command that starts from a state file: --state, or the one in --out."""
+    return _input_options(func, state=True)
+
+
+def _inputs_from_repo(func: F) -> F:
+    """The inputs of a command that reads the state from the repository (publish, diff): no --state."""
+    return _input_options(func, state=False)
+
+
+def _examples(*lines: str) -> str:
+    """A --help epilog of real command lines (kept as written: click rewraps paragraphs without \\b)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_DEMO = "--specs examples/specs --clusters examples/clusters/clusters.yaml"
 
 
 def _progress() -> Callable[[int, int], None] | None:
@@ -104,7 +132,8 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
          out: Path | None, state_file: Path | None) -> RenderResult:
     try:
         previous = read_state(out if out is not None and str(out) != "-" else None, state_file)
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous, _progress())
+        result = render(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), previous,
+                        _progress())
     except InputError as exc:
         _fail(exc.diagnostics)
     except EvalError as exc:
@@ -116,6 +145,33 @@ def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: 
     return result
 
 
+def _stdin(specs: tuple[Path, ...], clusters: Path) -> bytes:
+    """Standard input, read once, when ``--specs -`` or ``--clusters -`` asks for it (else b"")."""
+    uses = list(specs).count(STDIN) + (clusters == STDIN)
+    if uses > 1:
+        raise click.UsageError("standard input can be read only once: use - for one --specs or for --clusters")
+    if not uses:
+        return b""
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        _fail([Diagnostic(f"standard input too large: over {MAX_FILE_BYTES} bytes", Location(STDIN_NAME))])
+    return data
+
+
+def _output(*formats: str) -> Callable[[F], F]:
+    """``-o/--output``: the format of what goes to stdout (warnings and errors always go to stderr)."""
+    return click.option("-o", "--output", type=click.Choice(list(formats)), default=formats[0], show_default=True,
+                        help="Output format: " + ", ".join(formats) + " (json and yaml for pipelines).")
+
+
+def _emit(data: Any, output: str) -> None:
+    """``data`` on stdout as indented JSON or as block YAML, keys in the order given."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
 def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> NoReturn:
     for diagnostic in diagnostics:
         click.echo(diagnostic.render(), err=True)
@@ -125,7 +181,23 @@ def _fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> N
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Group):
+    """The ``fedrender`` group: a reader that went away (``fedrender ... | head -1``) is not an error.
+
+    Click turns EPIPE into exit 1; a closed pipe ends the command quietly with 0 instead, as ``cat`` does
+    with SIGPIPE ignored: what is left to print goes to /dev/null (also the flush at exit)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            ctx.exit(0)
+
+
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fedrender")
 def main() -> None:
     """Render MultiCloudMongoDB specs into deterministic Karmada manifests for GitOps."""
@@ -135,7 +207,10 @@ _allow_empty = click.option("--allow-empty", is_flag=True, help="Let specs that 
                             "file of the last render (without it that is an error).")
 
 
-@main.command("render")
+@main.command("render", epilog=_examples(
+    f"fedrender render {_DEMO} --overlay overlays/dev --out out/dev",
+    "kubectl get multicloudmongodbs -A -o yaml | fedrender render --specs - --clusters clusters.yaml --out out",
+    "fedrender render --specs shop.yaml --specs teams/ --clusters clusters.yaml --state prod.json --out -"))
 @_inputs
 @click.option("--out", required=True, type=_path, help="Output directory (written atomically); - prints the "
               "manifests to stdout instead.")
@@ -172,16 +247,18 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed", err=True)
 
 
-@main.command("explain")
+@main.command("explain", epilog=_examples(
+    f"fedrender explain {_DEMO} --overlay overlays/dev",
+    f"fedrender explain {_DEMO} --out out/dev -o json | jq '.instances[].placement'"))
 @_inputs
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_output("text", "json", "yaml")
 def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
                     state_file: Path | None, out: Path | None, output: str) -> None:
     """Show where every member would go and why, and what moves; writes nothing."""
     result = _run(specs, clusters, rules, overlays, out, state_file)
-    if output == "json":
-        click.echo(json.dumps({"instances": [r.explain() for r in result.instances]}, indent=2))
+    if output != "text":
+        _emit({"instances": [r.explain() for r in result.instances]}, output)
         return
     for index, inst in enumerate(result.instances):
         if index:
@@ -189,25 +266,38 @@ def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
         click.echo(_explain_text(inst))
 
 
-@main.command("preview")
+@main.command("preview", epilog=_examples(
+    f"fedrender preview {_DEMO} --cluster member-eu-1",
+    f"fedrender preview {_DEMO} --cluster member-us-1 --out out/dev --diff"))
 @_inputs
 @click.option("--cluster", required=True, help="Member cluster name.")
 @click.option("--out", type=_path, default=None, help="Output directory whose state render would start from.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against the templates instead.")
+@_output("text", "json", "yaml")
 def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    state_file: Path | None, cluster: str, out: Path | None, show_diff: bool) -> None:
-    """Show exactly what one member cluster receives (Karmada's division and overrides applied); writes nothing."""
+                    state_file: Path | None, cluster: str, out: Path | None, show_diff: bool, output: str) -> None:
+    """Show exactly what one member cluster receives (Karmada's division and overrides applied); writes nothing.
+
+    -o json|yaml prints the objects as one List, as kubectl get -o does."""
+    if show_diff and output != "text":
+        raise click.UsageError("--diff prints a unified diff; leave out -o, or --diff for the objects")
     result = _run(specs, clusters, rules, overlays, out, state_file)
     known = sorted({name for inst in result.instances for name in inst.rows})
     if cluster not in known:
         _fail([Diagnostic(f"cluster {cluster!r} is not in the snapshot (clusters: {', '.join(known)})",
                           Location(str(clusters)))])
     view = preview(result.files, cluster)
+    if output != "text":
+        _emit({"apiVersion": "v1", "kind": "List", "items": [received for _, received in view.objects]}, output)
+        return
     click.echo(view.diff() if show_diff else view.yaml(), nl=False)
 
 
-@main.command("publish")
-@_inputs
+@main.command("publish", epilog=_examples(
+    f"fedrender publish {_DEMO} --repo ../fedrender-manifests --branch main --path manifests",
+    f"fedrender publish {_DEMO} --overlay overlays/prod --repo ../fedrender-manifests --branch main "
+    "--path manifests --push origin"))
+@_inputs_from_repo
 @click.option("--repo", required=True, type=_path, help="Git work tree to publish into.")
 @click.option("--branch", required=True, callback=_branch, help="Branch to commit to (created when missing).")
 @click.option("--path", "subdir", default=None, callback=_repo_path,
@@ -216,20 +306,19 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 @click.option("--push", "remote", default=None, callback=_remote, help="Remote to push to, with retry and rebase.")
 @_allow_empty
 def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                    state_file: Path | None, repo: Path, branch: str, subdir: str | None, message: str,
+                    repo: Path, branch: str, subdir: str | None, message: str,
                     remote: str | None, allow_empty: bool) -> None:
     """Render into a git work tree and commit when manifests changed (a no-op leaves HEAD alone).
 
-    A failed publish leaves the repository as it was: branch, HEAD and work tree."""
-    if state_file is not None:
-        raise click.UsageError("publish reads the state file from --repo/--path; --state does not apply")
+    The state comes from the branch (--path/.fedrender/state.json). A failed publish leaves the repository as
+    it was: branch, HEAD and work tree."""
     try:
         publish_root(repo, subdir or "")
     except PublishPathError as exc:
         raise click.BadParameter(str(exc), param_hint="'--path'") from None
     try:
-        done = publish(Inputs(list(specs), clusters, rules, list(overlays)), repo, branch, subdir or "", message,
-                       remote, allow_empty)
+        done = publish(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), repo, branch,
+                       subdir or "", message, remote, allow_empty)
     except PublishPathError as exc:
         raise click.BadParameter(str(exc), param_hint="'--path'") from None
     except InputError as exc:
@@ -248,16 +337,21 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
                    err=True)
 
 
-@main.command("diff")
-@_inputs
+@main.command("diff", epilog=_examples(
+    f"fedrender diff {_DEMO} --repo ../fedrender-manifests --branch main --path manifests",
+    f"fedrender diff {_DEMO} --repo ../fedrender-manifests --branch main --path manifests --exit-code"))
+@_inputs_from_repo
 @click.option("--repo", required=True, type=_path, help="Git repository.")
 @click.option("--branch", required=True, callback=_branch, help="Branch publish would commit to.")
 @click.option("--path", "subdir", default=None, callback=_repo_path,
               help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")
+@_output("text", "json", "yaml")
 def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                 state_file: Path | None, repo: Path, branch: str, subdir: str | None, exit_code: bool) -> None:
-    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing."""
+                 repo: Path, branch: str, subdir: str | None, exit_code: bool, output: str) -> None:
+    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing.
+
+    -o json|yaml prints {"changed", "title", "summary": [lines], "files": [{"path", "change", "diff"}]}."""
     subdir = subdir or ""
     git = Git(repo)
     try:
@@ -266,7 +360,7 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
             raise InputError([Diagnostic("not a git repository", Location(str(repo)))])
         state_name = f"{branch}:{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else f"{branch}:{STATE_FILE}"
         previous = parse_state(current[STATE_FILE], state_name) if STATE_FILE in current else None
-        result = render(Inputs(list(specs), clusters, rules, list(overlays)), previous)
+        result = render(Inputs(list(specs), clusters, rules, list(overlays), _stdin(specs, clusters)), previous)
     except InputError as exc:
         _fail(exc.diagnostics)
     except FedrenderError as exc:
@@ -274,6 +368,21 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
     owned = set(previous.files) if previous else set()
     changes = file_changes(current, result.files, owned)
     summary = summarize(previous, result)
+    prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
+
+    def unified(path: str, old: bytes, new: bytes) -> str:
+        return "".join(difflib.unified_diff(old.decode().splitlines(True), new.decode().splitlines(True),
+                                            f"a/{prefix}{path}", f"b/{prefix}{path}"))
+
+    if output != "text":
+        _emit({"changed": bool(changes), "title": summary.title() if changes else "no changes",
+               "summary": summary.lines() if changes else [],
+               "files": [{"path": prefix + path, "change": "added" if path not in current else
+                          "removed" if path not in result.files else "modified", "diff": unified(path, old, new)}
+                         for path, (old, new) in sorted(changes.items())]}, output)
+        if changes and exit_code:
+            sys.exit(3)
+        return
     if not changes:
         click.echo("no changes")
         return
@@ -281,10 +390,8 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
     for line in summary.lines():
         click.echo(line)
     click.echo(f"{len(changes)} files change\n")
-    prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
     for path, (old, new) in sorted(changes.items()):
-        click.echo("".join(difflib.unified_diff(old.decode().splitlines(True), new.decode().splitlines(True),
-                                                f"a/{prefix}{path}", f"b/{prefix}{path}")), nl=False)
+        click.echo(unified(path, old, new), nl=False)
     if exit_code:
         sys.exit(3)
 
@@ -301,34 +408,41 @@ def _karmada_options(func: F) -> F:
     return click.option("--context", default=None, help="Kubeconfig context of the Karmada API server.")(func)
 
 
-@main.command("snapshot")
+@main.command("snapshot", epilog=_examples(
+    "fedrender snapshot --context karmada-apiserver --output-file clusters.yaml",
+    "fedrender snapshot --context karmada-apiserver -o json | fedrender explain --specs examples/specs --clusters -"))
 @_karmada_options
-@click.option("-o", "--output", "output", required=True, type=_path, help="File to write (- for stdout).")
-def snapshot_command(context: str | None, kubeconfig: Path | None, output: Path) -> None:
-    """Capture the Karmada Cluster objects, in the format `render --clusters` reads."""
+@click.option("--output-file", type=_path, default=Path("-"), show_default=True,
+              help="File to write; - for standard output.")
+@_output("yaml", "json")
+def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: Path, output: str) -> None:
+    """Capture the Karmada Cluster objects as one List, in the format `render --clusters` reads."""
     try:
-        text = dump_all([karmada.snapshot(karmada.connect(context, kubeconfig))])
+        captured = karmada.snapshot(karmada.connect(context, kubeconfig))
     except FedrenderError as exc:
         _fail([Diagnostic(str(exc))], what="nothing was captured")
-    if str(output) == "-":
+    text = json.dumps(captured, indent=2) + "\n" if output == "json" else dump_all([captured])
+    if str(output_file) == "-":
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        output_file.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output_file}", err=True)
 
 
-@main.command("status")
+@main.command("status", epilog=_examples(
+    "fedrender status --context karmada-apiserver",
+    "fedrender status --context karmada-apiserver -n shop -o json"))
 @_karmada_options
 @click.option("-n", "--namespace", default=None, help="Only this namespace.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_output("text", "json", "yaml")
 def status_command(context: str | None, kubeconfig: Path | None, namespace: str | None, output: str) -> None:
     """The topology of every MongoReplicaSet, from the status Karmada aggregates from the member clusters."""
     try:
         sets = [karmada.topology(o) for o in karmada.replica_sets(karmada.connect(context, kubeconfig), namespace)]
     except FedrenderError as exc:
         _fail([Diagnostic(str(exc))], what="nothing was read")
-    if output == "json":
-        click.echo(json.dumps({"replicaSets": sets}, indent=2))
+    if output != "text":
+        _emit({"replicaSets": sets}, output)
         return
     for rs in sets:
         click.echo(f"{rs['namespace']}/{rs['name']}: {rs['phase']}, primary {rs['primary'] or '-'}")
@@ -340,14 +454,35 @@ def status_command(context: str | None, kubeconfig: Path | None, namespace: str 
         click.echo(f"  externalAddr: {rs['externalAddr']}")
 
 
-@main.group("rules")
+@main.command("schema", epilog=_examples(
+    "fedrender schema MultiCloudMongoDB > multicloudmongodb.schema.json",
+    "fedrender schema multicloudmongodb --rules rules/"))
+@click.argument("kind")
+@click.option("--rules", type=_path, default=None, help="Rule pack directory (default: the shipped packs).")
+def schema_command(kind: str, rules: Path | None) -> None:
+    """Print the JSON Schema of a rule pack's input KIND (any case), for editors and validators."""
+    try:
+        packs = load_packs(rules)
+    except InputError as exc:
+        _fail(exc.diagnostics, what="found in the rule packs")
+    found = [pack for pack in packs if pack.kind.lower() == kind.lower()]
+    if not found:
+        raise click.BadParameter(f"no rule pack takes {kind!r}; the packs take "
+                                 f"{', '.join(sorted(p.kind for p in packs))}", param_hint="'KIND'")
+    click.echo(json.dumps(pack_schema(found[0]), indent=2, sort_keys=True))
+
+
+@main.group("rules", epilog=_examples("fedrender rules check rules/", "fedrender rules test rules/"))
 def rules_group() -> None:
     """Check and test rule packs."""
 
 
-@rules_group.command("check")
+@rules_group.command("check", epilog=_examples(
+    "fedrender rules check",
+    "fedrender rules check rules/"))
 @click.argument("directory", required=False, type=_path)
-def rules_check(directory: Path | None) -> None:
+@_output("text", "json", "yaml")
+def rules_check(directory: Path | None, output: str) -> None:
     """Type-check every expression of the packs in DIRECTORY (default: the shipped packs)."""
     try:
         packs = load_packs(directory)
@@ -355,29 +490,43 @@ def rules_check(directory: Path | None) -> None:
             load_tests(pack.directory)
     except InputError as exc:
         _fail(exc.diagnostics, what="found in the rule packs")
-    for pack in packs:
-        rules = len(pack.validations) + len(pack.filters) + len(pack.scores) + len(pack.checks) + len(pack.overrides)
-        click.echo(f"ok - {pack.directory} - {pack.name} {pack.version}: {pack.kind}, {len(pack.variables)} "
-                   f"variables, {rules} rules, {len(pack.templates)} templates")
+    rows = [{"directory": str(pack.directory), "name": pack.name, "version": pack.version, "kind": pack.kind,
+             "apiVersion": pack.api_version, "variables": len(pack.variables),
+             "rules": len(pack.validations) + len(pack.filters) + len(pack.scores) + len(pack.checks)
+             + len(pack.overrides) + len(pack.platform_checks), "templates": len(pack.templates)} for pack in packs]
+    if output != "text":
+        _emit({"packs": rows}, output)
+        return
+    for row in rows:
+        click.echo(f"ok - {row['directory']} - {row['name']} {row['version']}: {row['kind']}, {row['variables']} "
+                   f"variables, {row['rules']} rules, {row['templates']} templates")
 
 
-@rules_group.command("test")
+@rules_group.command("test", epilog=_examples(
+    "fedrender rules test",
+    "fedrender rules test rules/"))
 @click.argument("directory", required=False, type=_path)
-def rules_test(directory: Path | None) -> None:
+@_output("text", "json", "yaml")
+def rules_test(directory: Path | None, output: str) -> None:
     """Run the tests.yaml of the packs in DIRECTORY (default: the shipped packs)."""
     try:
         packs = load_packs(directory)
         outcomes = [o for pack in packs for o in run_tests(pack.directory)]
     except InputError as exc:
         _fail(exc.diagnostics, what="found in the rule packs")
-    for pack in packs:
-        if load_tests(pack.directory) is None:
-            click.echo(f"WARN - {pack.directory} - no tests.yaml")
-    for outcome in outcomes:
-        for failure in outcome.failures:
-            click.echo(f"FAIL - {outcome.file} - {outcome.case} - {failure}")
+    untested = [str(pack.directory) for pack in packs if load_tests(pack.directory) is None]
     failed = sum(bool(o.failures) for o in outcomes)
-    click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+    if output != "text":
+        _emit({"cases": [{"file": o.file, "case": o.case, "passed": not o.failures, "failures": o.failures}
+                         for o in outcomes], "passed": len(outcomes) - failed, "failed": failed,
+               "withoutTests": untested}, output)
+    else:
+        for directory_name in untested:
+            click.echo(f"WARN - {directory_name} - no tests.yaml")
+        for outcome in outcomes:
+            for failure in outcome.failures:
+                click.echo(f"FAIL - {outcome.file} - {outcome.case} - {failure}")
+        click.echo(f"{len(outcomes) - failed} passed, {failed} failed")
     if failed or not outcomes:
         sys.exit(1)
 

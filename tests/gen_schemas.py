@@ -14,6 +14,8 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import RulePack
 from fedrender.models.ruletests import PackTests
 from fedrender.models.state import State
+from fedrender.pipeline.load import load_packs
+from fedrender.pipeline.schemas import file_name, pack_schema, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -27,8 +29,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 
 
 def generated() -> dict[str, str]:
-    return {name: json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
-            for name, model in SCHEMAS.items()}
+    """Every schema file by name: fedrender's own inputs and the input kind of every shipped rule pack."""
+    schemas = {name: schema(model, name) for name, model in SCHEMAS.items()}
+    schemas.update({file_name(pack.kind): pack_schema(pack) for pack in load_packs(None)})
+    return {name: json.dumps(data, indent=2, sort_keys=True) + "\n" for name, data in sorted(schemas.items())}
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from tests.sandbox import picture, render_args, spec_docs, write_specs
 
 # The parameters that are text, not paths; every other one (but choices and flags) must take the path type,
 # or for --path the repository check, so a new option has to be put on one side or the other.
-TEXT = {"cluster", "branch", "message", "remote", "context", "namespace"}
+TEXT = {"cluster", "branch", "message", "remote", "context", "namespace", "kind"}
 
 
 def commands(group: click.Group = main, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...],
@@ -53,7 +53,7 @@ def test_every_path_parameter_refuses_empty_values() -> None:
             found.append((path, name))
             assert isinstance(param.type, NonEmptyPath) or name == "subdir", (path, name, param.type)
     assert {(("render",), "out"), (("publish",), "repo"), (("publish",), "subdir"), (("diff",), "subdir"),
-            (("snapshot",), "output"), (("rules", "check"), "directory"), (("render",), "overlays")} <= set(found)
+            (("snapshot",), "output_file"), (("rules", "check"), "directory"), (("render",), "overlays")} <= set(found)
     assert len(path_params()) == len(found)
 
 

@@ -50,4 +50,4 @@ def test_the_applications_point_at_what_publish_writes() -> None:
     platform = yaml.safe_load((ROOT / "gitops" / "application-platform.yaml").read_text())
     assert platform["spec"]["source"]["path"] == "manifests/platform"
     assert int(platform["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < int(
-        appset["spec"]["template"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+        appset["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])  # waves of the root Application

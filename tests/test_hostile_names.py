@@ -79,8 +79,7 @@ def test_valid_names_render_where_they_say(namespace: str, name: str) -> None:
         assert result.exit_code == 0, result.stderr
         base = box.out / "instances" / namespace / name
         assert (base / f"statefulset-{name}.yaml").is_file()
-        assert (box.out / "instances" / namespace / "_references" / f"propagationpolicy-configmap-{name}.conf.yaml"
-                ).is_file()
+        assert (box.out / "references" / namespace / f"propagationpolicy-configmap-{name}.conf.yaml").is_file()
         assert sorted(p.name for p in box.root.iterdir()) == ["a", "in", "outside.txt"]
 
 

@@ -117,3 +117,22 @@ def test_the_cmp_sidecar_runs_the_cmp_image_as_argo_cd_documents() -> None:
                         cls=jsonschema.Draft202012Validator)
     assert plugin["spec"]["generate"]["args"][0].startswith("fedrender render ")
     assert "fedrender" in SCRIPTS
+
+
+def test_a_warning_names_the_overlay_key_while_the_default_reconciler_image_is_used(tmp_path: Path) -> None:
+    default = run(["render", *DEMO_ARGS, "--out", str(tmp_path / "default")])
+    assert default.exit_code == 0, default.stderr
+    (warning,) = [line for line in default.stderr.splitlines() if "reconciler-image-set" in line]
+    assert ": warning: " in warning
+    assert f"default image ghcr.io/fedrender/fedrender-reconciler:{VERSION}" in warning
+    assert "values.reconcilerImage" in warning
+    overlay = tmp_path / "images-overlay"
+    overlay.mkdir()
+    image = "registry.example.com/platform/fedrender-reconciler:0.1.0"
+    (overlay / "values.yaml").write_text(yaml.safe_dump({"values": {"reconcilerImage": image}}))
+    chosen = run(["render", *DEMO_ARGS, "--overlay", str(overlay), "--out", str(tmp_path / "chosen")])
+    assert chosen.exit_code == 0, chosen.stderr
+    assert "reconciler-image-set" not in chosen.stderr
+    path = tmp_path / "chosen" / "platform" / "mongodb" / "deployment-fedrender-reconciler.yaml"
+    (container,) = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image

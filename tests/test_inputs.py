@@ -60,7 +60,7 @@ def test_article_sample_without_auth_renders_with_pull_secret_name(tmp_path: Pat
     assert pod["nodeSelector"] == {"deploy": "mongo"}
     assert "--config" in pod["containers"][0]["args"]
     assert [c["name"] for c in pod["containers"]] == ["mongod", "metrics-exporter"]
-    refs = tree(tmp_path / "out" / "instances" / "default" / "_references")
+    refs = tree(tmp_path / "out" / "references" / "default")
     assert "propagationpolicy-secret-my-image-secret.yaml" in refs
     assert "propagationpolicy-configmap-my-custome-configmap.yaml" in refs
 

@@ -33,9 +33,13 @@ def test_snapshot_captures_what_render_reads(karmada: tuple[KubeSim, Path], tmp_
     api.clusters = [{**c, "metadata": {**c["metadata"], "managedFields": [{"manager": "karmada"}]}}
                     for c in yaml.safe_load(CLUSTERS.read_text())["items"]]
     out = tmp_path / "clusters.yaml"
-    result = run(["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig), "-o", str(out)])
+    result = run(["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig),
+                  "--output-file", str(out)])
     assert result.exit_code == 0, result.stderr
     captured = yaml.safe_load(out.read_text())
+    as_json = run(["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig), "-o", "json"])
+    assert as_json.exit_code == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == captured  # -o is the format, stdout the default file
     assert captured["kind"] == "List"
     assert [c["metadata"]["name"] for c in captured["items"]] == sorted(
         c["metadata"]["name"] for c in yaml.safe_load(CLUSTERS.read_text())["items"])
@@ -71,6 +75,7 @@ def test_status_prints_the_topology(karmada: tuple[KubeSim, Path]) -> None:
     ]
     as_json = json.loads(run([*args, "-o", "json"]).stdout)["replicaSets"][0]
     assert as_json["result"][0]["connectAddrWithRole"] == {"10.0.1.1:30001": "PRIMARY", "10.0.1.1:30002": "SECONDARY"}
+    assert yaml.safe_load(run([*args, "-o", "yaml"]).stdout)["replicaSets"][0] == as_json
 
 
 def test_an_unreachable_api_is_an_error(karmada: tuple[KubeSim, Path]) -> None:

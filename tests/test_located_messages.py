@@ -270,6 +270,7 @@ ALLOWED = {
     ("fedrender/cli.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
     ("fedrender/cli.py", "snapshot_command"): "the Karmada API failed; no input file",
     ("fedrender/cli.py", "status_command"): "the Karmada API failed; no input file",
+    ("fedrender/cli.py", "_stdin"): "standard input is too large: no line",
     ("fedrender/models/inputfile.py", "read_input"): "the file can't be read at all: missing, unreadable, not a "
                                                      "regular file (a FIFO), too large",
     ("fedrender/models/source.py", "load_text"): "a YAML error that carries no mark",
@@ -278,6 +279,7 @@ ALLOWED = {
     ("fedrender/pipeline/load.py", "spec_files"): "a --specs path that does not exist",
     ("fedrender/pipeline/empty.py", "refuse_empty"): "the --specs paths define no instance: paths, no line",
     ("fedrender/pipeline/load.py", "load_overlay"): "an --overlay path that is not a directory",
+    ("fedrender/pipeline/load.py", "load_clusters"): "--clusters is a directory: a path, no line",
     ("fedrender/pipeline/publish.py", "publish"): "the repository's state (not a work tree, dirty)",
     ("fedrender/pipeline/publish.py", "_publish"): "the push never got through (others keep pushing)",
     ("fedrender/pipeline/write.py", "output_root"): "--out is not a directory: a path, no line",

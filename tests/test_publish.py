@@ -112,10 +112,10 @@ def test_deleting_a_spec_prunes_its_files_and_nothing_else(remote: Path, tmp_pat
     deleted = {line.split("\t")[1] for line in changed if line.startswith("D")}
     assert deleted
     assert all(p.startswith(("manifests/instances/shop/orders/",
-                             "manifests/instances/shop/_references/propagationpolicy-secret-orders-")) for p in deleted)
+                             "manifests/references/shop/propagationpolicy-secret-orders-")) for p in deleted)
     modified = {line.split("\t")[1] for line in changed if not line.startswith("D")}
-    assert modified <= {"manifests/.fedrender/state.json", "manifests/instances/shop/_references/"
-                        "propagationpolicy-secret-registry-credentials.yaml"}
+    assert modified <= {"manifests/.fedrender/state.json",
+                        "manifests/references/shop/propagationpolicy-secret-registry-credentials.yaml"}
     assert (work / "manifests" / "NOTES.md").read_text() == "ours, not fedrender's\n"
     assert (work / "README.md").exists()
     assert git(work, "log", "-1", "--format=%s") == "fedrender: 1 removed"

@@ -73,10 +73,11 @@ def test_layout_one_object_per_file(rendered: Path) -> None:
     assert ".fedrender/state.json" in files
     for path, obj in _objects(rendered):
         parts = Path(path).parts
-        assert parts[0] in ("instances", "platform")
+        assert parts[0] in ("instances", "platform", "references")
         assert Path(path).name == f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        if parts[0] == "instances" and parts[2] != "_references":
+        if parts[0] in ("instances", "references"):
             assert obj["metadata"]["namespace"] == parts[1]
+        assert len(parts) == {"instances": 4, "references": 3, "platform": 3}[parts[0]]
 
 
 def test_render_twice_gives_identical_bytes(tmp_path: Path, rendered: Path) -> None:
@@ -142,7 +143,7 @@ def test_the_arbiters_cluster_gets_the_secrets_it_mounts(tmp_path: Path) -> None
     assert run(["render", "--specs", str(spec), "--clusters", str(CLUSTERS), "--out", str(out)]).exit_code == 0
     arbiter = yaml.safe_load((out / "instances/t/db/propagationpolicy-db-arbiter.yaml").read_text())
     (cluster,) = arbiter["spec"]["placement"]["clusterAffinity"]["clusterNames"]
-    keyfile = yaml.safe_load((out / "instances/t/_references/propagationpolicy-secret-db-keyfile.yaml").read_text())
+    keyfile = yaml.safe_load((out / "references/t/propagationpolicy-secret-db-keyfile.yaml").read_text())
     assert cluster in keyfile["spec"]["placement"]["clusterAffinity"]["clusterNames"]
 
 

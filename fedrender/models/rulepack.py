@@ -185,6 +185,17 @@ class PlatformTemplate(Strict):
     target: Literal["controlPlane", "members"]
 
 
+class PlatformCheck(Strict):
+    """A check over the platform objects' inputs (``clusters``, ``overlay``, ``version``), once per output;
+    deny fails the render, warn reports (e.g. a default image the overlay should replace)."""
+
+    name: str
+    expression: CEL
+    message: str = ""
+    messageExpression: CEL | None = None
+    severity: Literal["deny", "warn"] = "deny"
+
+
 class Reference(Strict):
     """An object the templates reference and the user creates in the control plane (never rendered)."""
 
@@ -206,6 +217,7 @@ class PackSpec(Strict):
     overrides: list[OverrideRule] = Field(default_factory=list)
     templates: list[Template] = Field(min_length=1)
     platform: list[PlatformTemplate] = Field(default_factory=list)
+    platformChecks: list[PlatformCheck] = Field(default_factory=list)
 
 
 class RulePack(Strict):

@@ -27,6 +27,9 @@ from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
 
 NAMED_INSTANCES = 5
+APPLICATION_NAME = "fedrender.{namespace}.{name}"
+"""The Argo CD Application name gitops/applicationset.yaml gives instances/<namespace>/<name>: it must be a
+DNS-1123 subdomain (at most 253 characters), which bounds how long a namespace and name together may be."""
 """How many instances left without NodePorts are named one by one."""
 
 
@@ -74,6 +77,11 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         runs_members = set(item.placement.counts) | ({result.arbiter.cluster} if result.arbiter else set())
         for ref in refs:  # every cluster that runs a member of the instance, the arbiter's included
             references.setdefault((result.namespace, *ref), (set(), item.spec.doc))[0].update(runs_members)
+        application = APPLICATION_NAME.format(namespace=result.namespace, name=result.name)
+        for problem in k8s.dns1123_subdomain(application, "Argo CD Application name"):
+            diagnostics.add(Diagnostic(f"{problem} (gitops/applicationset.yaml names the Application of "
+                                       f"instances/<namespace>/<name> {APPLICATION_NAME}); shorten the name",
+                                       item.spec.doc.location(("metadata", "name")), "metadata.name"))
         result.objects = objects
         for obj in objects:
             key = (obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -90,7 +98,7 @@ def compose(planned: list[Planned], overlay: Overlay, diagnostics: Diagnostics) 
         policy = karmada.duplicated_policy(
             f"{kind.lower()}-{name}", namespace, {}, [{"apiVersion": "v1", "kind": kind, "name": name,
                                                        "namespace": namespace}], sorted(clusters), [])
-        _add_files(files, ("instances", namespace, "_references"), [policy], diagnostics, overlay.labels,
+        _add_files(files, ("references", namespace), [policy], diagnostics, overlay.labels,
                    {id(policy): Origin(f"{kind} {namespace}/{name}", None, doc)})
     return files
 
@@ -106,9 +114,10 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
     for name, (pack, clusters) in sorted(by_pack.items()):
         if not pack.platform:
             continue
+        overlay_message = planned[0].snapshot.overlay_message(pack)
         try:
-            rendered = evaluate.platform(pack, sorted(clusters), planned[0].snapshot.overlay_message(pack),
-                                         __version__)
+            diagnostics.extend(evaluate.platform_checks(pack, sorted(clusters), overlay_message, __version__))
+            rendered = evaluate.platform(pack, sorted(clusters), overlay_message, __version__)
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc))
             continue

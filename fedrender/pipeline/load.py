@@ -14,10 +14,10 @@ from pydantic import BaseModel, ValidationError
 
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location, closest
-from fedrender.models.inputfile import read_input
+from fedrender.models.inputfile import decode_utf8, read_input
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import model_diagnostics, parse_model
-from fedrender.models.source import PathKey, SourceDoc, check_value_depth, load_file
+from fedrender.models.source import PathKey, SourceDoc, check_value_depth, load_file, load_text
 from fedrender.rules.pack import PACK_FILE, Pack, load_pack
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -77,6 +77,18 @@ def _clashes(packs: Sequence[Pack]) -> list[Diagnostic]:
 SPEC_SUFFIXES = (*YAML_SUFFIXES, ".json")
 
 
+STDIN = Path("-")
+"""``--specs -`` / ``--clusters -``: the input is the standard input, read once (``Inputs.stdin``)."""
+STDIN_NAME = "<stdin>"
+
+
+def _load(path: Path, stdin: bytes) -> list[SourceDoc]:
+    """The documents of ``path``, or of ``stdin`` (the bytes read from standard input) for :data:`STDIN`."""
+    if path == STDIN:
+        return load_text(decode_utf8(stdin, STDIN_NAME), STDIN_NAME)
+    return load_file(path)
+
+
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
     """Files as given, and the spec files (``.yaml``, ``.yml``, ``.json``, as ``kubectl -o json`` writes them;
     JSON is read by the same YAML loader) under directories (recursively, sorted, hidden ones skipped)."""
@@ -89,7 +101,9 @@ def spec_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     read: list[Path] = []
     skipped: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path == STDIN:
+            read.append(path)
+        elif path.is_dir():
             for p in sorted(path.rglob("*")):
                 # Only directories are passed over: a FIFO or a device named like a spec is read, and refused
                 # (reading it would block or never end), rather than silently left out.
@@ -107,12 +121,13 @@ MAX_OBJECT_BYTES = 3 * 512 * 1024
 """The largest object the Kubernetes API server stores (etcd's default --max-request-bytes, 1.5 MiB)."""
 
 
-def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagnostics) -> list[SpecInput]:
+def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagnostics,
+               stdin: bytes = b"") -> list[SpecInput]:
     """Every spec that parses; problems with the others go to ``diagnostics`` so all are reported together."""
     by_kind = {(p.api_version, p.kind): p for p in packs}
     out: list[SpecInput] = []
     for path in yaml_files(paths):
-        for doc in _mapping_docs(path, "expected a Kubernetes object (a mapping)", "the spec is", diagnostics):
+        for doc in _spec_docs(path, diagnostics, stdin):
             data = doc.data
             size = len(json.dumps(data, separators=(",", ":"), default=str))
             if size > MAX_OBJECT_BYTES:
@@ -121,6 +136,11 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
                                            doc.location()))
                 continue
             pack = by_kind.get((str(data.get("apiVersion")), str(data.get("kind"))))
+            if pack is None and data.get("kind") == "Cluster" and str(data.get("apiVersion")).startswith(
+                    "cluster.karmada.io/"):
+                diagnostics.add(Diagnostic("this is a Karmada Cluster, not a spec: pass the cluster snapshot as "
+                                           "--clusters, and the specs as --specs", doc.location(("kind",)), "kind"))
+                continue
             if pack is None:
                 known = ", ".join(f"{k} ({a})" for a, k in sorted(by_kind))
                 missing = [f for f in ("apiVersion", "kind") if not isinstance(data.get(f), str) or not data.get(f)]
@@ -135,11 +155,34 @@ def load_specs(paths: Sequence[Path], packs: Sequence[Pack], diagnostics: Diagno
     return out
 
 
-def _mapping_docs(path: Path, not_mapping: str, what: str, diagnostics: Diagnostics) -> list[SourceDoc]:
+def _spec_docs(path: Path, diagnostics: Diagnostics, stdin: bytes) -> list[SourceDoc]:
+    """The spec documents of ``path``: each document, and each item of a ``List`` (what ``kubectl get
+    multicloudmongodbs -A -o yaml`` prints)."""
+    out = []
+    for doc in _mapping_docs(path, "expected a Kubernetes object (a mapping)", "the spec is", diagnostics, stdin):
+        if doc.data.get("kind") != "List":
+            out.append(doc)
+            continue
+        try:
+            items = _list_items(doc)
+        except InputError as exc:
+            diagnostics.extend(exc.diagnostics)
+            continue
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                out.append(doc.sub(("items", i)))
+            else:
+                diagnostics.add(Diagnostic("expected a Kubernetes object (a mapping)", doc.location(("items", i)),
+                                           f"items[{i}]"))
+    return out
+
+
+def _mapping_docs(path: Path, not_mapping: str, what: str, diagnostics: Diagnostics,
+                  stdin: bytes = b"") -> list[SourceDoc]:
     """The documents of ``path`` that are mappings no deeper than CEL can take; the problems with the file and
     the other documents go to ``diagnostics``."""
     try:
-        docs = load_file(path)
+        docs = _load(path, stdin)
     except InputError as exc:
         diagnostics.extend(exc.diagnostics)
         return []
@@ -156,15 +199,25 @@ def _mapping_docs(path: Path, not_mapping: str, what: str, diagnostics: Diagnost
     return out
 
 
-def load_clusters(path: Path) -> list[Cluster]:
+CLUSTERS_HINT = ("--clusters takes one snapshot file of Karmada Cluster objects (kubectl get "
+                 "clusters.cluster.karmada.io -o yaml, or fedrender snapshot); specs go to --specs")
+
+
+def load_clusters(path: Path, stdin: bytes = b"") -> list[Cluster]:
     """Clusters from a ``List`` (as kubectl prints it) or a multi-document file; names must be unique."""
     diagnostics = Diagnostics()
     clusters: dict[str, Cluster] = {}
-    for doc in load_file(path):
+    if path != STDIN and path.is_dir():
+        raise InputError([Diagnostic(f"not a regular file: it is a directory; {CLUSTERS_HINT}", Location(str(path)))])
+    for doc in _load(path, stdin):
         items: list[tuple[SourceDoc, Any]] = [(doc, doc.data)]
         if isinstance(doc.data, dict) and doc.data.get("kind") == "List":
             items = [(doc.sub(("items", i)), item) for i, item in enumerate(_list_items(doc))]
-        for sub, _ in items:
+        for sub, item in items:
+            if isinstance(item, dict) and isinstance(item.get("kind"), str) and item["kind"] != "Cluster":
+                diagnostics.add(Diagnostic(f"expected a Karmada Cluster (cluster.karmada.io/v1alpha1), found "
+                                           f"{item['kind']}: {CLUSTERS_HINT}", sub.location(("kind",)), "kind"))
+                continue
             try:
                 cluster = parse_model(Cluster, sub, "Cluster")
             except InputError as exc:
@@ -233,11 +286,14 @@ def _overlay_paths(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and not p.is_dir())
 
 
-def digest(paths: Iterable[Path]) -> dict[str, str]:
+def digest(paths: Iterable[Path], stdin: bytes = b"") -> dict[str, str]:
     """sha256 of each input, keyed by its path relative to the inputs' common directory, so the same inputs
-    give the same keys from any working directory and with relative or absolute paths."""
-    resolved = sorted({p.resolve() for p in paths})
+    give the same keys from any working directory and with relative or absolute paths; standard input
+    (:data:`STDIN`) as ``<stdin>``."""
+    paths = list(paths)
+    resolved = sorted({p.resolve() for p in paths if p != STDIN})
+    out = {STDIN_NAME: hashlib.sha256(stdin).hexdigest()} if STDIN in paths else {}
     if not resolved:
-        return {}
+        return out
     common = Path(os.path.commonpath([p.parent for p in resolved]))
-    return {p.relative_to(common).as_posix(): hashlib.sha256(read_input(p)).hexdigest() for p in resolved}
+    return {**out, **{p.relative_to(common).as_posix(): hashlib.sha256(read_input(p)).hexdigest() for p in resolved}}

@@ -44,6 +44,8 @@ class Inputs:
     clusters: Path
     rules: Path | None = None
     overlays: Sequence[Path] = ()
+    stdin: bytes = b""
+    """What standard input held, for a spec or clusters path of ``-`` (load.STDIN); read once by the caller."""
 
 
 @dataclass
@@ -115,9 +117,9 @@ def render(inputs: Inputs, previous: State | None = None,
     """
     packs = load_packs(inputs.rules)
     diagnostics = Diagnostics()
-    specs = load_specs(inputs.specs, packs, diagnostics)
+    specs = load_specs(inputs.specs, packs, diagnostics, inputs.stdin)
     try:
-        clusters = load_clusters(inputs.clusters)
+        clusters = load_clusters(inputs.clusters, inputs.stdin)
         overlay = load_overlay(inputs.overlays)
     except InputError as exc:  # without clusters nothing can be scheduled: report what we have
         diagnostics.extend(exc.diagnostics)
@@ -163,7 +165,7 @@ def render(inputs: Inputs, previous: State | None = None,
     files = compose.compose(planned, overlay, diagnostics)
     diagnostics.raise_if_errors()
     results = [p.result for p in planned]
-    sources = digest([*yaml_files(inputs.specs), inputs.clusters, *overlay_files(inputs.overlays)])
+    sources = digest([*yaml_files(inputs.specs), inputs.clusters, *overlay_files(inputs.overlays)], inputs.stdin)
     files[STATE_FILE] = compose.state(packs, sources, results, sorted(files))
     return RenderResult(results, dict(sorted(files.items())), diagnostics.warnings)
 

@@ -249,6 +249,15 @@ def platform(pack: Pack, clusters: Sequence[str], overlay: Message,
     return out
 
 
+def platform_checks(pack: Pack, clusters: Sequence[str], overlay: Message, version: str) -> list[Diagnostic]:
+    """Every failing platform check, an error (deny) or a warning (warn), located at the rule in pack.yaml."""
+    data = {"clusters": list(clusters), "overlay": overlay, "version": version}
+    subject = f"the platform of pack {pack.name}"
+    return [Diagnostic(f"{subject}: {_message(rule, data, subject)} [{pack.name}/{rule.name}]", rule.location,
+                       severity="error" if rule.severity == "deny" else "warning")
+            for rule in pack.platform_checks if rule.program.eval(data, subject) is not True]
+
+
 def cluster_tolerations(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
     """Extra Karmada clusterTolerations the instance asks for (the pack's ``clusterTolerations``)."""
     if pack.cluster_tolerations is None:

@@ -127,6 +127,7 @@ class Pack:
     overrides: list[Overriders] = field(default_factory=list)
     templates: list[TemplateSpec] = field(default_factory=list)
     platform: list[tuple[str, Template]] = field(default_factory=list)
+    platform_checks: list[Rule] = field(default_factory=list)
     source: Location | None = None  # where pack.yaml declares the input kind
 
 
@@ -409,6 +410,8 @@ def load_pack(directory: Path) -> Pack:
     for i, pt in enumerate(spec.platform):
         for template in _templates(c, directory, pt.file, (*base, "platform", i), "platform", "platform", digest):
             pack.platform.append((pt.target, template))
+    for i, pc in enumerate(spec.platformChecks):
+        pack.platform_checks.append(c.rule("platform", (*base, "platformChecks", i), pc, "bool"))
     if c.diagnostics:
         raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
     pack.digest = digest.hexdigest()
