@@ -7,12 +7,15 @@ whenever its meaning does.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
 from fedrender.models import names
 from fedrender.models.base import ClusterName, Strict, checked
+from fedrender.models.diagnostics import InputError, Location
+from fedrender.models.source import format_path, load_text
 
 SCHEMA_VERSION: Final = 1
 PATH = ".fedrender/state.json"
@@ -64,3 +67,20 @@ class State(Strict):
     inputs: dict[str, str]
     instances: dict[InstanceKey, InstanceState] = Field(description="keyed by namespace/name")
     files: list[str]
+
+
+def state_location(name: str, text: str | bytes, loc: tuple[str | int, ...]) -> tuple[Location, str]:
+    """Where in a state file that failed validation the first problem is: the JSON syntax error's line and
+    column, else the line and column of the field ``loc`` (or its closest parent), with its field path."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Location(name, exc.lineno, exc.colno), ""
+    except (ValueError, RecursionError):  # a number past Python's int limit, nesting past its JSON decoder:
+        pass  # the bounded YAML reader (JSON is YAML) locates both
+    try:
+        docs = load_text(text.decode(errors="replace") if isinstance(text, bytes) else text, name)
+    except InputError as exc:
+        return exc.diagnostics[0].location or Location(name), ""
+    path = tuple(p for p in loc if isinstance(p, int) or p != "[key]")
+    return (docs[0].location(path) if docs else Location(name)), format_path(path)

@@ -5,7 +5,6 @@ Returns the whole output in memory; writing it is :mod:`fedrender.pipeline.write
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,8 @@ from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.inputfile import read_text
 from fedrender.models.overlay import Overlay
-from fedrender.models.source import format_path, load_text
 from fedrender.models.state import PATH as STATE_FILE
-from fedrender.models.state import SCHEMA_VERSION, State
+from fedrender.models.state import SCHEMA_VERSION, State, state_location
 from fedrender.models.views import MetadataView
 from fedrender.pipeline import compose
 from fedrender.pipeline.load import (
@@ -87,26 +85,9 @@ def parse_state(text: str | bytes, name: str) -> State:
         found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
         hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads version {SCHEMA_VERSION}"
                 if found else f"it is not a fedrender state file ({first['msg']})")
-        where, field_path = _state_location(name, text, tuple(first["loc"]))
+        where, field_path = state_location(name, text, tuple(first["loc"]))
         raise InputError([Diagnostic(f"cannot use the state file: {hint}. Restore it from Git, or delete it to "
                                      "place every member afresh", where, field_path)]) from None
-
-
-def _state_location(name: str, text: str | bytes, loc: tuple[str | int, ...]) -> tuple[Location, str]:
-    """Where in a state file that failed validation the first problem is: the JSON syntax error's line and
-    column, else the line and column of the field ``loc`` (or its closest parent), with its field path."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Location(name, exc.lineno, exc.colno), ""
-    except (ValueError, RecursionError):  # a number past Python's int limit, nesting past its JSON decoder:
-        pass  # the bounded YAML reader (JSON is YAML) locates both
-    try:
-        docs = load_text(text.decode(errors="replace") if isinstance(text, bytes) else text, name)
-    except InputError as exc:
-        return exc.diagnostics[0].location or Location(name), ""
-    path = tuple(p for p in loc if isinstance(p, int) or p != "[key]")
-    return (docs[0].location(path) if docs else Location(name)), format_path(path)
 
 
 def render(inputs: Inputs, previous: State | None = None,

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
-from fedrender.models.source import load_text
 from fedrender.models.state import PATH as STATE_FILE
+from fedrender.models.state import state_location
 from fedrender.pipeline.switch import Rename as Rename
 from fedrender.pipeline.switch import WriteFailed as WriteFailed
 from fedrender.pipeline.switch import read_nofollow, reason, remove_empty_parents, switch
@@ -114,12 +114,7 @@ def owned_files(out: Path, shown: Path | None = None) -> list[str]:
 
 def _state_entry(text: str, path: Path, index: int | None, problem: str) -> Diagnostic:
     field_path = "files" if index is None else f"files[{index}]"
-    location = Location(str(path))
-    try:
-        doc = load_text(text, str(path))[0]
-        location = doc.location(("files",) if index is None else ("files", index))
-    except (InputError, IndexError):
-        pass
+    location, _ = state_location(str(path), text, ("files",) if index is None else ("files", index))
     return Diagnostic(f"{problem} (fedrender only prunes files it wrote, below the output directory)", location,
                       field_path)
 
