@@ -35,6 +35,11 @@ class CheckFailed(Exception):
     pass
 
 
+# setuptools' warning for a data folder that pyproject.toml's `packages` does not list (it would stop
+# being installed when setuptools drops implicit namespace data packages).
+UNLISTED_PACKAGE = "is absent from the `packages` configuration"
+
+
 def step(title: str, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     print(f"wheel check: {title}: {' '.join(args)}", flush=True)
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
@@ -43,6 +48,11 @@ def step(title: str, args: list[str], cwd: Path, env: dict[str, str] | None = No
                           f"{result.stderr}")
     if "Traceback" in result.stderr:
         raise CheckFailed(f"{title} printed a traceback:\n{result.stderr}")
+    unlisted = sorted({line.strip() for line in (result.stdout + result.stderr).splitlines()
+                       if UNLISTED_PACKAGE in line and line.lstrip().startswith("WARNING")})
+    if unlisted:
+        raise CheckFailed(f"{title}: add these to [tool.setuptools] packages in pyproject.toml:\n"
+                          + "\n".join(unlisted))
     return result.stdout
 
 
