@@ -9,18 +9,15 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fedrender.models.cluster import Cluster
-from fedrender.models.mongodb import MultiCloudMongoDB
 from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import RulePack
 from fedrender.models.ruletests import PackTests
 from fedrender.models.state import State
 from fedrender.pipeline.load import load_packs
-from fedrender.pipeline.schemas import file_name, pack_schema, schema
+from fedrender.pipeline.schemas import file_name, object_or_list_schema, pack_schema, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS: dict[str, type[BaseModel]] = {
-    "multicloudmongodb.schema.json": MultiCloudMongoDB,
-    "cluster.schema.json": Cluster,
     "rulepack.schema.json": RulePack,
     "state.schema.json": State,
     "overlay.schema.json": Overlay,
@@ -31,6 +28,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 def generated() -> dict[str, str]:
     """Every schema file by name: fedrender's own inputs and the input kind of every shipped rule pack."""
     schemas = {name: schema(model, name) for name, model in SCHEMAS.items()}
+    schemas["cluster.schema.json"] = object_or_list_schema(Cluster, "cluster.schema.json")
     schemas.update({file_name(pack.kind): pack_schema(pack) for pack in load_packs(None)})
     return {name: json.dumps(data, indent=2, sort_keys=True) + "\n" for name, data in sorted(schemas.items())}
 

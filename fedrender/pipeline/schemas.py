@@ -26,6 +26,28 @@ def schema(model: type[BaseModel], name: str) -> dict[str, Any]:
     return {"$id": SCHEMA_BASE + name, **model.model_json_schema()}
 
 
+def object_or_list_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """Like :func:`schema`, for a Kubernetes kind that fedrender also reads as a ``List`` of it (what ``kubectl
+    get ... -o yaml`` prints): the object itself is ``$defs[<title>]`` and the top level is ``anyOf`` that object
+    or ``{apiVersion: v1, kind: List, items: [...]}``. ``title`` stays the kind."""
+    body = model.model_json_schema()
+    defs: dict[str, Any] = body.pop("$defs", {})
+    title = body["title"]
+    if title in defs:
+        raise ValueError(f"{name}: $defs already has {title!r}")
+    defs[title] = body
+    ref = {"$ref": f"#/$defs/{title}"}
+    kubectl_list = {
+        "title": "List",
+        "description": f"A list of {title} objects, as kubectl get -o yaml prints it.",
+        "type": "object",
+        "properties": {"apiVersion": {"const": "v1"}, "kind": {"const": "List"},
+                       "metadata": {"type": "object"}, "items": {"type": "array", "items": ref}},
+        "required": ["kind", "items"],
+    }
+    return {"$id": SCHEMA_BASE + name, "title": title, "$defs": defs, "anyOf": [ref, kubectl_list]}
+
+
 def pack_schema(pack: Pack) -> dict[str, Any]:
-    """The JSON Schema of ``pack``'s input kind."""
-    return schema(pack.input_model, file_name(pack.kind))
+    """The JSON Schema of ``pack``'s input kind: one object or a ``List`` of them."""
+    return object_or_list_schema(pack.input_model, file_name(pack.kind))
