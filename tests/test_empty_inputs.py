@@ -7,6 +7,7 @@ The path options are found by walking the click command tree, so an option added
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from fedrender.cli import NonEmptyPath, main
-from tests.conftest import CLUSTERS, run
+from tests.conftest import CLUSTERS, SPECS, run
 from tests.sandbox import picture, render_args, spec_docs, write_specs
 
 # The parameters that are text, not paths; every other one (but choices and flags) must take the path type,
@@ -146,3 +147,33 @@ def test_a_bad_json_spec_is_located(tmp_path: Path) -> None:
     result = run(["explain", "--specs", str(specs), "--clusters", str(CLUSTERS)])
     assert result.exit_code == 1
     assert any(f"{specs / 'orders.json'}:{line}:{col}: error: spec.replicaset:" in result.stderr for col in columns)
+
+
+def test_every_command_that_renders_refuses_zero_instances_as_publish_does(tmp_path: Path) -> None:
+    """Specs that define no instance: explain and preview have nothing to show, diff shows what publish would
+    refuse (and, with --allow-empty, what publish --allow-empty would remove)."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "README.md").write_text("# specs\n")
+    inputs = ["--specs", str(specs), "--clusters", str(CLUSTERS)]
+    for argv in (["explain", *inputs], ["explain", *inputs, "-o", "json"],
+                 ["preview", *inputs, "--cluster", "member-eu-1"]):
+        result = run(argv)
+        assert result.exit_code == 1, (argv, result.stderr)
+        assert f"{specs}: error: the specs define no instance: read no file; skipped 1 file (" in result.stderr
+        assert "there is nothing to show. Check --specs" in result.stderr
+        assert "not in the snapshot" not in result.stderr
+        assert result.stdout == ""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    target = ["--repo", str(repo), "--branch", "main"]
+    assert run(["publish", "--specs", str(SPECS), "--clusters", str(CLUSTERS), *target]).exit_code == 0
+    refused = run(["diff", *inputs, *target])
+    assert refused.exit_code == 1
+    assert "publishing that would remove every file of the last render" in refused.stderr
+    assert run(["publish", *inputs, *target]).exit_code == 1
+    allowed = run(["diff", *inputs, *target, "--allow-empty", "-o", "json"])
+    assert allowed.exit_code == 0, allowed.stderr
+    removed = json.loads(allowed.stdout)
+    assert removed["changed"] is True
+    assert {f["change"] for f in removed["files"]} == {"removed", "modified"}  # the state file stays, emptied

@@ -43,7 +43,7 @@ def _input_options(func: F, state: bool) -> F:
     if state:
         options.append(click.option("--state", "state_file", type=PATH, default=None,
                                     help="Previous state file to start from (default: .fedrender/state.json in "
-                                         "--out when --out is given)."))
+                                         "the --out directory, when there is one)."))
     for option in reversed(options):
         func = option(func)
     return func
@@ -78,9 +78,10 @@ def output_option(*formats: str) -> Callable[[F], F]:
 
     ``formats`` are the choices, the first the default; the command gets the choice as ``output: str``."""
     return click.option("-o", "--output", type=click.Choice(list(formats)), default=formats[0], show_default=True,
-                        help="Output format: " + ", ".join(formats) + " (json and yaml for pipelines).")
+                        help="Output format: " + ", ".join(formats)
+                        + (" (json and yaml for pipelines)." if "text" in formats else "."))
 
 
 allow_empty_option = click.option("--allow-empty", is_flag=True, help="Let specs that define no instance remove "
                                   "every file of the last render (without it that is an error).")
-"""``--allow-empty`` (``allow_empty: bool``) of render and publish."""
+"""``--allow-empty`` (``allow_empty: bool``) of render, publish and diff."""

@@ -12,6 +12,7 @@ import click
 from fedrender.cli.console import emit, fail, read_stdin
 from fedrender.cli.options import DEMO, PATH, allow_empty_option, examples, inputs_from_repo, output_option
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.pipeline.empty import PUBLISHING, refuse_empty
 from fedrender.pipeline.gitrepo import Git, branch_error
 from fedrender.pipeline.publish import PublishPathError, publish, publish_root, repo_subdir
 from fedrender.pipeline.render import STATE_FILE, Inputs, parse_state, render
@@ -46,8 +47,8 @@ def _remote(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 
 @click.command("publish", epilog=examples(
-    f"fedrender publish {DEMO} --repo ../fedrender-manifests --branch main --path manifests",
-    f"fedrender publish {DEMO} --overlay overlays/prod --repo ../fedrender-manifests --branch main "
+    f"fedrender publish {DEMO} --repo ../gitops-demo --branch main --path manifests",
+    f"fedrender publish {DEMO} --overlay overlays/prod --repo ../gitops-demo --branch main "
     "--path manifests --push origin"))
 @inputs_from_repo
 @click.option("--repo", required=True, type=PATH, help="Git work tree to publish into.")
@@ -90,8 +91,8 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 
 
 @click.command("diff", epilog=examples(
-    f"fedrender diff {DEMO} --repo ../fedrender-manifests --branch main --path manifests",
-    f"fedrender diff {DEMO} --repo ../fedrender-manifests --branch main --path manifests --exit-code"))
+    f"fedrender diff {DEMO} --repo ../gitops-demo --branch main --path manifests",
+    f"fedrender diff {DEMO} --repo ../gitops-demo --branch main --path manifests --exit-code"))
 @inputs_from_repo
 @click.option("--repo", required=True, type=PATH, help="Git repository.")
 @click.option("--branch", required=True, callback=_branch, help="Branch publish would commit to.")
@@ -99,9 +100,11 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
               help="Directory inside the repository for the manifests (default: its top).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when publishing would change something.")
 @output_option("text", "json", "yaml")
+@allow_empty_option
 def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-                 repo: Path, branch: str, subdir: str | None, exit_code: bool, output: str) -> None:
-    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing.
+                 repo: Path, branch: str, subdir: str | None, exit_code: bool, output: str, allow_empty: bool) -> None:
+    """What publishing would change on the branch: a summary, then a unified diff. Writes nothing; warnings
+    go to stderr, as publish prints them.
 
     -o json|yaml prints {"changed", "title", "summary": [lines], "files": [{"path", "change", "diff"}]}."""
     subdir = subdir or ""
@@ -113,10 +116,13 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
         state_name = f"{branch}:{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else f"{branch}:{STATE_FILE}"
         previous = parse_state(current[STATE_FILE], state_name) if STATE_FILE in current else None
         result = render(Inputs(list(specs), clusters, rules, list(overlays), read_stdin(specs, clusters)), previous)
+        refuse_empty(list(specs), result, allow_empty, PUBLISHING)
     except InputError as exc:
         fail(exc.diagnostics)
     except FedrenderError as exc:
         fail([Diagnostic(str(exc))])
+    for warning in result.warnings:
+        click.echo(warning.render(), err=True)
     owned = set(previous.files) if previous else set()
     changes = file_changes(current, result.files, owned)
     summary = summarize(previous, result)

@@ -11,7 +11,7 @@ from fedrender.cel.engine import EvalError
 from fedrender.cli.console import emit, fail, progress, read_stdin
 from fedrender.cli.options import DEMO, PATH, allow_empty_option, examples, inputs, output_option
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
-from fedrender.pipeline.empty import refuse_empty
+from fedrender.pipeline.empty import SHOWING, refuse_empty
 from fedrender.pipeline.preview import preview
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, read_state, render
 from fedrender.pipeline.schedule import InstanceResult
@@ -19,11 +19,15 @@ from fedrender.pipeline.write import WriteFailed, output_root, write_tree
 
 
 def _run(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
-         out: Path | None, state_file: Path | None) -> RenderResult:
+         out: Path | None, state_file: Path | None, shows_only: bool = False) -> RenderResult:
+    """Render the inputs from the state in ``out`` (or ``state_file``); print the warnings on stderr.
+    ``shows_only`` (explain, preview): specs that define no instance are an error, as nothing would be shown."""
     try:
         previous = read_state(out if out is not None and str(out) != "-" else None, state_file)
         result = render(Inputs(list(specs), clusters, rules, list(overlays), read_stdin(specs, clusters)), previous,
                         progress())
+        if shows_only:
+            refuse_empty(list(specs), result, False, SHOWING)
     except InputError as exc:
         fail(exc.diagnostics)
     except EvalError as exc:
@@ -84,7 +88,7 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
 def explain_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, overlays: tuple[Path, ...],
                     state_file: Path | None, out: Path | None, output: str) -> None:
     """Show where every member would go and why, and what moves; writes nothing."""
-    result = _run(specs, clusters, rules, overlays, out, state_file)
+    result = _run(specs, clusters, rules, overlays, out, state_file, shows_only=True)
     if output != "text":
         emit({"instances": [r.explain() for r in result.instances]}, output)
         return
@@ -109,7 +113,7 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     -o json|yaml prints the objects as one List, as kubectl get -o does."""
     if show_diff and output != "text":
         raise click.UsageError("--diff prints a unified diff; leave out -o, or --diff for the objects")
-    result = _run(specs, clusters, rules, overlays, out, state_file)
+    result = _run(specs, clusters, rules, overlays, out, state_file, shows_only=True)
     known = sorted({name for inst in result.instances for name in inst.rows})
     if cluster not in known:
         fail([Diagnostic(f"cluster {cluster!r} is not in the snapshot (clusters: {', '.join(known)})",

@@ -17,18 +17,26 @@ from fedrender.pipeline.render import RenderResult
 _SHOWN = 5
 
 
-def refuse_empty(specs: Sequence[Path], result: RenderResult, allow_empty: bool) -> None:
+WRITING = ("writing that would remove every file of the last render, the CRDs included. Check --specs, or pass "
+           "--allow-empty to remove everything")
+"""What an empty render or publish would do (they take ``--allow-empty``)."""
+PUBLISHING = ("publishing that would remove every file of the last render, the CRDs included. Check --specs, or "
+              "pass --allow-empty to see that removal")
+"""What ``diff`` of empty specs would show (it takes ``--allow-empty``, as publish does)."""
+SHOWING = "there is nothing to show. Check --specs"
+"""For the commands that only show a render (explain, preview)."""
+
+
+def refuse_empty(specs: Sequence[Path], result: RenderResult, allow_empty: bool, consequence: str = WRITING) -> None:
     """InputError located at the ``--specs`` paths when ``result`` holds no instance and ``allow_empty`` is
-    False; the message names the files read and the files skipped (and why)."""
+    False; the message names the files read and the files skipped (and why), then ``consequence``."""
     if result.instances or allow_empty:
         return
     read, skipped = spec_files(specs)
     text = f"the specs define no instance: read {_count(read)}"
     if skipped:
         text += f"; skipped {_count(skipped)} (fedrender reads {', '.join(SPEC_SUFFIXES)})"
-    text += ("; writing that would remove every file of the last render, the CRDs included. Check --specs, or "
-             "pass --allow-empty to remove everything")
-    raise InputError([Diagnostic(text, Location(", ".join(str(p) for p in specs)))])
+    raise InputError([Diagnostic(f"{text}; {consequence}", Location(", ".join(str(p) for p in specs)))])
 
 
 def _count(paths: Sequence[Path]) -> str:
