@@ -199,3 +199,40 @@ def test_diff_prints_json_with_the_summary_and_the_changed_files(tmp_path: Path)
         assert entry["path"].startswith("manifests/")
         assert entry["change"] in ("added", "modified", "removed")
         assert entry["diff"].startswith(f"--- a/{entry['path']}")
+
+
+def test_diff_prints_the_warnings_publish_prints_on_stderr(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    argv = ["--specs", str(SPECS), "--clusters", str(CLUSTERS), "--repo", str(repo), "--branch", "main"]
+    published = run(["publish", *argv])
+    diffed = run(["diff", *argv, "-o", "json"])
+    assert published.exit_code == 0
+    assert diffed.exit_code == 0
+    warnings = sorted(line for line in published.stderr.splitlines() if ": warning: " in line)
+    assert warnings
+    assert sorted(line for line in diffed.stderr.splitlines() if ": warning: " in line) == warnings
+    json.loads(diffed.stdout)  # stdout stays machine-readable
+
+
+@pytest.mark.parametrize("kind", ["Cluster", "overlay", "RulePack", "ruletests", "State"])
+def test_fedrender_schema_prints_the_schema_of_each_of_fedrenders_own_inputs(kind: str) -> None:
+    result = run(["schema", kind])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads((ROOT / "schemas" / f"{kind.lower()}.schema.json").read_text())
+
+
+@pytest.mark.parametrize("words", [["rules", "check"], ["rules", "test"], ["schema", "MultiCloudMongoDB", "--rules"],
+                                   ["explain", "--specs", str(SPECS), "--clusters", str(CLUSTERS), "--rules"],
+                                   ["explain", "--specs", str(SPECS), "--clusters", str(CLUSTERS), "--overlay"]])
+@pytest.mark.parametrize(("make", "why"), [(None, "no such file or directory"),
+                                           ("file", "not a directory: it is a file")])
+def test_a_missing_or_wrong_directory_is_named_as_such(tmp_path: Path, words: list[str], make: str | None,
+                                                       why: str) -> None:
+    target = tmp_path / "packs"
+    if make == "file":
+        target.write_text("not a directory\n")
+    result = run([*words, str(target)])
+    assert result.exit_code == 1
+    assert f"{target}: error: {why}; " in result.stderr
+    assert "no rule pack (pack.yaml) found" not in result.stderr

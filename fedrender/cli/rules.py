@@ -14,24 +14,31 @@ from fedrender.cli.options import PATH, examples, output_option
 from fedrender.models.diagnostics import InputError
 from fedrender.pipeline.load import load_packs
 from fedrender.pipeline.ruletests import load_tests, run_tests
-from fedrender.pipeline.schemas import pack_schema
+from fedrender.pipeline.schemas import builtin_schemas, pack_schema
 
 
 @click.command("schema", epilog=examples(
     "fedrender schema MultiCloudMongoDB > multicloudmongodb.schema.json",
+    "fedrender schema Cluster > cluster.schema.json",
     "fedrender schema multicloudmongodb --rules rules/"))
 @click.argument("kind")
 @click.option("--rules", type=PATH, default=None, help="Rule pack directory (default: the shipped packs).")
 def schema_command(kind: str, rules: Path | None) -> None:
-    """Print the JSON Schema of a rule pack's input KIND (any case), for editors and validators."""
+    """Print the JSON Schema of an input KIND (any case), for editors and validators: a rule pack's input kind,
+    or one of fedrender's own inputs (Cluster, Overlay, RulePack, RuleTests, State)."""
+    builtin = {name.lower(): data for name, data in builtin_schemas().items()}
+    if kind.lower() in builtin:
+        click.echo(json.dumps(builtin[kind.lower()], indent=2, sort_keys=True))
+        return
     try:
         packs = load_packs(rules)
     except InputError as exc:
         fail(exc.diagnostics, what="found in the rule packs")
     found = [pack for pack in packs if pack.kind.lower() == kind.lower()]
     if not found:
-        raise click.BadParameter(f"no rule pack takes {kind!r}; the packs take "
-                                 f"{', '.join(sorted(p.kind for p in packs))}", param_hint="'KIND'")
+        raise click.BadParameter(f"no rule pack takes {kind!r} and it is none of fedrender's inputs; the packs "
+                                 f"take {', '.join(sorted(p.kind for p in packs))}, and fedrender reads "
+                                 f"{', '.join(builtin_schemas())}", param_hint="'KIND'")
     click.echo(json.dumps(pack_schema(found[0]), indent=2, sort_keys=True))
 
 

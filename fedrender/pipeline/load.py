@@ -39,11 +39,26 @@ def default_rules_dir() -> Path:
     raise InputError([Diagnostic("no rule packs found; pass --rules DIR", Location(str(here)))])
 
 
+def not_a_directory(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a directory ("no such file or directory", "not a directory: it is a
+    file"), or None when it is one (symlinks followed, as ``--rules`` and ``--overlay`` allow)."""
+    if path.is_dir():
+        return None
+    if not path.exists():
+        return "no such file or directory"
+    return "not a directory: it is a file" if path.is_file() else "not a directory"
+
+
 def load_packs(rules: Path | None) -> list[Pack]:
+    """The rule packs in ``rules`` (a pack directory, or a directory of pack directories; default: the shipped
+    packs). Raises :class:`InputError` located at the directory when it is missing or holds no pack."""
     root = rules or default_rules_dir()
+    why = not_a_directory(root)
+    if why:
+        raise InputError([Diagnostic(f"{why}; rule packs are read from a directory", Location(str(root)))])
     if (root / PACK_FILE).is_file():
         return [load_pack(root)]
-    dirs = sorted(p for p in root.iterdir() if (p / PACK_FILE).is_file()) if root.is_dir() else []
+    dirs = sorted(p for p in root.iterdir() if (p / PACK_FILE).is_file())
     if not dirs:
         raise InputError([Diagnostic(f"no rule pack ({PACK_FILE}) found in this directory", Location(str(root)))])
     diagnostics = Diagnostics()
@@ -247,8 +262,9 @@ def load_overlay(directories: Sequence[Path]) -> Overlay:
     merged: dict[str, Any] = {}
     sources: dict[PathKey, Location] = {}  # field path -> where the file that set it last sets it
     for directory in directories:
-        if not directory.is_dir():
-            diagnostics.add(Diagnostic("an overlay is a directory of YAML files", Location(str(directory))))
+        why = not_a_directory(directory)
+        if why:
+            diagnostics.add(Diagnostic(f"{why}; an overlay is a directory of YAML files", Location(str(directory))))
             continue
         for path in _overlay_paths(directory):
             for doc in _mapping_docs(path, "an overlay document is a mapping", "the overlay is", diagnostics):

@@ -10,6 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from fedrender.models.cluster import Cluster
+from fedrender.models.overlay import Overlay
+from fedrender.models.rulepack import RulePack
+from fedrender.models.ruletests import PackTests
+from fedrender.models.state import State
 from fedrender.rules.pack import Pack
 
 SCHEMA_BASE = "https://fedrender.io/schemas/"
@@ -51,3 +56,13 @@ def object_or_list_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
 def pack_schema(pack: Pack) -> dict[str, Any]:
     """The JSON Schema of ``pack``'s input kind: one object or a ``List`` of them."""
     return object_or_list_schema(pack.input_model, file_name(pack.kind))
+
+
+def builtin_schemas() -> dict[str, dict[str, Any]]:
+    """The schemas of fedrender's own inputs by name (``Cluster``, ``Overlay``, ``RulePack``, ``RuleTests``,
+    ``State``; each in ``schemas/<name lowercased>.schema.json``): the Karmada snapshot, one or a ``List``."""
+    models: dict[str, type[BaseModel]] = {"Overlay": Overlay, "RulePack": RulePack, "RuleTests": PackTests,
+                                          "State": State}
+    out = {name: schema(model, file_name(name)) for name, model in models.items()}
+    out["Cluster"] = object_or_list_schema(Cluster, file_name("Cluster"))
+    return dict(sorted(out.items()))
