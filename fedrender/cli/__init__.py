@@ -14,7 +14,7 @@ import click
 
 from fedrender import __version__
 from fedrender.cli.karmada import snapshot_command, status_command
-from fedrender.cli.options import NonEmptyPath
+from fedrender.cli.options import NonEmptyPath, examples
 from fedrender.cli.publish import diff_command, publish_command
 from fedrender.cli.render import explain_command, preview_command, render_command
 from fedrender.cli.rules import rules_group, schema_command
@@ -38,10 +38,14 @@ class _Command(click.Group):
             ctx.exit(0)
 
 
-@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]}, commands=[
+@click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(
+    "fedrender render --specs examples/specs --clusters examples/clusters/clusters.yaml --out out/demo",
+    "fedrender explain --specs examples/specs --clusters examples/clusters/clusters.yaml -o json",
+    "fedrender rules check"), commands=[
     render_command, explain_command, preview_command, publish_command, diff_command, snapshot_command, status_command,
     schema_command, rules_group])
 @click.version_option(__version__, prog_name="fedrender")
 def main() -> None:
-    """Render MultiCloudMongoDB specs into deterministic Karmada manifests for GitOps."""
+    """Render middleware specs (FedState's MultiCloudMongoDB, or any rule pack's kind) and Karmada Cluster
+    snapshots into deterministic Karmada manifests for GitOps."""
 
