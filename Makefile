@@ -27,9 +27,9 @@ test: lint unit wheel
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Build the sdist and the wheel, install the wheel into a fresh venv, run it from outside the clone.
+# Build the sdist and the wheel into dist/, install the wheel into a fresh venv, run it from outside the clone.
 wheel: $(STAMP)
-	$(BIN)/python tests/wheel_check.py
+	$(BIN)/python tests/wheel_check.py --dist dist
 
 # The reconciler image and the Argo CD plugin sidecar image (images/*.Dockerfile); needs a running docker.
 image:
@@ -49,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_nodeports.py
 
 clean:
-	rm -rf $(VENV) out build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) out build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

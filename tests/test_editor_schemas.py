@@ -19,7 +19,8 @@ from tests.conftest import ROOT
 
 MODELINE = re.compile(r"# yaml-language-server: \$schema=(?P<path>\S+)\n")
 FILES = sorted([*ROOT.glob("examples/*/*.yaml"), *ROOT.glob("overlays/*/*.yaml"),
-                *ROOT.glob("rules/*/pack.yaml"), *ROOT.glob("rules/*/tests.yaml")])
+                *ROOT.glob("rules/*/pack.yaml"), *ROOT.glob("rules/*/tests.yaml"),
+                *ROOT.glob("rules/*/testdata/*.yaml")])
 
 
 def test_the_inputs_are_found() -> None:

@@ -5,7 +5,7 @@ Run by ``make wheel`` (part of ``make test``). It proves that the wheel carries 
 rule packs and schemas need: ``render`` without ``--rules``, ``rules check`` and ``rules test`` must
 work where no ``rules/`` directory is in reach, and the sdist carries the sources, packs and LICENSE.
 
-Usage: ``python tests/wheel_check.py [--keep DIR]``; exits non-zero, naming the step, on any failure.
+Usage: ``python tests/wheel_check.py [--keep DIR] [--dist DIR]``; exits non-zero, naming the step, on any failure.
 """
 
 from __future__ import annotations
@@ -76,13 +76,17 @@ def check_archives(dist: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (default: a temporary one)")
+    parser.add_argument("--dist", type=Path, help="build the sdist and the wheel into this directory and leave them "
+                        "there (default: inside the work directory)")
     options = parser.parse_args()
     work = options.keep or Path(tempfile.mkdtemp(prefix="fedrender-wheel-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     try:
-        dist = work / "dist"
-        shutil.rmtree(dist, ignore_errors=True)
+        dist = (options.dist or work / "dist").resolve()
+        dist.mkdir(parents=True, exist_ok=True)
+        for old in [*dist.glob("fedrender-*.whl"), *dist.glob("fedrender-*.tar.gz")]:
+            old.unlink()  # only this project's archives: the check expects exactly one of each
         # python -m build makes the sdist, then the wheel from the unpacked sdist: both are checked at once.
         step("build sdist and wheel", [sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], work, env)
         wheel = check_archives(dist)

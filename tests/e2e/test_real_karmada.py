@@ -20,7 +20,7 @@ CONTEXT = os.environ.get("FEDRENDER_E2E_CONTEXT", "karmada-apiserver")
 
 def test_snapshot_render_and_status_against_karmada(tmp_path: Path) -> None:
     clusters = tmp_path / "clusters.yaml"
-    captured = run(["snapshot", "--context", CONTEXT, "-o", str(clusters)])
+    captured = run(["snapshot", "--context", CONTEXT, "--output-file", str(clusters)])
     assert captured.exit_code == 0, captured.stderr
     explained = run(["explain", "--specs", str(SPECS), "--clusters", str(clusters), "-o", "json"])
     assert explained.exit_code in (0, 1), explained.stderr  # 1: this cluster set cannot hold the examples
