@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import DEMO_ARGS, ROOT, run
+from tests.conftest import DEMO_ARGS, ROOT, edited_pack, run
 
 
 def test_usage_errors_exit_2() -> None:
@@ -65,11 +65,7 @@ def test_cel_errors_point_at_file_line_col_with_a_caret(tmp_path: Path) -> None:
 
 
 def test_cel_type_errors_are_found_at_load_time(tmp_path: Path) -> None:
-    pack = tmp_path / "mongodb"
-    shutil.copytree(ROOT / "rules" / "mongodb", pack)
-    text = (pack / "pack.yaml").read_text()
-    (pack / "pack.yaml").write_text(text.replace('votes: "member.arbiterOnly || member.voter ? 1 : 0"',
-                                                 'votes: "member.voter"'))
+    pack = edited_pack(tmp_path, 'votes: "member.arbiterOnly || member.voter ? 1 : 0"', 'votes: "member.voter"')
     result = run(["explain", *DEMO_ARGS, "--rules", str(pack)])
     assert result.exit_code == 1
     assert "rule 'votes': expression must evaluate to int, not bool" in result.stderr

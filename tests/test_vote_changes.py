@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import yaml
 
 from fedrender.pipeline.render import Inputs, parse_state, render
 from fedrender.pipeline.summary import summarize
-from tests.conftest import CLUSTERS, ROOT, run
+from tests.conftest import CLUSTERS, ROOT, edited_pack, run
 
 SPEC = yaml.safe_load((ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0])
 SNAPSHOT = yaml.safe_load(CLUSTERS.read_text())
@@ -101,11 +100,7 @@ def test_every_non_voter_has_priority_0(tmp_path: Path) -> None:
 
 def test_a_pack_that_gives_a_non_voter_a_priority_is_refused(tmp_path: Path) -> None:
     """The pack's check names the members the reconciler could never configure (MongoDB refuses them)."""
-    pack = tmp_path / "mongodb"
-    shutil.copytree(ROOT / "rules" / "mongodb", pack)
-    text = (pack / "pack.yaml").read_text()
-    (pack / "pack.yaml").write_text(text.replace("member.arbiterOnly || !member.voter ? 0 :",
-                                                 "member.arbiterOnly ? 0 :"))
+    pack = edited_pack(tmp_path, "member.arbiterOnly || !member.voter ? 0 :", "member.arbiterOnly ? 0 :")
     result = _render(tmp_path, 9, "", "explain", "--rules", str(pack))
     assert result.exit_code == 1
     assert "members 7, 8 have votes 0 and a priority above 0, which MongoDB refuses" in result.stderr
