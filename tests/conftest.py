@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,3 +57,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tree(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` with its bytes, keyed by relative path."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def edited_pack(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the shipped MongoDB pack with ``old`` (which must occur) replaced by ``new`` in pack.yaml."""
+    pack = tmp_path / "mongodb"
+    shutil.copytree(ROOT / "rules" / "mongodb", pack)
+    text = (pack / "pack.yaml").read_text()
+    assert old in text
+    (pack / "pack.yaml").write_text(text.replace(old, new))
+    return pack

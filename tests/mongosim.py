@@ -16,7 +16,8 @@ manual and server (``replSetInitiate``, ``replSetReconfig``, ``setDefaultRWConce
   Arbiters keep no users: authenticating against one fails (18).
 * replSetInitiate once (23 after; a second set is recorded as a violation), reconfig only on the primary
   (10107), the version must follow, one voting change per reconfig (103), at most 50 members and 7 voters,
-  arbiters vote with priority 0 (93), never ``force``, 308 while the last config is not committed
+  arbiters vote with priority 0 (93), votes 0 or 1 and priority 0 without a vote (93, initiate too), never
+  ``force``, 308 while the last config is not committed
   (``commit_lag`` replies in a row), and, while no cluster-wide default write concern is set, a reconfig
   that changes the implicit default write concern is refused (103, as MongoDB 5.0+).
 * createUser, updateUser, setDefaultRWConcern and replSetStepDown only on the primary (10107).
@@ -112,6 +113,20 @@ class ReplicaSet:
 
     def voters(self, config: dict[str, Any]) -> set[int]:
         return {m["_id"] for m in config["members"] if m.get("votes", 1) > 0}
+
+
+def member_problem(member: dict[str, Any]) -> str:
+    """Why mongod refuses a member config (src/mongo/db/repl/member_config.cpp and member_config.idl; MongoDB
+    manual, "Adjust Priority for a Self-Managed Replica Set Member"), or "". replSetInitiate and replSetReconfig
+    answer 93 InvalidReplicaSetConfig (jstests/replsets/zero_vote_arbiter.js)."""
+    votes = member.get("votes", 1)
+    if votes not in (0, 1):
+        return f"BSON field 'votes' value must be >= 0 and <= 1, actual value '{votes}'"
+    if member.get("arbiterOnly") and votes != 1:
+        return "Arbiter must vote (cannot have 0 votes)"
+    if member.get("priority", 0 if member.get("arbiterOnly") else 1) != 0 and votes == 0:
+        return "priority must be 0 when non-voting (votes:0)"
+    return ""
 
 
 def _members(config: dict[str, Any]) -> list[Member]:
@@ -281,6 +296,9 @@ class Simulator:
             return self._error(93, "InvalidReplicaSetConfig", "the set name must match --replSet")
         if not any(m["host"] == host for m in config["members"]):
             return self._error(93, "InvalidReplicaSetConfig", "this node is not in the config")
+        refused = self._refused_members(config)
+        if refused is not None:
+            return refused
         config["version"] = 1
         self.rs.config, self.rs.primary = config, host
         self.rs.users = dict(self.rs.nodes[host].users)
@@ -328,6 +346,9 @@ class Simulator:
             if m.get("arbiterOnly") and (m.get("votes", 1) != 1 or m.get("priority", 0) != 0):
                 self.rs.violations.append(f"arbiter {m['host']} without a vote or with a priority")
                 return self._error(93, "InvalidReplicaSetConfig", "arbiters must vote and have priority 0")
+        refused = self._refused_members(new)
+        if refused is not None:
+            return refused
         changes = len(self.rs.voters(old) ^ self.rs.voters(new))
         if changes > 1:
             self.rs.violations.append(f"{changes} voting changes in one reconfig")
@@ -364,6 +385,14 @@ class Simulator:
             request.hangup()
             return None
         return {"ok": 1}
+
+    def _refused_members(self, config: dict[str, Any]) -> dict[str, Any] | None:
+        for m in config["members"]:
+            problem = member_problem(m)
+            if problem:
+                self.rs.violations.append(f"member {m['_id']}: {problem}")
+                return self._error(93, "InvalidReplicaSetConfig", f"{problem}; member: {m}")
+        return None
 
     def _syncing(self, host: str) -> bool:
         """Whether ``host`` is still in initial sync (each status read counts down, or the clock runs)."""

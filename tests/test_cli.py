@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import DEMO_ARGS, ROOT, run
+from tests.conftest import DEMO_ARGS, ROOT, edited_pack, run
 
 
 def test_usage_errors_exit_2() -> None:
@@ -24,9 +24,10 @@ def test_explain_json_shape() -> None:
         ("shop", "ledger"), ("shop", "orders")]
     for inst in doc["instances"]:
         assert sum(inst["placement"].values()) + (inst["arbiter"] is not None) == len(inst["members"])
-        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "arbiter",
-                             "warnings"}
+        assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "voteChanges",
+                             "arbiter", "warnings"}
         assert inst["moves"] == []
+        assert inst["voteChanges"] == []
         for member in inst["members"]:
             assert set(member) == {"id", "cluster", "ordinal", "host", "votes", "priority"}
     catalog = doc["instances"][3]
@@ -64,17 +65,14 @@ def test_cel_errors_point_at_file_line_col_with_a_caret(tmp_path: Path) -> None:
 
 
 def test_cel_type_errors_are_found_at_load_time(tmp_path: Path) -> None:
-    pack = tmp_path / "mongodb"
-    shutil.copytree(ROOT / "rules" / "mongodb", pack)
-    text = (pack / "pack.yaml").read_text()
-    (pack / "pack.yaml").write_text(text.replace('votes: "member.arbiterOnly || member.id < 7 ? 1 : 0"',
-                                                 'votes: "member.id < 7"'))
+    pack = edited_pack(tmp_path, 'votes: "member.arbiterOnly || member.voter ? 1 : 0"', 'votes: "member.voter"')
     result = run(["explain", *DEMO_ARGS, "--rules", str(pack)])
     assert result.exit_code == 1
     assert "rule 'votes': expression must evaluate to int, not bool" in result.stderr
 
 
-def test_four_members_on_three_clusters_render_with_a_warning(tmp_path: Path) -> None:
+def test_four_members_on_three_clusters_vote_one_per_cluster(tmp_path: Path) -> None:
+    """2-1-1: 3 of the 4 members vote (an odd number), one in each cluster; the fourth has priority 0."""
     spec = (ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0]
     path = tmp_path / "orders.yaml"
     path.write_text(spec.replace("replicaset: 3", "replicaset: 4"))
@@ -83,7 +81,10 @@ def test_four_members_on_three_clusters_render_with_a_warning(tmp_path: Path) ->
     assert result.exit_code == 0, result.stderr
     orders = json.loads(result.stdout)["instances"][0]
     assert sorted(orders["placement"].values()) == [1, 1, 2]
-    assert any("even number of voting members" in w for w in orders["warnings"])
+    voters = [m for m in orders["members"] if m["votes"]]
+    assert sorted(m["cluster"] for m in voters) == sorted(orders["placement"])
+    assert [(m["votes"], m["priority"]) for m in orders["members"] if m not in voters] == [(0, 0)]
+    assert not any("even number of voting members" in w for w in orders["warnings"])
 
 
 def test_an_overlay_can_supply_a_missing_vip(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate, preferred
-from tests.conftest import CLUSTERS, ROOT, run, tree
+from tests.conftest import CLUSTERS, ROOT, edited_pack, run, tree
 
 SPEC = yaml.safe_load((ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0])
 MONGODB = ROOT / "rules" / "mongodb"
@@ -63,16 +62,6 @@ def assert_located(result: Any, *needles: str) -> list[str]:
     return lines
 
 
-def _pack(tmp: Path, old: str, new: str) -> Path:
-    """A copy of the MongoDB pack with one expression replaced."""
-    pack = tmp / "pack"
-    shutil.copytree(ROOT / "rules" / "mongodb", pack)
-    text = (pack / "pack.yaml").read_text()
-    assert old in text
-    (pack / "pack.yaml").write_text(text.replace(old, new))
-    return pack
-
-
 def _render(tmp: Path, specs: Path, *extra: str, clusters: Path = CLUSTERS) -> Any:
     out = tmp / "out"
     out.mkdir(exist_ok=True)
@@ -92,7 +81,7 @@ ZERO = "(eligibleCount - eligibleCount)"
 def _cel_failure(old: str, new: str, needle: str) -> Case:
     def build(tmp: Path) -> tuple[Any, list[str]]:
         specs = _write(tmp / "specs.yaml", _spec())
-        result = _render(tmp, specs, "--rules", str(_pack(tmp, old, new)))
+        result = _render(tmp, specs, "--rules", str(edited_pack(tmp, old, new)))
         return result, [needle, "divide by zero", f"(the instance is defined at {specs}:"]
     return build
 
@@ -174,7 +163,7 @@ def _ports_after_scheduling(tmp: Path) -> tuple[Any, list[str]]:
 
 
 def _override_failure(tmp: Path) -> tuple[Any, list[str]]:
-    pack = _pack(tmp, "path: /spec/init", "path: /spec/no/such/field")
+    pack = edited_pack(tmp, "path: /spec/init", "path: /spec/no/such/field")
     specs = _write(tmp / "specs.yaml", _spec())
     return _render(tmp, specs, "--rules", str(pack)), ["rule 'init-cluster'", "Karmada would fail to apply it",
                                                        f"of the instance defined at {specs}:"]

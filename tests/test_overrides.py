@@ -4,7 +4,6 @@ render-time checks of override rules, and overlays."""
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import jsonpatch
 import pytest
 import yaml
 
-from tests.conftest import CLUSTERS, OVERLAY, ROOT, SPECS, run
+from tests.conftest import CLUSTERS, OVERLAY, SPECS, edited_pack, run
 
 INPUTS = ["--specs", str(SPECS), "--clusters", str(CLUSTERS), "--overlay", str(OVERLAY)]
 CLUSTER_NAMES = sorted(c["metadata"]["name"] for c in yaml.safe_load(CLUSTERS.read_text())["items"])
@@ -151,22 +150,13 @@ def test_preview_of_an_unknown_cluster_is_an_error() -> None:
     assert "cluster 'member-mars-1' is not in the snapshot" in result.stderr
 
 
-def _pack(tmp_path: Path, old: str, new: str) -> Path:
-    pack = tmp_path / "mongodb"
-    shutil.copytree(ROOT / "rules" / "mongodb", pack)
-    text = (pack / "pack.yaml").read_text()
-    assert old in text
-    (pack / "pack.yaml").write_text(text.replace(old, new, 1))
-    return pack
-
-
 MONGODB_INPUTS = ["--specs", str(SPECS / "team-databases.yaml"), "--clusters", str(CLUSTERS),
                   "--overlay", str(OVERLAY)]
 
 
 def test_a_plaintext_path_that_does_not_resolve_fails_the_render(tmp_path: Path) -> None:
     old = "path: /spec/volumeClaimTemplates/0/spec/storageClassName"
-    pack = _pack(tmp_path, old, "path: /spec/volumeClaimTemplate/0/spec/storageClassName")
+    pack = edited_pack(tmp_path, old, "path: /spec/volumeClaimTemplate/0/spec/storageClassName")
     lines = (pack / "pack.yaml").read_text().splitlines()
     line = lines.index("          path: /spec/volumeClaimTemplate/0/spec/storageClassName")  # "- operator: add" above
     out = tmp_path / "out"
@@ -181,7 +171,7 @@ def test_a_plaintext_path_that_does_not_resolve_fails_the_render(tmp_path: Path)
 
 
 def test_an_image_overrider_on_a_kind_karmada_ignores_is_refused(tmp_path: Path) -> None:
-    pack = _pack(tmp_path, "      kinds: [StatefulSet]\n      when: cluster.region in overlay.registryMirrors",
+    pack = edited_pack(tmp_path, "      kinds: [StatefulSet]\n      when: cluster.region in overlay.registryMirrors",
                  "      kinds: [StatefulSet, MongoReplicaSet]\n      when: cluster.region in overlay.registryMirrors")
     result = run(["explain", *MONGODB_INPUTS, "--rules", str(pack)])
     assert result.exit_code == 1
@@ -189,7 +179,7 @@ def test_an_image_overrider_on_a_kind_karmada_ignores_is_refused(tmp_path: Path)
 
 
 def test_a_rule_for_a_kind_no_template_renders_is_refused(tmp_path: Path) -> None:
-    pack = _pack(tmp_path, "kinds: [MongoReplicaSet]\n      when: cluster.name == initCluster",
+    pack = edited_pack(tmp_path, "kinds: [MongoReplicaSet]\n      when: cluster.name == initCluster",
                  "kinds: [MongoDBReplicaSet]\n      when: cluster.name == initCluster")
     result = run(["explain", *MONGODB_INPUTS, "--rules", str(pack)])
     assert result.exit_code == 1

@@ -170,6 +170,8 @@ def step(rosters_by_cluster: dict[str, Roster], config: list[Member], primary: s
     assert voting_changes(config, after) <= 1, action
     assert sum(m.votes > 0 for m in after) <= 7
     assert all(m.votes == 1 and m.priority == 0 for m in after if m.arbiter_only), action  # arbiters must vote
+    # MongoDB refuses priority > 0 without a vote (member_config.cpp: "priority must be 0 when non-voting").
+    assert all(m.priority == 0 for m in after if m.votes == 0), action
     if implicit_write_concern_majority(config) != implicit_write_concern_majority(after):
         assert "wc" in users, f"MongoDB 5.0+ refuses {action} before setDefaultRWConcern"
     return after, primary, action
@@ -178,6 +180,29 @@ def step(rosters_by_cluster: dict[str, Roster], config: list[Member], primary: s
 @settings(max_examples=200, deadline=None)
 @given(sequences)
 def test_any_sequence_of_rosters_converges_one_vote_at_a_time(sequence: list[tuple[Member, ...]]) -> None:
+    converge(sequence)
+
+
+@st.composite
+def voter_choices(draw: st.DrawFn) -> list[tuple[Member, ...]]:
+    """Renders of one set of members (they stay, on their hosts) whose voters change as fedrender chooses them:
+    an odd number of at most 7 voters, the others with votes 0 and priority 0, so votes move between members
+    that stay (a scale-down that removed a voter, a vote moved off a cluster holding a majority)."""
+    homes = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=9))
+    sequence = []
+    for _ in range(draw(st.integers(1, 4))):
+        size = min(len(homes), 7)
+        size -= 1 - size % 2
+        voters = set(draw(st.permutations(range(len(homes))))[:size])
+        sequence.append(tuple(Member(i, f"{c}:{i}", int(i in voters), (2.0 if i == min(voters) else 1.0)
+                                     if i in voters else 0.0, cluster=c) for i, c in enumerate(homes)))
+    return sequence
+
+
+@settings(max_examples=200, deadline=None)
+@given(voter_choices())
+def test_votes_moving_between_members_that_stay_converge_one_vote_at_a_time(
+        sequence: list[tuple[Member, ...]]) -> None:
     converge(sequence)
 
 

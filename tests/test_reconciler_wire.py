@@ -10,15 +10,18 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from itertools import pairwise
 
 import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
+from fedrender.scheduler.voters import Seat, choose_voters
 from reconciler.decide import (
     Action,
     AddMember,
+    ChangeVotes,
     Initiate,
     Member,
     Noop,
@@ -377,6 +380,67 @@ def test_scale_three_to_five_and_back(sim: Simulator) -> None:
     assert config(sim) == {(m.id, m.host, 1) for m in bigger}
     reconcile(sim, roster, "abc", init="a")
     assert config(sim) == {(m.id, m.host, 1) for m in roster}
+
+
+def chosen_votes(roster: Sequence[Member], init: str) -> list[Member]:
+    """The roster with the voters fedrender's renderer chooses next, the roster's votes being the previous
+    render's (fedrender.scheduler.voters; priority as rules/mongodb/pack.yaml gives it: 0 without a vote)."""
+    ordinal = {m.id: sum(o.cluster == m.cluster and o.id < m.id for o in roster) for m in roster}
+    voting = choose_voters([Seat(m.id, m.cluster, "", ordinal[m.id]) for m in roster],
+                           {m.id: m.votes > 0 for m in roster}, init)
+    return [replace(m, votes=int(m.id in voting.voters), priority=(
+        (2.0 if m.cluster == init and ordinal[m.id] == 0 else 1.0) if m.id in voting.voters else 0.0))
+        for m in roster]
+
+
+def test_a_seventh_voter_after_failover_and_scale_down_takes_one_reconfig(sim: Simulator) -> None:
+    """The issue's set: 8 members of which 6 vote (`_id < 7` after member 6 was removed). The next render gives
+    member 7 the seventh vote: one ChangeVotes, one reconfig, no other vote touched."""
+    roster = [replace(m, votes=0, priority=0.0) if m.id >= 6 else m for m in members(sim, *"abcdabcd")]
+    roster = [replace(m, id=m.id + 1) if m.id >= 6 else m for m in roster]  # _ids 0-5, 7, 8
+    reconcile(sim, roster, "abcd", init="a", rounds=80)
+    assert len(sim.rs.voters(sim.rs.config or {})) == 6
+    chosen = chosen_votes(roster, "a")
+    assert [m.id for m in chosen if m.votes] == [0, 1, 2, 3, 4, 5, 7]
+    before = len(sim.rs.reconfigs)
+    done = reconcile(sim, chosen, "abcd", init="a")
+    assert [type(a).__name__ for a in done] == ["ChangeVotes"]
+    assert len(sim.rs.reconfigs) == before + 1
+    assert config(sim) == {(m.id, m.host, m.votes) for m in chosen}
+    assert sim.rs.violations == []
+
+
+def test_a_vote_moved_off_a_cluster_majority_is_taken_before_it_is_given(sim: Simulator) -> None:
+    """Seven voters, four of them in cluster a: fedrender moves one vote from a to c. With 7 voters already,
+    the reconciler takes the vote first and gives it after, one voting change per reconfig."""
+    roster = members(sim, *"aaaabbbcc")  # _ids 0-6 vote: a holds 4 of the 7
+    reconcile(sim, roster, "abc", init="a", rounds=90)
+    chosen = chosen_votes(roster, "a")
+    assert [(m.id, m.votes) for m in chosen if m.votes != next(r.votes for r in roster if r.id == m.id)] == [
+        (3, 0), (7, 1)]
+    before = len(sim.rs.reconfigs)
+    done = reconcile(sim, chosen, "abc", init="a")
+    assert all(isinstance(a, ChangeVotes) for a in done)
+    assert [(a.member.id, a.member.votes) for a in done if isinstance(a, ChangeVotes)] == [(3, 0), (7, 1)]
+    assert config(sim) == {(m.id, m.host, m.votes) for m in chosen}
+    assert all(len(sim.rs.voters(c)) <= 7 for c in sim.rs.reconfigs[before:])
+    assert one_vote_at_a_time(sim)
+    assert sim.rs.violations == []
+
+
+def test_the_simulator_refuses_a_priority_without_a_vote(sim: Simulator) -> None:
+    """As mongod: "priority must be 0 when non-voting (votes:0)" (member_config.cpp), code 93."""
+    roster = members(sim, "a", "b", "c")
+    reconcile(sim, roster, "abc", init="a")
+    with MongoClient(f"mongodb://{roster[0].host}/", directConnection=True, username="root",
+                     password=USERS["root"].password, authMechanism="SCRAM-SHA-256") as client:
+        current = client.admin.command("replSetGetConfig")["config"]
+        current["members"][2].update(votes=0, priority=1)
+        current["version"] += 1
+        with pytest.raises(OperationFailure) as refused:
+            client.admin.command("replSetReconfig", current)
+    assert refused.value.code == 93
+    assert "priority must be 0 when non-voting (votes:0)" in str(refused.value)
 
 
 def test_the_primarys_cluster_lost_and_its_members_moved_converge_without_force(sim: Simulator) -> None:

@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from fedrender.models.cluster import ResourceSummary
 from fedrender.scheduler.capacity import Fit, estimate, member_requests
 from fedrender.scheduler.placement import Candidate, Infeasible, Placement, Slot, place
+from fedrender.scheduler.voters import Seat, choose_voters
 
 SETTINGS = settings(deadline=None, max_examples=150)
 
 F = Fraction
 KI, MI, GI = 2**10, 2**20, 2**30
-MAX_VOTERS = 7  # rules/mongodb/pack.yaml roles.votes: "member.id < 7 ? 1 : 0"
+MAX_VOTERS = 7
 
 
 def pack_cap(member_count: int, eligible_count: int) -> int:
@@ -34,9 +35,11 @@ def pack_cap(member_count: int, eligible_count: int) -> int:
     return member_count // 2
 
 
-def votes(slot: Slot) -> int:
-    """Mirror of the pack's ``roles.votes`` rule."""
-    return 1 if slot.id < MAX_VOTERS else 0
+def voters_of(placement: Placement) -> list[Slot]:
+    """The members that vote in a new set: the pack's ``roles.votes`` reads fedrender's choice (``member.voter``)."""
+    chosen = choose_voters([Seat(s.id, s.cluster, "", s.ordinal) for s in placement.slots], {},
+                           placement.init_cluster).voters
+    return [s for s in placement.slots if s.id in chosen]
 
 
 def cap_for(total: int, candidates: list[Candidate]) -> int:
@@ -132,7 +135,7 @@ def test_no_cluster_holds_a_majority_of_the_voters(total: int, candidates: list[
     cap = pack_cap(total, eligible)
     assume(eligible >= 3 and room(candidates, cap) >= total)
     placement = place(total, candidates, cap)
-    voters = [s for s in placement.slots if votes(s)]
+    voters = voters_of(placement)
     assert len(voters) == min(total, MAX_VOTERS) <= MAX_VOTERS
     for cluster, count in Counter(s.cluster for s in voters).items():
         assert count * 2 < len(voters), (cluster, placement.counts)
@@ -148,22 +151,21 @@ def test_no_cluster_holds_a_majority_of_the_voters(total: int, candidates: list[
 def test_even_totals_avoid_a_voting_majority_where_the_cap_allows(total: int, candidates: list[Candidate]) -> None:
     """Even totals: the cap is (n - 1) / 2 where the clusters can take it, else n / 2 (only 4 members on 3 clusters).
 
-    With n / 2 a cluster may hold exactly half of the voters: not a majority, but the pack's
-    ``no-voting-majority-in-one-cluster`` check (``count * 2 < voters``) rejects it; see
-    ``test_four_members_on_three_clusters_put_half_the_voters_in_one_cluster``.
+    With n / 2 a cluster may hold half of the members, but one fewer votes (an odd number), so with three
+    clusters used no cluster holds half of the voters; see
+    ``test_four_members_on_three_clusters_give_each_cluster_one_vote``.
     """
     eligible = sum(c.eligible for c in candidates)
     cap = pack_cap(total, eligible)
     assume(eligible >= 3 and room(candidates, cap) >= total)
     placement = place(total, candidates, cap)
-    voters = [s for s in placement.slots if votes(s)]
-    assert len(voters) == min(total, MAX_VOTERS)
+    voters = voters_of(placement)
+    assert len(voters) == min(total - 1, MAX_VOTERS)
     most = max(Counter(s.cluster for s in voters).values())
-    if cap * 2 == total:
-        assert (total, eligible) == (4, 3)
-        assert most * 2 <= len(voters)
-    else:
+    if len(placement.counts) >= 3:
         assert most * 2 < len(voters), placement.counts
+    else:  # 2-2 (the third cluster fits none): with an odd number of voters one of the two holds a majority
+        assert (total, len(placement.counts)) == (4, 2)
 
 
 @SETTINGS
@@ -249,14 +251,13 @@ def test_infeasible_reports_what_each_cluster_may_hold() -> None:
     assert "the 3 eligible clusters can hold 4 with at most 3 per cluster" in info.value.message
 
 
-def test_four_members_on_three_clusters_put_half_the_voters_in_one_cluster() -> None:
-    # 3 * ((4 - 1) / 2) = 3 < 4, so the pack's cap is 4 / 2 = 2 and place() gives 2-1-1: cluster a holds 2 of
-    # the 4 voters, which is not a majority; the pack accepts it and warns about the even voter count
-    # (see tests/test_cli.py::test_four_members_on_three_clusters_render_with_a_warning).
+def test_four_members_on_three_clusters_give_each_cluster_one_vote() -> None:
+    # 3 * ((4 - 1) / 2) = 3 < 4, so the pack's cap is 4 / 2 = 2 and place() gives 2-1-1; 3 of the 4 vote (an
+    # odd number), one per cluster (see tests/test_cli.py::test_four_members_on_three_clusters_vote_one_per_cluster).
     assert pack_cap(4, 3) == 2
     placement = place(4, eligible_clusters(3), 2)
     assert placement.counts == {"a": 2, "b": 1, "c": 1}
-    assert sum(votes(s) for s in placement.slots if s.cluster == "a") * 2 == sum(map(votes, placement.slots))
+    assert Counter(s.cluster for s in voters_of(placement)) == {"a": 1, "b": 1, "c": 1}
 
 
 def test_placement_is_a_value() -> None:

@@ -68,6 +68,9 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
         for move in inst.moves:
             click.echo(f"{inst.namespace}/{inst.name}: moved member {move.id} {move.source} -> {move.target}: "
                        f"{move.reason}", err=True)
+        for change in inst.vote_changes:
+            click.echo(f"{inst.namespace}/{inst.name}: votes: member {change.id} {change.before} -> {change.after}: "
+                       f"{change.reason}", err=True)
     try:
         report = write_tree(out, result.files)
     except InputError as exc:
@@ -126,7 +129,8 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
 
 
 def _explain_text(inst: InstanceResult) -> str:
-    """A table per instance (cluster, eligible, fits, score, members before -> after, reason), members, moves."""
+    """A table per instance (cluster, eligible, fits, score, members before -> after, reason), members, moves,
+    vote changes."""
     lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {sum(inst.placement.values())} members, "
              f"init cluster {inst.init_cluster}"]
     table = [("CLUSTER", "ELIGIBLE", "FITS", "SCORE", "MEMBERS", "REASON")]
@@ -141,5 +145,6 @@ def _explain_text(inst: InstanceResult) -> str:
     lines += [f"    _id {m.id}  {m.cluster}/{inst.name}-{'arbiter-0' if m.arbiterOnly else m.ordinal}  {m.host}  "
               f"votes={m.votes} priority={m.priority}{'  (arbiter)' if m.arbiterOnly else ''}" for m in inst.members]
     lines += [f"  move: member {m.id} {m.source} -> {m.target}: {m.reason}" for m in inst.moves]
+    lines += [f"  votes: member {c.id} {c.before} -> {c.after}: {c.reason}" for c in inst.vote_changes]
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

@@ -56,6 +56,10 @@ class MemberView(Strict):
     priority: int = 0
     tags: dict[str, str] = Field(default_factory=dict)
     arbiterOnly: bool = Field(default=False, description="a voting member that holds no data")
+    voter: bool = Field(default=False, description=(
+        "chosen to vote by fedrender.scheduler.voters: at most 7 members, an odd number (an arbiter counted, and "
+        "always chosen), no cluster and then no region holding a majority where avoidable, as few votes changed "
+        "since the last render as possible"))
 
 
 class OrdinalView(Strict):

@@ -21,10 +21,11 @@ from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
-from fedrender.models.views import OrdinalView
+from fedrender.models.views import MemberView, OrdinalView
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
+from fedrender.scheduler.voters import VoteChange
 
 NAMED_INSTANCES = 5
 APPLICATION_NAME = "fedrender.{namespace}.{name}"
@@ -277,8 +278,9 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
         slots.append((a.id, a.cluster, 0, k8s.host_port(item.views[a.cluster].vip, ports["arbiter"]),
                       {names[0]: ports["arbiter"]}, True))
         slots.sort(key=lambda s: s[0])
-    members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster)
+    members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster, result.voting.voters)
     result.members = members
+    result.vote_changes = _vote_changes(item, members)
     previous = dict(item.previous.placement) if item.previous else {}
     ordinals = [OrdinalView(index=o, nodePort=ports[str(o)], nodePorts=member_ports(o),
                             clusters=sorted(c for c, n in placement.counts.items() if n > o))
@@ -322,6 +324,18 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                                                  [result.arbiter.cluster], tolerations))
     objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported))
     return objects, evaluate.references(pack, inst), templates
+
+
+def _vote_changes(item: Planned, members: Sequence[MemberView]) -> list[VoteChange]:
+    """Members of the previous render whose rendered votes differ from the state file's, each with the reason
+    the choice of voters gave (or, when the pack's votes rule decided otherwise, that it did)."""
+    before = {m.id: m.votes for m in item.previous.members} if item.previous else {}
+    reasons = {c.id: c.reason for c in item.result.voting.changes}
+    pack = item.spec.pack
+    return [VoteChange(m.id, before[m.id], m.votes, reasons.get(m.id) or (
+                f"the votes rule of pack {pack.name} gives it {m.votes} "
+                f"({'chosen' if m.voter else 'not chosen'} to vote by fedrender)"))
+            for m in members if m.id in before and before[m.id] != m.votes]
 
 
 def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],

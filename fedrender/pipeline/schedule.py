@@ -29,6 +29,7 @@ from fedrender.scheduler.placement import (
     place,
     place_arbiter,
 )
+from fedrender.scheduler.voters import Seat, VoteChange, Voting, choose_voters
 
 GROUP_FIELDS = ("region", "zone", "provider")
 
@@ -134,6 +135,9 @@ class InstanceResult:
     node_ports: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     objects: list[dict[str, Any]] = field(default_factory=list)
+    voting: Voting = field(default_factory=lambda: Voting(frozenset(), 0))
+    vote_changes: list[VoteChange] = field(default_factory=list)
+    """Members of the previous render whose rendered votes change, with why (set when roles are evaluated)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -145,6 +149,8 @@ class InstanceResult:
             "excluded": dict(sorted(self.excluded.items())),
             "arbiter": self.arbiter.id if self.arbiter else None,
             "moves": [{"id": m.id, "from": m.source, "to": m.target, "reason": m.reason} for m in self.moves],
+            "voteChanges": [{"id": c.id, "from": c.before, "to": c.after, "reason": c.reason}
+                            for c in self.vote_changes],
             "warnings": list(self.warnings),
         }
 
@@ -236,8 +242,19 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     warnings = [d.message for d in problems if d.severity == "warning"]
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
-                            placement.moves, placement.init_cluster, arbiter, warnings=warnings)
+                            placement.moves, placement.init_cluster, arbiter, warnings=warnings,
+                            voting=_voting(placement, arbiter, views, previous))
     return Planned(spec, inst, placement, views, result, snapshot, previous)
+
+
+def _voting(placement: Placement, arbiter: Slot | None, views: Mapping[str, ClusterView],
+            previous: InstanceState | None) -> Voting:
+    """The voters among the placed members (and the arbiter), sticky to the votes of the previous render."""
+    seats = [Seat(s.id, s.cluster, views[s.cluster].region, s.ordinal) for s in placement.slots]
+    if arbiter is not None:
+        seats.append(Seat(arbiter.id, arbiter.cluster, views[arbiter.cluster].region, 0, arbiter_only=True))
+    before = {m.id: m.votes > 0 for m in previous.members} if previous else {}
+    return choose_voters(seats, before, placement.init_cluster)
 
 
 def _spread(raw: dict[str, Any]) -> Spread:

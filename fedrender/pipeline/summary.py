@@ -17,6 +17,7 @@ class Summary:
     removed: list[str] = field(default_factory=list)
     scaled: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)
+    votes: list[str] = field(default_factory=list)
     clusters: list[str] = field(default_factory=list)
 
     def title(self) -> str:
@@ -27,6 +28,7 @@ class Summary:
     def lines(self) -> list[str]:
         return ([f"- add {x}" for x in self.added] + [f"- remove {x}" for x in self.removed]
                 + [f"- scale {x}" for x in self.scaled] + [f"- move {x}" for x in self.moved]
+                + [f"- votes of {x}" for x in self.votes]
                 + [f"- clusters of {x}" for x in self.clusters])
 
 
@@ -43,6 +45,7 @@ def summarize(previous: State | None, result: RenderResult) -> Summary:
         if sum(old.values()) != sum(new.values()):
             summary.scaled.append(f"{key} {sum(old.values())} -> {sum(new.values())}")
         summary.moved += [f"{key} member {m.id} {m.source} -> {m.target}: {m.reason}" for m in now[key].moves]
+        summary.votes += [f"{key} member {c.id} {c.before} -> {c.after}: {c.reason}" for c in now[key].vote_changes]
         if set(old) != set(new):
             summary.clusters.append(f"{key}: {', '.join(sorted(old))} -> {', '.join(sorted(new))}")
     return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,10 +168,11 @@ def spread_constraints(pack: Pack, inst: Instance) -> list[dict[str, Any]]:
 
 
 def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, dict[str, int], bool]],
-          placement: Mapping[str, int], init_cluster: str) -> list[MemberView]:
+          placement: Mapping[str, int], init_cluster: str, voters: Collection[int]) -> list[MemberView]:
     """Members with votes, priority and tags from the pack's role rules.
 
-    ``slots`` are (id, cluster, ordinal, host, nodePorts by port name, arbiterOnly)."""
+    ``slots`` are (id, cluster, ordinal, host, nodePorts by port name, arbiterOnly); the rules see
+    ``member.voter`` true for the ``_id``s in ``voters``."""
     assert pack.votes is not None
     assert pack.priority is not None
     assert pack.tags is not None
@@ -179,7 +180,7 @@ def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, 
     out = []
     for id_, cluster, ordinal, host, ports, arbiter in slots:
         base = MemberView(id=id_, cluster=cluster, ordinal=ordinal, host=host, nodePort=next(iter(ports.values())),
-                          nodePorts=ports, arbiterOnly=arbiter)
+                          nodePorts=ports, arbiterOnly=arbiter, voter=id_ in voters)
         data = inst.data(member=pack.types.message(member_type, base.model_dump()), memberCount=len(slots),
                          placement=dict(placement), initCluster=init_cluster)
         subject = f"{inst.subject} member {id_}"
