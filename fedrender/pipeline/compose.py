@@ -22,6 +22,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import OrdinalView
+from fedrender.pipeline import fidelity
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
@@ -309,6 +310,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
         else:
             by_ordinal.setdefault(ordinal, []).append(obj)
     if divided:
+        fidelity.check_requests(item, divided, diagnostics)
         objects.append(karmada.divided_policy(name, ns, labels, divided, placement.counts, tolerations))
     if shared:
         objects.append(karmada.duplicated_policy(f"{name}-shared", ns, labels, [karmada.selector(o) for o in shared],
