@@ -263,14 +263,15 @@ def test_any_mix_of_faulty_specs_is_reported_whole_and_located(tmp_path: Path, f
 # Diagnostics created without a line, each with the reason no line can be named. The scan keys them by
 # file and function; an entry that no longer matches fails the test too, so the list stays true.
 ALLOWED = {
-    ("fedrender/cli.py", "_run"): "failures that are not about an input file (git, the API, the output)",
-    ("fedrender/cli.py", "render_command"): "the OS failed while switching --out (undone): a path in --out, no line",
-    ("fedrender/cli.py", "publish_command"): "failures of git and the work tree, not of an input file",
-    ("fedrender/cli.py", "diff_command"): "the repository given is not one; the branch state has its own line",
-    ("fedrender/cli.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
-    ("fedrender/cli.py", "snapshot_command"): "the Karmada API failed; no input file",
-    ("fedrender/cli.py", "status_command"): "the Karmada API failed; no input file",
-    ("fedrender/cli.py", "_stdin"): "standard input is too large: no line",
+    ("fedrender/cli/render.py", "_run"): "failures that are not about an input file (git, the API, the output)",
+    ("fedrender/cli/render.py", "render_command"): "the OS failed while switching --out (undone): a path in --out, "
+                                                   "no line",
+    ("fedrender/cli/publish.py", "publish_command"): "failures of git and the work tree, not of an input file",
+    ("fedrender/cli/publish.py", "diff_command"): "the repository given is not one; the branch state has its own line",
+    ("fedrender/cli/render.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
+    ("fedrender/cli/karmada.py", "snapshot_command"): "the Karmada API failed; no input file",
+    ("fedrender/cli/karmada.py", "status_command"): "the Karmada API failed; no input file",
+    ("fedrender/cli/console.py", "read_stdin"): "standard input is too large: no line",
     ("fedrender/models/inputfile.py", "read_input"): "the file can't be read at all: missing, unreadable, not a "
                                                      "regular file (a FIFO), too large",
     ("fedrender/models/source.py", "load_text"): "a YAML error that carries no mark",
