@@ -25,7 +25,9 @@ def check_requests(item: Planned, divided: list[dict[str, Any]], diagnostics: Di
     pack, inst = item.spec.pack, item.inst
     declared = {name: value for name, value in pack_requests(pack, inst).items() if value}
     for obj in divided:
-        pod = (obj.get("spec") or {}).get("template", {}).get("spec") if obj.get("kind") != "Pod" else obj.get("spec")
+        pod: Any = obj
+        for key in ("spec",) if obj.get("kind") == "Pod" else ("spec", "template", "spec"):
+            pod = pod.get(key) if isinstance(pod, dict) else None
         if not isinstance(pod, dict):
             continue
         try:
