@@ -38,6 +38,9 @@ def cel(expression: str, **data: Any) -> Any:
     ('"3".quantityAsInteger()', 3),
     ('"1.5".quantityMilli()', 1500),
     ('"1n".quantityMilli()', 1),  # rounds up, as Kubernetes' MilliValue does
+    ('normalizedImage("mongo:7.0")', "docker.io/library/mongo:7.0"),
+    ('normalizedImage("percona/x:1")', "docker.io/percona/x:1"),
+    ('normalizedImage("harbor.example.com/x/mongo")', "harbor.example.com/x/mongo"),
     ('["100m", "250m", "1"].quantitySum()', "1350m"),
     ('["1Gi", "512Mi"].quantitySum()', "1536Mi"),
     ("[].quantitySum()", "0"),

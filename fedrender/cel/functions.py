@@ -19,6 +19,9 @@ used it and the result allows, so templates can use them directly:
 ``xs.quantitySum()``                       string: sum of a list of quantities
 ``xs.sum()``, ``xs.min()``, ``xs.max()``   int, on list(int) (min and max fail on an empty list)
 ``xs.isSorted()``                          bool, on any list of comparable values
+``normalizedImage(s)``                     string: the image as container runtimes read it
+                                           (``mongo:7.0`` -> ``docker.io/library/mongo:7.0``), so that a
+                                           registry mirror (Karmada's imageOverrider) keeps ``library/``
 =========================================  ==============================================================
 """
 
@@ -30,6 +33,7 @@ from typing import Any
 
 from cel_expr_python import cel
 
+from fedrender.models import names
 from fedrender.models.quantity import QuantityError, parse_quantity
 
 T = cel.Type
@@ -119,6 +123,7 @@ def declarations() -> list[cel.FunctionDecl]:
         _decl("min", ("list_int_min", i, [li], True, _minmax(min))),
         _decl("max", ("list_int_max", i, [li], True, _minmax(max))),
         _decl("isSorted", ("list_is_sorted", b, [T.List(T.DYN)], True, lambda xs: list(xs) == sorted(xs))),
+        _decl("normalizedImage", ("normalized_image_string", s, [s], False, names.normalized_image)),
     ]
 
 

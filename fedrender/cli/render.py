@@ -128,18 +128,22 @@ def preview_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     click.echo(view.diff() if show_diff else view.yaml(), nl=False)
 
 
+_ESTIMATES = {"resourceModels": "models", "resourceSummary": "summary"}
+"""The ESTIMATE column: which of Karmada's estimates gave FITS."""
+
+
 def _explain_text(inst: InstanceResult) -> str:
-    """A table per instance (cluster, eligible, fits, score, members before -> after, reason), members, moves,
-    vote changes."""
+    """A table per instance (cluster, eligible, fits, the estimate that gave them, score, members before -> after,
+    reason), members, moves, vote changes."""
     lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {sum(inst.placement.values())} members, "
              f"init cluster {inst.init_cluster}"]
-    table = [("CLUSTER", "ELIGIBLE", "FITS", "SCORE", "MEMBERS", "REASON")]
+    table = [("CLUSTER", "ELIGIBLE", "FITS", "ESTIMATE", "SCORE", "MEMBERS", "REASON")]
     for cluster, row in sorted(inst.rows.items()):
         members = str(row.after) if row.before == row.after else f"{row.before} -> {row.after}"
-        table.append((cluster, row.eligible, str(row.fits), str(row.score) if row.eligible == "yes" else "-",
-                      members, row.reason))
-    widths = [max(len(r[i]) for r in table) for i in range(5)]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
+        table.append((cluster, row.eligible, str(row.fits), _ESTIMATES.get(row.estimate, "-"),
+                      str(row.score) if row.eligible == "yes" else "-", members, row.reason))
+    widths = [max(len(r[i]) for r in table) for i in range(6)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True)) + "  " + r[6]
               for r in table]
     lines.append("  members:")
     lines += [f"    _id {m.id}  {m.cluster}/{inst.name}-{'arbiter-0' if m.arbiterOnly else m.ordinal}  {m.host}  "

@@ -10,21 +10,18 @@ labels, annotations, plaintext. ``imageOverrider`` without a predicate rewrites 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
+from fedrender.composer.images import damage, override_image
 from fedrender.models.karmada import POD_SPEC
 
 ORDER = ("imageOverrider", "commandOverrider", "argsOverrider", "labelsOverrider", "annotationsOverrider",
          "plaintext")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$")
 
 
 class OverrideFailed(Exception):
@@ -36,76 +33,55 @@ class OverrideFailed(Exception):
         super().__init__(f"{field}[{index}]: {message}")
 
 
-@dataclass
-class Image:
-    """An image reference split as Karmada's imageparser splits it."""
-
-    hostname: str
-    repository: str
-    tag: str
-    digest: str
-
-    @classmethod
-    def parse(cls, image: str) -> Image:
-        name, _, digest = image.partition("@")
-        tag = ""
-        head, slash, last = name.rpartition("/")
-        if ":" in last:
-            last, tag = last.split(":", 1)
-            name = head + slash + last
-        hostname, _, repository = name.partition("/") if "/" in name else ("", "", name)
-        if not repository:
-            raise ValueError(f"cannot parse image {image!r}")
-        return cls(hostname, repository, tag, digest)
-
-    def __str__(self) -> str:
-        full = f"{self.hostname}/{self.repository}" if self.hostname else self.repository
-        return f"{full}:{self.tag}" if self.tag else f"{full}@{self.digest}" if self.digest else full
-
-    def set_tag_or_digest(self, value: str) -> None:
-        if _TAG.match(value):
-            self.tag, self.digest = value, ""
-        elif _DIGEST.match(value):
-            self.digest, self.tag = value, ""
-
-
-def override_image(image: str, component: str, operator: str, value: str) -> str:
-    parsed = Image.parse(image)
-    if component == "Registry":
-        parsed.hostname = {"add": parsed.hostname + value, "replace": value, "remove": ""}[operator]
-    elif component == "Repository":
-        parsed.repository = {"add": parsed.repository + value, "replace": value, "remove": ""}[operator]
-    elif operator == "remove":
-        parsed.tag, parsed.digest = ("", parsed.digest) if parsed.tag else ("", "")
-    else:
-        parsed.set_tag_or_digest((parsed.tag or parsed.digest) + value if operator == "add" else value)
-    return str(parsed)
-
-
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
+
+
+def _images(obj: dict[str, Any], overrider: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(path, image, new image) for each image one imageOverrider rewrites. Raises ValueError, KeyError and
+    jsonpointer's errors where Karmada fails."""
+    predicate = overrider.get("predicate")
+    if predicate:
+        paths = [predicate["path"]]
+    elif obj.get("kind") in POD_SPEC:
+        prefix = POD_SPEC[obj["kind"]]
+        containers = jsonpointer.resolve_pointer(obj, prefix, {}).get("containers", [])
+        paths = [f"{prefix}/containers/{i}/image" for i in range(len(containers))]
+    else:
+        paths = []
+    out = []
+    for path in paths:
+        current = jsonpointer.resolve_pointer(obj, path)
+        if not isinstance(current, str):
+            raise ValueError(f"{path} is not an image string")
+        new = override_image(current, overrider["component"], overrider.get("operator", ""),
+                             str(overrider.get("value", "")))
+        out.append((path, current, new))
+    return out
+
+
+def image_damage(obj: dict[str, Any], overriders: Mapping[str, Sequence[Mapping[str, Any]]],
+                 ) -> list[tuple[int, str, str]]:
+    """(imageOverrider index, path, sentence) for every image one rule's overriders would change beyond what they
+    mean to change (a lost digest, a Docker Hub image that loses ``library/``; see images.damage)."""
+    out: list[tuple[int, str, str]] = []
+    current = obj
+    for index, overrider in enumerate(overriders.get("imageOverrider", ())):
+        try:
+            rewrites = _images(current, overrider)
+            current = jsonpatch.apply_patch(current, [{"op": "replace", "path": p, "value": new}
+                                                      for p, _, new in rewrites])
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, ValueError, KeyError):
+            return out  # apply_overriders reports the failure
+        out += [(index, path, sentence) for path, image, new in rewrites
+                for sentence in damage(image, new, overrider["component"], overrider.get("operator", ""))]
+    return out
 
 
 def _patches(obj: dict[str, Any], field: str, overrider: Mapping[str, Any]) -> list[dict[str, Any]]:
     operator = overrider.get("operator", "")
     if field == "imageOverrider":
-        predicate = overrider.get("predicate")
-        if predicate:
-            paths = [predicate["path"]]
-        elif obj.get("kind") in POD_SPEC:
-            prefix = POD_SPEC[obj["kind"]]
-            containers = jsonpointer.resolve_pointer(obj, prefix, {}).get("containers", [])
-            paths = [f"{prefix}/containers/{i}/image" for i in range(len(containers))]
-        else:
-            paths = []
-        out = []
-        for path in paths:
-            current = jsonpointer.resolve_pointer(obj, path)
-            if not isinstance(current, str):
-                raise ValueError(f"{path} is not an image string")
-            new = override_image(current, overrider["component"], operator, str(overrider.get("value", "")))
-            out.append({"op": "replace", "path": path, "value": new})
-        return out
+        return [{"op": "replace", "path": path, "value": new} for path, _, new in _images(obj, overrider)]
     if field in ("labelsOverrider", "annotationsOverrider"):
         where = "labels" if field == "labelsOverrider" else "annotations"
         meta = obj.setdefault("metadata", {})

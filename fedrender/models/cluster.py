@@ -6,17 +6,21 @@ matter to scheduling; they are exposed through :class:`ClusterView`, the value r
 Names follow Karmada's ``ValidateClusterName`` (a DNS-1123 label of at most 48 characters); the ``vip`` label,
 FedState's convention for a member cluster's external address, must be an IPv4 address or a DNS name (an IPv6
 address can't be a label value: give it in the overlay). Quantities stay lenient (:data:`QuantityStr`), as
-kubectl may print them as numbers.
+kubectl may print them as numbers. ``spec.resourceModels`` is refused where Karmada's API server refuses it
+(``ValidateClusterResourceModels`` in pkg/apis/cluster/validation, after ``StandardizeClusterResourceModels``
+sorted the models by grade and made the first minimum 0 and the last maximum unbounded); grades are ``uint``
+in Karmada's Go types and int32 in its schema, counts int32.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from fedrender.models import names
-from fedrender.models.base import ObjectMeta, ResourceList, Strict, fail_at
+from fedrender.models.base import ObjectMeta, QuantityStr, ResourceList, Strict, fail_at
+from fedrender.models.quantity import parse_quantity
 
 API_VERSION = "cluster.karmada.io/v1alpha1"
 KIND = "Cluster"
@@ -34,15 +38,60 @@ class Taint(Strict):
     timeAdded: str | None = None
 
 
+Grade = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+
 class ResourceModelRange(Strict):
+    """``[min, max)`` of resource ``name`` for one grade."""
+
     name: str
-    min: Any
-    max: Any
+    min: QuantityStr
+    max: QuantityStr
 
 
 class ResourceModel(Strict):
-    grade: int
+    grade: Grade
     ranges: list[ResourceModelRange]
+
+
+def resource_model_problems(models: list[ResourceModel]) -> list[tuple[tuple[str | int, ...], str, object]]:
+    """(path below ``resourceModels``, problem, value) for models Karmada's API server refuses."""
+    order = sorted(range(len(models)), key=lambda i: models[i].grade)
+    out: list[tuple[tuple[str | int, ...], str, object]] = []
+    for position, index in enumerate(order):
+        model = models[index]
+        if position == 0:
+            continue
+        previous = models[order[position - 1]]
+        if model.grade == previous.grade:
+            out.append(((index, "grade"), f"grade {model.grade} is defined twice; every model needs its own grade",
+                        model.grade))
+            continue
+        if len(model.ranges) != len(previous.ranges):
+            out.append(((index, "ranges"), f"grade {model.grade} has {len(model.ranges)} ranges and grade "
+                        f"{previous.grade} {len(previous.ranges)}; every model describes the same resources",
+                        len(model.ranges)))
+            continue
+        last = position == len(order) - 1
+        for j, (item, before) in enumerate(zip(model.ranges, previous.ranges, strict=True)):
+            if item.name != before.name:
+                out.append(((index, "ranges", j, "name"), f"grade {model.grade} range {j} is {item.name!r} but "
+                            f"grade {previous.grade} range {j} is {before.name!r}; list the resources in the same "
+                            "order in every model", item.name))
+            elif parse_quantity(before.max) != parse_quantity(item.min):
+                out.append(((index, "ranges", j, "min"), f"{item.name}: grade {model.grade} starts at {item.min} "
+                            f"but grade {previous.grade} ends at {before.max}; the ranges must be contiguous",
+                            item.min))
+            elif not last and parse_quantity(item.max) <= parse_quantity(item.min):
+                out.append(((index, "ranges", j, "max"), f"{item.name}: max {item.max} of grade {model.grade} is "
+                            f"not above its min {item.min}", item.max))
+    if order:
+        first = models[order[0]]
+        out += [((order[0], "ranges", j, "max"), f"{item.name}: max {item.max} of grade {first.grade} is not above "
+                 "0 (the first grade starts at 0)", item.max)
+                for j, item in enumerate(first.ranges) if len(order) > 1 and parse_quantity(item.max) <= 0]
+    return out
 
 
 class ClusterSpec(Strict):
@@ -65,6 +114,8 @@ class ClusterSpec(Strict):
     def _zone_or_zones(self) -> ClusterSpec:
         if self.zone and self.zones:
             raise ValueError("zone and zones cannot both be set")
+        fail_at("ClusterSpec", [(("resourceModels", *path), problem, value)
+                                for path, problem, value in resource_model_problems(self.resourceModels)])
         return self
 
 
@@ -93,8 +144,10 @@ class NodeSummary(Strict):
 
 
 class AllocatableModeling(Strict):
-    grade: int
-    count: int
+    """``count`` nodes whose free resources fall in grade ``grade`` of ``spec.resourceModels``."""
+
+    grade: Grade
+    count: Int32
 
 
 class ResourceSummary(Strict):

@@ -274,3 +274,37 @@ def registry(value: object, what: str = "registry") -> list[str]:
         return [f"{_show(value)} is not a valid {what}: a host with an optional port and path, e.g. "
                 "'mirror.example.com/dockerhub' (no scheme such as https://, no spaces)"]
     return []
+
+
+def split_image(value: str) -> tuple[str, str, str]:
+    """(name, tag, digest) of an image reference (``host:5000/a/b:tag@sha256:...``); tag and digest may be empty."""
+    name, _, digest = value.partition("@")
+    head, colon, tag = name.rpartition(":")
+    if not colon or "/" in tag:
+        return name, "", digest
+    return head, tag, digest
+
+
+_DOCKER_HUB: Final = "docker.io"
+
+
+def normalized_image(value: str) -> str:
+    """``value`` as container runtimes read it (distribution/reference ``ParseNormalizedNamed``, normalize.go):
+    a name without a registry is on Docker Hub (``docker.io``), and Docker Hub's official images are in
+    ``library/`` (``mongo:7.0`` and ``docker.io/mongo:7.0`` are ``docker.io/library/mongo:7.0``;
+    ``index.docker.io`` is ``docker.io``). The first path part is a registry when it holds ``.`` or ``:``, is
+    ``localhost`` or has capitals. Tag and digest are kept; no ``latest`` is added. A value that is not an image
+    reference is returned unchanged (its own check reports it)."""
+    if image_reference(value):
+        return value
+    name, tag, digest = split_image(value)
+    first, slash, rest = name.partition("/")
+    if not slash:
+        domain, remote = _DOCKER_HUB, name
+    elif first == "localhost" or any(ch in first for ch in ".:") or first.lower() != first:
+        domain, remote = (_DOCKER_HUB if first == "index.docker.io" else first), rest
+    else:
+        domain, remote = _DOCKER_HUB, name
+    if domain == _DOCKER_HUB and "/" not in remote:
+        remote = f"library/{remote}"
+    return f"{domain}/{remote}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")

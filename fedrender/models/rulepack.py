@@ -99,6 +99,9 @@ class MemberCount(Strict):
 class Scheduling(Strict):
     memberCount: MemberCount
     memberRequests: CEL = Field(description="list of {requests, limits}: the resources of each container of a member")
+    memberInitRequests: CEL = Field(default="[]", description=(
+        "list of {requests, limits}: the resources of each init container of a member (per resource the largest "
+        "counts when it is above the containers' sum)"))
     clusterTolerations: CEL | None = Field(default=None, description="list of Karmada cluster tolerations")
     filters: list[Filter] = Field(default_factory=list)
     scores: list[Score] = Field(default_factory=list)

@@ -32,6 +32,9 @@ class ClusterView(Strict):
     allocatable: dict[str, str] = Field(default_factory=dict)
     fits: int = Field(default=0, description="members that fit, by Karmada's general estimator")
     capacity: str = Field(default="", description="which resource limits `fits`, in words")
+    estimate: str = Field(default="resourceSummary", description=(
+        "which of Karmada's estimates gave `fits`: resourceModels (the cluster's resource models and "
+        "allocatableModelings) or resourceSummary"))
 
 
 class MetadataView(Strict):

@@ -12,7 +12,7 @@ from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.cel.template import Template
 from fedrender.composer import karmada
-from fedrender.composer.apply import OverrideFailed, apply_overriders
+from fedrender.composer.apply import OverrideFailed, apply_overriders, image_damage
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
 from fedrender.models import names as k8s
@@ -22,6 +22,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import MemberView, OrdinalView
+from fedrender.pipeline import fidelity
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
@@ -311,6 +312,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
         else:
             by_ordinal.setdefault(ordinal, []).append(obj)
     if divided:
+        fidelity.check_requests(item, divided, diagnostics)
         objects.append(karmada.divided_policy(name, ns, labels, divided, placement.counts, tolerations))
     if shared:
         objects.append(karmada.duplicated_policy(f"{name}-shared", ns, labels, [karmada.selector(o) for o in shared],
@@ -322,7 +324,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     if arbiter and result.arbiter is not None:
         objects.append(karmada.duplicated_policy(f"{name}-arbiter", ns, labels, [karmada.selector(o) for o in arbiter],
                                                  [result.arbiter.cluster], tolerations))
-    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported))
+    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported, templates))
     return objects, evaluate.references(pack, inst), templates
 
 
@@ -340,7 +342,8 @@ def _vote_changes(item: Planned, members: Sequence[MemberView]) -> list[VoteChan
 
 def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],
                        sources: list[tuple[dict[str, Any], str]], labels: dict[str, str],
-                       diagnostics: Diagnostics, reported: set[tuple[str, str, int]]) -> list[dict[str, Any]]:
+                       diagnostics: Diagnostics, reported: set[tuple[str, str, int]],
+                       templates: dict[int, Template]) -> list[dict[str, Any]]:
     """One OverridePolicy per object that any rule targets, named ``<object>-<kind>``, with the rules in pack
     order and clusters whose overriders are equal sharing a rule. (Karmada applies several policies of one
     object in name order; one policy per object keeps the pack's order explicit.) Every policy is applied
@@ -366,7 +369,8 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
         if rules:
-            _check_overrides([obj], rules, receivers, diagnostics, reported, item.spec.doc)
+            damaged = _check_overrides([obj], rules, receivers, diagnostics, reported, item.spec.doc)
+            fidelity.report_images(item, obj, templates.get(id(obj)), damaged, diagnostics)
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
     return policies
@@ -390,7 +394,8 @@ def _check_metadata_overriders(override: evaluate.Override, subject: str, diagno
 
 def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
                      receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics,
-                     reported: set[tuple[str, str, int]], doc: SourceDoc) -> None:
+                     reported: set[tuple[str, str, int]], doc: SourceDoc) -> fidelity.Damage:
+    damaged: fidelity.Damage = {}
     for obj in targets:
         meta = obj["metadata"]
         for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
@@ -398,6 +403,10 @@ def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, 
             for rule, override in rules:
                 if cluster not in rule["targetCluster"]["clusterNames"]:
                     continue
+                for _, path, sentence in image_damage(current, rule["overriders"]):
+                    entry = damaged.setdefault((override.rule, sentence), (set(), set()))
+                    entry[0].add(path)
+                    entry[1].add(cluster)
                 try:
                     current = apply_overriders(current, rule["overriders"])
                 except OverrideFailed as exc:
@@ -409,6 +418,7 @@ def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, 
                             "Karmada would fail to apply it)",
                             override.locations.get((exc.field, exc.index), override.location)))
                     break
+    return damaged
 
 
 def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],

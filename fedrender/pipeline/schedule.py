@@ -17,7 +17,13 @@ from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintV
 from fedrender.pipeline.load import SpecInput
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
-from fedrender.scheduler.capacity import estimate_free, free_resources, member_requests
+from fedrender.scheduler.capacity import (
+    ClusterResources,
+    estimate_free,
+    free_resources,
+    member_requests,
+    resource_models,
+)
 from fedrender.scheduler.placement import (
     CLUSTER,
     Candidate,
@@ -40,14 +46,16 @@ class Snapshot:
 
     clusters: list[Cluster]
     overlay: Overlay
-    free: dict[str, dict[str, Fraction] | None] = field(default_factory=dict)
+    resources: dict[str, ClusterResources] = field(default_factory=dict)
     _overlays: dict[str, Any] = field(default_factory=dict)
     _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
     _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.free = {c.metadata.name: free_resources(c.status.resourceSummary if c.status else None)
-                     for c in self.clusters}
+        for cluster in self.clusters:
+            summary = cluster.status.resourceSummary if cluster.status else None
+            models = resource_models(cluster.spec.resourceModels, summary.allocatableModelings) if summary else None
+            self.resources[cluster.metadata.name] = ClusterResources(free_resources(summary), models)
 
     def views(self, requests: dict[str, Fraction], kept: Mapping[str, int]) -> dict[str, ClusterView]:
         key = tuple(sorted(requests.items()))
@@ -56,7 +64,8 @@ class Snapshot:
             name = cluster.metadata.name
             cache = (name, key, kept.get(name, 0))
             if cache not in self._views:
-                self._views[cache] = cluster_view(cluster, self.overlay, self.free[name], requests, cache[2])
+                self._views[cache] = cluster_view(cluster, self.overlay, self.resources[name], requests,
+                                                 cache[2])
             out[name] = self._views[cache]
         return out
 
@@ -73,14 +82,11 @@ class Snapshot:
         return self._messages[key]
 
 
-def cluster_view(cluster: Cluster, overlay: Overlay, free: dict[str, Fraction] | None,
+def cluster_view(cluster: Cluster, overlay: Overlay, resources: ClusterResources,
                  requests: dict[str, Fraction], kept: int = 0) -> ClusterView:
     """What rules see of ``cluster``. ``kept`` members of this instance already run there: the snapshot's
-    ``allocated`` counts them, so their requests are added back before estimating what fits."""
-    if free is not None and kept:
-        free = {name: value + kept * requests.get(name, Fraction(0)) for name, value in free.items()}
-        free["pods"] = free.get("pods", Fraction(0)) + kept
-    fit = estimate_free(free, requests)
+    ``allocated`` counts them, so they are added back when estimating what fits (see capacity)."""
+    fit = estimate_free(resources, requests, kept)
     ready = cluster.ready_condition()
     overlay_vip = overlay.clusters[cluster.metadata.name].vip if cluster.metadata.name in overlay.clusters else ""
     reason = ""
@@ -105,6 +111,7 @@ def cluster_view(cluster: Cluster, overlay: Overlay, free: dict[str, Fraction] |
         allocatable=dict(summary.allocatable) if summary else {},
         fits=fit.members,
         capacity=fit.explanation,
+        estimate=fit.estimate,
     )
 
 
@@ -118,6 +125,9 @@ class ClusterRow:
     score: int
     before: int
     after: int
+    estimate: str = ""
+    """Which of Karmada's estimates gave ``fits`` (resourceModels or resourceSummary; empty: not in the snapshot)."""
+    capacity: str = ""
 
 
 @dataclass
@@ -151,6 +161,8 @@ class InstanceResult:
             "moves": [{"id": m.id, "from": m.source, "to": m.target, "reason": m.reason} for m in self.moves],
             "voteChanges": [{"id": c.id, "from": c.before, "to": c.after, "reason": c.reason}
                             for c in self.vote_changes],
+            "capacity": {name: {"fits": row.fits, "estimate": row.estimate, "detail": row.capacity}
+                         for name, row in sorted(self.rows.items()) if row.estimate},
             "warnings": list(self.warnings),
         }
 
@@ -189,13 +201,18 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
     return Prepared(spec, meta, inst, evaluate.member_count(pack, inst), problems)
 
 
+def pack_requests(pack: Pack, inst: evaluate.Instance) -> dict[str, Fraction]:
+    """A member's request per resource, from the pack's ``memberRequests`` and ``memberInitRequests``."""
+    return member_requests(evaluate.member_requests(pack, inst), evaluate.member_requests(pack, inst, init=True))
+
+
 def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
          diagnostics: Diagnostics) -> Planned | None:
     """Place the members of a prepared instance; problems go to ``diagnostics`` (None when it can't)."""
     spec, meta, inst, total, problems = (prepared.spec, prepared.meta, prepared.inst, prepared.total,
                                          prepared.problems)
     pack = spec.pack
-    requests = member_requests(evaluate.member_requests(pack, inst))
+    requests = pack_requests(pack, inst)
     before = Counter(m.cluster for m in previous.members if not m.arbiterOnly) if previous else Counter()
     views = snapshot.views(requests, before)
     spreads = [_spread(s) for s in evaluate.spread_constraints(pack, inst)]
@@ -235,7 +252,8 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
                                    path))
         return None
     rows = {c.name: ClusterRow("yes" if c.eligible else "keep" if c.can_keep and before[c.name] else "no",
-                               c.reason, c.fits, c.score, before[c.name], placement.counts.get(c.name, 0))
+                               c.reason, c.fits, c.score, before[c.name], placement.counts.get(c.name, 0),
+                               views[c.name].estimate, views[c.name].capacity)
             for c in candidates}
     for name in sorted(set(before) - set(views)):
         rows[name] = ClusterRow("no", "is gone from the snapshot", 0, 0, before[name], 0)

@@ -123,9 +123,12 @@ def _list_of_maps(program: Program, inst: Instance, name: str, what: str) -> lis
     return [dict(v) for v in value]
 
 
-def member_requests(pack: Pack, inst: Instance) -> list[dict[str, dict[str, str]]]:
-    assert pack.member_requests is not None
-    value = _list_of_maps(pack.member_requests, inst, "memberRequests", "{requests, limits} maps")
+def member_requests(pack: Pack, inst: Instance, init: bool = False) -> list[dict[str, dict[str, str]]]:
+    """The ``{requests, limits}`` of each container (``init``: of each init container) of a member."""
+    program, name = ((pack.member_init_requests, "memberInitRequests") if init
+                     else (pack.member_requests, "memberRequests"))
+    assert program is not None
+    value = _list_of_maps(program, inst, name, "{requests, limits} maps")
     return [{k: {str(n): str(q) for n, q in dict(v.get(k, {})).items()} for k in ("requests", "limits")}
             for v in value]
 

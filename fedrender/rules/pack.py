@@ -115,6 +115,7 @@ class Pack:
     member_count: Program | None = None
     member_count_path: str = ""
     member_requests: Program | None = None
+    member_init_requests: Program | None = None
     cluster_tolerations: Program | None = None
     weight: Program | None = None
     spread_constraints: Program | None = None
@@ -380,6 +381,8 @@ def load_pack(directory: Path) -> Pack:
                                   "memberCount", "int")
     pack.member_count_path = sched.memberCount.fieldPath
     pack.member_requests = c.program("instance", (*sp, "memberRequests"), sched.memberRequests, "memberRequests")
+    pack.member_init_requests = c.program("instance", (*sp, "memberInitRequests"), sched.memberInitRequests,
+                                          "memberInitRequests")
     if sched.clusterTolerations is not None:
         pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
                                              "clusterTolerations")

@@ -1,40 +1,134 @@
 """How many members fit in a cluster, counted as Karmada's general estimator counts it.
 
-Karmada (``pkg/estimator/client/general.go``): the pod count left is ``allocatable.pods - allocated.pods -
-allocating.pods``; for every requested resource whose request is positive, a resource the cluster doesn't
-report fits nothing, otherwise ``floor((allocatable - allocated - allocating) / request)``, with CPU counted
-in millicores and everything else in whole units rounded up; the answer is the minimum of all of these.
-A member's request is what Karmada derives from the pod template: per container, limits fill in missing
-requests, and containers are summed. Storage is not counted. ``allocatableModelings`` are not used.
+Karmada v1.18 (``pkg/estimator/client/general.go``, ``maxAvailableReplicas``): the pod count left is
+``allocatable.pods - allocated.pods - allocating.pods`` (0 or less: nothing fits). A member that requests
+nothing fits as many times. Then one of two estimates, the smaller of it and the pod count winning:
+
+- **resource models** (feature gate ``CustomizedClusterResourceModeling``, on by default), when the cluster's
+  ``status.resourceSummary.allocatableModelings`` is not empty: ``buildModelNodes`` makes, for every grade of
+  ``spec.resourceModels`` (sorted by grade, the first grade's minimum taken as 0, as Karmada's API server
+  stores them: ``pkg/apis/cluster/mutation``), ``count`` nodes holding that grade's minimum of each resource
+  and 110 pods; the scheduling simulator (``pkg/estimator/scheduling_simulator_components.go``) places members
+  first-fit, so each node takes ``min over requested resources of floor(node / request)`` (at most 110) and
+  the estimate is the sum over nodes. A resource the models don't describe is 0 on every node. Without
+  ``spec.resourceModels`` or with a negative count Karmada falls back to the summary.
+- **resource summary** otherwise: for every requested resource, a resource the cluster doesn't report fits
+  nothing, else ``floor((allocatable - allocated - allocating) / request)``.
+
+Units are Karmada's ``util.Resource`` (``pkg/util/resource.go``): CPU in millicores, everything else in whole
+units, rounded up. A member's request is what Karmada derives from the pod template
+(``AddPodTemplateRequest``/``AddPodRequest``): per container, limits fill in missing requests; per resource,
+the larger of the containers' sum and the largest init container (as Kubernetes' scheduler counts a pod,
+kubernetes ``pkg/api/v1/resource/helpers.go``); only resources ``util.Resource`` counts (cpu, memory,
+ephemeral-storage, pods and scalar resources: extended, ``hugepages-*``, ``*kubernetes.io/*``,
+``attachable-volumes-*``). Storage is not counted.
+
+Members already running in the cluster (``kept``) are counted in its ``allocated``: their requests and pods
+are added back before estimating from the summary, and they are added to what the models hold (the models
+count each node by what is left on it, so those members stand where they run).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any, Final, Literal
 
-from fedrender.models.cluster import ResourceSummary
+from fedrender.models.cluster import AllocatableModeling, ResourceModel, ResourceSummary
 from fedrender.models.quantity import parse_quantity
+
+MAX_PODS_PER_NODE: Final = 110
+"""Pods each model node holds (``maxPodsCountPerNode`` in Karmada's general.go, Kubernetes' default)."""
+
+Estimate = Literal["resourceModels", "resourceSummary"]
+_NATIVE: Final = frozenset({"cpu", "memory", "ephemeral-storage", "pods"})
 
 
 @dataclass(frozen=True)
 class Fit:
-    """Members that fit, and a sentence saying which resource limits them."""
+    """Members that fit, a sentence saying what limits them, and which of Karmada's estimates gave it."""
 
     members: int
     explanation: str
+    estimate: Estimate = "resourceSummary"
 
 
-def member_requests(containers: Sequence[Mapping[str, Mapping[str, str]]]) -> dict[str, Fraction]:
-    """Sum of the containers' requests, each request defaulting to its limit (Karmada's pod template rule)."""
+@dataclass(frozen=True)
+class ModelGrade:
+    """``count`` nodes of one grade, each holding ``capacity`` (in Karmada's units: CPU in millicores)."""
+
+    grade: int
+    count: int
+    capacity: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ResourceModels:
+    """The nodes Karmada's estimator builds from a cluster's resource models, or why it can't (``unusable``:
+    Karmada then estimates from the summary)."""
+
+    grades: tuple[ModelGrade, ...] = ()
+    unusable: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterResources:
+    """What a cluster offers: free resources by the summary (None without one) and its resource models (None
+    when ``allocatableModelings`` is empty, so Karmada doesn't look at them)."""
+
+    free: Mapping[str, Fraction] | None
+    models: ResourceModels | None = field(default=None)
+
+
+def counted(name: str) -> bool:
+    """Whether Karmada's ``util.Resource`` keeps resource ``name`` (``Add``; ``lifted.IsScalarResourceName``)."""
+    return (name in _NATIVE or "/" in name or name.startswith(("hugepages-", "attachable-volumes-")))
+
+
+def _requests(resources: Mapping[str, Mapping[str, str]]) -> dict[str, Fraction]:
+    merged = {**dict(resources.get("limits", {})), **dict(resources.get("requests", {}))}
+    return {name: parse_quantity(value) for name, value in merged.items()}
+
+
+def member_requests(containers: Sequence[Mapping[str, Mapping[str, str]]],
+                    init_containers: Sequence[Mapping[str, Mapping[str, str]]] = ()) -> dict[str, Fraction]:
+    """A member's request per resource, as Karmada reads a pod template: each request defaults to its limit;
+    per resource the larger of the sum over ``containers`` and the largest of ``init_containers``. Resources
+    ``util.Resource`` doesn't keep are left out. Shapes: each item is ``{"requests": {name: quantity},
+    "limits": {...}}``."""
     total: dict[str, Fraction] = {}
     for resources in containers:
-        merged = {**dict(resources.get("limits", {})), **dict(resources.get("requests", {}))}
-        for name, value in merged.items():
+        for name, value in _requests(resources).items():
+            total[name] = total.get(name, Fraction(0)) + value
+    for resources in init_containers:
+        for name, value in _requests(resources).items():
+            total[name] = max(total.get(name, Fraction(0)), value)
+    return {name: value for name, value in sorted(total.items()) if counted(name)}
+
+
+def pod_requests(pod_spec: Mapping[str, Any]) -> dict[str, Fraction]:
+    """Karmada's request of one pod of a pod template (``helper.GenerateReplicaRequirements``): the
+    :func:`member_requests` of its ``containers`` and ``initContainers``, plus ``overhead``. Raises
+    QuantityError for an amount that doesn't parse."""
+    def resources(group: str) -> list[Mapping[str, Mapping[str, str]]]:
+        containers = pod_spec.get(group)
+        return [c.get("resources") or {} for c in containers if isinstance(c, Mapping)] \
+            if isinstance(containers, list) else []
+
+    total = member_requests(resources("containers"), resources("initContainers"))
+    overhead = pod_spec.get("overhead")
+    for name, value in (overhead.items() if isinstance(overhead, Mapping) else ()):
+        if counted(name):
             total[name] = total.get(name, Fraction(0)) + parse_quantity(value)
-    return dict(sorted(total.items()))
+    return {name: value for name, value in sorted(total.items()) if value}
+
+
+def describe(requests: Mapping[str, Fraction]) -> str:
+    """``cpu 500m, memory 512Mi``: requests as this module shows them (nothing: ``no requests``)."""
+    return ", ".join(f"{name} {_show(name, value)}" for name, value in sorted(requests.items()) if value) \
+        or "no requests"
 
 
 def _units(name: str, value: Fraction) -> int:
@@ -59,28 +153,96 @@ def free_resources(summary: ResourceSummary | None) -> dict[str, Fraction] | Non
             - parse_quantity(summary.allocating.get(name, "0")) for name in sorted(names)}
 
 
-def estimate(summary: ResourceSummary | None, requests: Mapping[str, Fraction]) -> Fit:
+def resource_models(models: Sequence[ResourceModel], modelings: Sequence[AllocatableModeling]) -> ResourceModels | None:
+    """Karmada's ``buildModelNodes``: None when ``modelings`` (``allocatableModelings``) is empty; grades of
+    ``models`` (``spec.resourceModels``) with their node counts otherwise (grades the models don't define are
+    ignored, as Karmada ignores them)."""
+    if not modelings:
+        return None
+    if not models:
+        return ResourceModels(unusable="allocatableModelings is set but spec.resourceModels is empty")
+    counts: dict[int, int] = {}
+    for modeling in modelings:
+        if modeling.count < 0:
+            return ResourceModels(unusable=f"allocatableModelings counts {modeling.count} nodes of grade "
+                                           f"{modeling.grade}")
+        counts[modeling.grade] = counts.get(modeling.grade, 0) + modeling.count
+    ordered = sorted(models, key=lambda m: m.grade)
+    grades = []
+    for index, model in enumerate(ordered):
+        capacity: dict[str, int] = {}
+        for item in model.ranges:
+            if counted(item.name):
+                capacity[item.name] = 0 if index == 0 else _units(item.name, parse_quantity(item.min))
+        capacity["pods"] = MAX_PODS_PER_NODE
+        if counts.get(model.grade, 0) > 0:
+            grades.append(ModelGrade(model.grade, counts[model.grade], capacity))
+    return ResourceModels(tuple(grades))
+
+
+def estimate(summary: ResourceSummary | None, requests: Mapping[str, Fraction],
+             models: Sequence[ResourceModel] = ()) -> Fit:
     """Karmada's general estimate of how many members (pods with ``requests``) fit into the cluster."""
-    return estimate_free(free_resources(summary), requests)
+    built = resource_models(models, summary.allocatableModelings) if summary else None
+    return estimate_free(ClusterResources(free_resources(summary), built), requests)
 
 
-def estimate_free(free: Mapping[str, Fraction] | None, requests: Mapping[str, Fraction]) -> Fit:
-    """:func:`estimate` from resources already computed by :func:`free_resources`."""
+def estimate_free(cluster: ClusterResources, requests: Mapping[str, Fraction], kept: int = 0) -> Fit:
+    """:func:`estimate` from resources already computed; ``kept`` members of this kind already run there."""
+    free = cluster.free
     if free is None:
         return Fit(0, "the cluster reports no resourceSummary")
+    if kept:
+        free = {name: value + kept * requests.get(name, Fraction(0)) for name, value in free.items()}
+        free["pods"] = free.get("pods", Fraction(0)) + kept
     pods = max(0, _units("pods", free["pods"]))
     if pods <= 0:
         return Fit(0, "no pods left (allocatable - allocated - allocating pods is 0)")
+    wanted = {name: _units(name, value) for name, value in sorted(requests.items())
+              if counted(name) and name != "pods" and _units(name, value) > 0}
+    if not wanted:
+        return Fit(pods, f"fits {pods} (pods: {pods} free)")
+    if cluster.models is not None and not cluster.models.unusable:
+        return _by_models(cluster.models, wanted, pods, kept)
+    fit = _by_summary(free, requests, wanted, pods)
+    if cluster.models is not None:
+        return Fit(fit.members, f"{fit.explanation}; the resource models are not used: {cluster.models.unusable}")
+    return fit
+
+
+def _by_summary(free: Mapping[str, Fraction], requests: Mapping[str, Fraction], wanted: Mapping[str, int],
+                pods: int) -> Fit:
     best, limit = pods, f"pods: {pods} free"
-    for name, request in sorted(requests.items()):
-        if _units(name, request) <= 0:
-            continue
+    for name in wanted:
         if name not in free:
             return Fit(0, f"the cluster reports no allocatable {name}")
         available = free[name]
         if _units(name, available) <= 0:
             return Fit(0, f"{name}: nothing free ({_show(name, available)})")
-        fits = _units(name, available) // _units(name, request)
+        fits = _units(name, available) // wanted[name]
         if fits < best:
-            best, limit = fits, f"{name}: {_show(name, available)} free, {_show(name, request)} per member"
+            best, limit = fits, f"{name}: {_show(name, available)} free, {_show(name, requests[name])} per member"
     return Fit(best, f"fits {best} ({limit})")
+
+
+def _node_fits(capacity: Mapping[str, int], wanted: Mapping[str, int]) -> int:
+    """``util.Resource.MaxDivided``: members one node of ``capacity`` takes."""
+    return min([capacity["pods"], *(capacity.get(name, 0) // request for name, request in wanted.items())])
+
+
+def _by_models(models: ResourceModels, wanted: Mapping[str, int], pods: int, kept: int) -> Fit:
+    parts, total = [], 0
+    for grade in models.grades:
+        each = _node_fits(grade.capacity, wanted)
+        total += grade.count * each
+        parts.append(f"grade {grade.grade}: {grade.count} node{'s' if grade.count != 1 else ''} x {each}")
+    per_member = ", ".join(f"{name} {_show(name, Fraction(units, 1000) if name == 'cpu' else Fraction(units))}"
+                           for name, units in wanted.items())
+    held = total + kept
+    nodes = "; ".join(parts) if parts else "allocatableModelings count no node of a modelled grade"
+    kept_text = f", plus {kept} member{'s' if kept != 1 else ''} already there" if kept else ""
+    if pods < held:
+        return Fit(pods, f"fits {pods} (pods: {pods} free; the resource models hold {held}: {nodes}; "
+                         f"{per_member} per member{kept_text})", "resourceModels")
+    return Fit(held, f"fits {held} by the resource models ({nodes}; {per_member} per member{kept_text})",
+               "resourceModels")
