@@ -8,36 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fedrender.scheduler.groups import Spread
 from fedrender.scheduler.majority import voting_majorities
 from fedrender.scheduler.placement import Candidate, place, place_arbiter
 from tests.conftest import run
-
-
-def _cluster(name: str, region: str, zone: str = "", provider: str = "aws") -> dict[str, Any]:
-    spec: dict[str, Any] = {"syncMode": "Push", "provider": provider, "region": region}
-    if zone:
-        spec["zone"] = zone
-    index = "abcdefgh".index(name) + 1
-    return {"apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
-            "metadata": {"name": name, "labels": {"vip": f"10.0.{index}.1"}}, "spec": spec,
-            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ClusterReady", "message": "",
-                                       "lastTransitionTime": "2026-11-01T00:00:00Z"}],
-                       "resourceSummary": {"allocatable": {"cpu": "8", "memory": "64Gi", "pods": "110"}}}}
-
-
-def _inputs(tmp: Path, clusters: list[dict[str, Any]], members: int = 3,
-            spreads: list[dict[str, Any]] | None = None) -> list[str]:
-    spec: dict[str, Any] = {"replicaset": members, "imageSetting": {"image": "mongo:8.0"}}
-    if spreads:
-        spec["spreadConstraints"] = {"spreadConstraints": spreads}
-    (tmp / "specs.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
-        "metadata": {"name": "db", "namespace": "team"}, "spec": spec}, sort_keys=False))
-    (tmp / "clusters.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": clusters}))
-    return ["--specs", str(tmp / "specs.yaml"), "--clusters", str(tmp / "clusters.yaml")]
+from tests.topology import cluster_doc, write_inputs
 
 
 def _explain(args: list[str]) -> dict[str, Any]:
@@ -52,8 +27,8 @@ def _majority_warnings(instance: dict[str, Any]) -> list[str]:
 
 
 def test_three_clusters_in_two_regions_warn_that_one_region_holds_two_of_three_votes(tmp_path: Path) -> None:
-    args = _inputs(tmp_path, [_cluster("a", "eu", provider="aws"), _cluster("b", "eu", provider="gcp"),
-                              _cluster("c", "us", provider="azure")])
+    args = write_inputs(tmp_path, [cluster_doc("a", "eu", provider="aws"), cluster_doc("b", "eu", provider="gcp"),
+                              cluster_doc("c", "us", provider="azure")])
     instance = _explain(args)
     assert instance["placement"] == {"a": 1, "b": 1, "c": 1}
     [warning] = _majority_warnings(instance)
@@ -71,8 +46,9 @@ def test_three_clusters_in_two_regions_warn_that_one_region_holds_two_of_three_v
 
 
 def test_a_zone_majority_is_warned_about(tmp_path: Path) -> None:
-    instance = _explain(_inputs(tmp_path, [_cluster("a", "eu", "eu-1a", "aws"), _cluster("b", "eu", "eu-1a", "gcp"),
-                                           _cluster("c", "eu", "eu-1b", "azure")]))
+    instance = _explain(write_inputs(tmp_path, [
+        cluster_doc("a", "eu", "eu-1a", "aws"), cluster_doc("b", "eu", "eu-1a", "gcp"),
+        cluster_doc("c", "eu", "eu-1b", "azure")]))
     [warning] = _majority_warnings(instance)
     assert warning.startswith("team/db: zone eu-1a holds 2 of the 3 votes (in a, b)")
     assert "only 2 zones (eu-1a, eu-1b)" in warning
@@ -80,8 +56,9 @@ def test_a_zone_majority_is_warned_about(tmp_path: Path) -> None:
 
 
 def test_a_provider_majority_is_warned_about(tmp_path: Path) -> None:
-    instance = _explain(_inputs(tmp_path, [_cluster("a", "eu", provider="aws"), _cluster("b", "us", provider="aws"),
-                                           _cluster("c", "ap", provider="gcp")]))
+    instance = _explain(write_inputs(tmp_path, [
+        cluster_doc("a", "eu", provider="aws"), cluster_doc("b", "us", provider="aws"),
+        cluster_doc("c", "ap", provider="gcp")]))
     [warning] = _majority_warnings(instance)
     assert warning.startswith("team/db: provider aws holds 2 of the 3 votes (in a, b)")
     assert "make a cluster in a third provider eligible" in warning
@@ -90,22 +67,24 @@ def test_a_provider_majority_is_warned_about(tmp_path: Path) -> None:
 def test_a_majority_is_avoided_where_three_groups_can_hold_members(tmp_path: Path) -> None:
     """Four clusters, two of them with aws: three members go to three providers (by name alone, a and b would
     both have taken one, giving aws two of three votes), and nothing is warned about."""
-    instance = _explain(_inputs(tmp_path, [_cluster("a", "r1", provider="aws"), _cluster("b", "r2", provider="aws"),
-                                           _cluster("c", "r3", provider="gcp"), _cluster("d", "r4", provider="azure")]))
+    instance = _explain(write_inputs(tmp_path, [
+        cluster_doc("a", "r1", provider="aws"), cluster_doc("b", "r2", provider="aws"),
+        cluster_doc("c", "r3", provider="gcp"), cluster_doc("d", "r4", provider="azure")]))
     assert instance["placement"] == {"a": 1, "c": 1, "d": 1}
     assert _majority_warnings(instance) == []
 
 
 def test_a_region_cap_still_avoids_a_region_majority(tmp_path: Path) -> None:
-    instance = _explain(_inputs(tmp_path, [_cluster("a", "eu", provider="p1"), _cluster("b", "eu", provider="p2"),
-                                           _cluster("c", "us", provider="p3"), _cluster("d", "ap", provider="p4")]))
+    instance = _explain(write_inputs(tmp_path, [
+        cluster_doc("a", "eu", provider="p1"), cluster_doc("b", "eu", provider="p2"),
+        cluster_doc("c", "us", provider="p3"), cluster_doc("d", "ap", provider="p4")]))
     assert instance["placement"] == {"a": 1, "c": 1, "d": 1}
     assert _majority_warnings(instance) == []
 
 
 def test_a_majority_forced_by_max_groups_names_the_constraint(tmp_path: Path) -> None:
-    args = _inputs(tmp_path, [_cluster("a", "eu", provider="p1"), _cluster("b", "eu", provider="p2"),
-                              _cluster("c", "us", provider="p3"), _cluster("d", "ap", provider="p4")],
+    args = write_inputs(tmp_path, [cluster_doc("a", "eu", provider="p1"), cluster_doc("b", "eu", provider="p2"),
+                              cluster_doc("c", "us", provider="p3"), cluster_doc("d", "ap", provider="p4")],
                    spreads=[{"spreadByField": "region", "minGroups": 2, "maxGroups": 2}])
     instance = _explain(args)
     [warning] = _majority_warnings(instance)
@@ -118,7 +97,7 @@ def test_a_majority_forced_by_max_groups_names_the_constraint(tmp_path: Path) ->
 
 def test_one_region_for_every_cluster_is_not_warned_about(tmp_path: Path) -> None:
     """A fleet in one region (or one provider) has nothing to spread over: no warning on every render."""
-    instance = _explain(_inputs(tmp_path, [_cluster(n, "eu", provider=p) for n, p in (("a", "p1"), ("b", "p2"),
+    instance = _explain(write_inputs(tmp_path, [cluster_doc(n, "eu", provider=p) for n, p in (("a", "p1"), ("b", "p2"),
                                                                                        ("c", "p3"))]))
     assert _majority_warnings(instance) == []
 

@@ -26,15 +26,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Slot, Spread, place
-
-CAPPED = (CLUSTER, "region", "zone", "provider")  # rules/mongodb/pack.yaml groupCaps
-
-
-def no_majority(members: int, groups: int) -> int:
-    """rules/mongodb/pack.yaml groupCaps maxMembers (CEL ints: ``/`` truncates)."""
-    if groups < 3 or members < 3:
-        return members
-    return (members - 1) // 2 if groups * ((members - 1) // 2) >= members else members // 2
+from tests.topology import CAPPED, no_majority
 
 
 def group_of(c: Candidate, level: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,7 @@ from fedrender.scheduler.feasible import Budget, Problem, completable
 from fedrender.scheduler.groups import cluster_key, group_score, rank_groups
 from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Slot, Spread, place
 from tests.conftest import ROOT, run
-
-
-def no_majority(members: int, groups: int) -> int:
-    """rules/mongodb/pack.yaml groupCaps maxMembers."""
-    if groups < 3 or members < 3:
-        return members
-    return (members - 1) // 2 if groups * ((members - 1) // 2) >= members else members // 2
-
-
-def pack_caps(total: int) -> Callable[[Mapping[str, int]], dict[str, int]]:
-    def caps(usable: Mapping[str, int]) -> dict[str, int]:
-        return {level: no_majority(total, usable.get(level, 0)) for level in (CLUSTER, "region", "zone", "provider")}
-    return caps
+from tests.topology import cluster_doc, pack_caps, write_inputs
 
 
 def cluster(name: str, region: str, fits: int = 10, score: int | None = None, **groups: str) -> Candidate:
@@ -209,33 +197,14 @@ def test_scale_up_divides_only_the_new_members(weights: dict[str, int], data: st
 # --- through the command line -------------------------------------------------------------------------------
 
 
-def _cluster_doc(name: str, region: str, zone: str = "", provider: str = "aws", cpu: int = 8) -> dict[str, Any]:
-    spec: dict[str, Any] = {"syncMode": "Push", "provider": provider, "region": region}
-    if zone:
-        spec["zone"] = zone
-    return {"apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster",
-            "metadata": {"name": name, "labels": {"vip": f"10.0.{sum(map(ord, name)) % 250}.1"}}, "spec": spec,
-            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ClusterReady", "message": "",
-                                       "lastTransitionTime": "2026-11-01T00:00:00Z"}],
-                       "resourceSummary": {"allocatable": {"cpu": str(cpu), "memory": "64Gi", "pods": "110"}}}}
-
-
 def explain(tmp: Path, clusters: list[dict[str, Any]], members: int,
-            spreads: list[dict[str, Any]] | None = None) -> tuple[Any, Path]:
-    spec: dict[str, Any] = {"replicaset": members, "imageSetting": {"image": "mongo:8.0"},
-                            "resource": {"requests": {"cpu": "1", "memory": "1Gi"}}}
-    if spreads:
-        spec["spreadConstraints"] = {"spreadConstraints": spreads}
-    specs, snapshot = tmp / "specs.yaml", tmp / "clusters.yaml"
-    specs.write_text(yaml.safe_dump({"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
-                                     "metadata": {"name": "db", "namespace": "team"}, "spec": spec}, sort_keys=False))
-    snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": clusters}))
-    return run(["explain", "--specs", str(specs), "--clusters", str(snapshot), "-o", "json"]), specs
+            spreads: list[dict[str, Any]] | None = None) -> Any:
+    return run(["explain", *write_inputs(tmp, clusters, members, spreads), "-o", "json"])
 
 
 def test_cluster_max_groups_two_renders_with_a_warning(tmp_path: Path) -> None:
     """Issue 13 section 3, first example, through the pack: no 'a cluster would hold a majority' error."""
-    result, _ = explain(tmp_path, [_cluster_doc(n, f"r-{n}", provider=f"p-{n}") for n in ("a", "b", "c")], 3,
+    result = explain(tmp_path, [cluster_doc(n, f"r-{n}", provider=f"p-{n}") for n in ("a", "b", "c")], 3,
                         [{"spreadByField": "cluster", "maxGroups": 2}])
     assert result.exit_code == 0, result.stderr
     inst = yaml.safe_load(result.stdout)["instances"][0]
@@ -246,16 +215,16 @@ def test_cluster_max_groups_two_renders_with_a_warning(tmp_path: Path) -> None:
 
 def test_region_one_and_cluster_two_place_within_the_region(tmp_path: Path) -> None:
     """Issue 13 section 3, second example, through the pack: it reported that the clusters can hold 0."""
-    clusters = [_cluster_doc("a", "r1", cpu=5), _cluster_doc("b", "r1", cpu=5), _cluster_doc("c", "r1", cpu=5),
-                _cluster_doc("d", "r2", cpu=7), _cluster_doc("e", "r2", cpu=7)]
-    result, _ = explain(tmp_path, clusters, 3, [{"spreadByField": "region", "maxGroups": 1},
+    clusters = [cluster_doc("a", "r1", cpu=5), cluster_doc("b", "r1", cpu=5), cluster_doc("c", "r1", cpu=5),
+                cluster_doc("d", "r2", cpu=7), cluster_doc("e", "r2", cpu=7)]
+    result = explain(tmp_path, clusters, 3, [{"spreadByField": "region", "maxGroups": 1},
                                                 {"spreadByField": "cluster", "maxGroups": 2}])
     assert result.exit_code == 0, result.stderr
     assert yaml.safe_load(result.stdout)["instances"][0]["placement"] == {"d": 2, "e": 1}
 
 
 def test_explain_without_a_fault_reports_no_refusal(tmp_path: Path) -> None:
-    result, _ = explain(tmp_path, [_cluster_doc("a", "r1"), _cluster_doc("b", "r2")], 3,
+    result = explain(tmp_path, [cluster_doc("a", "r1"), cluster_doc("b", "r2")], 3,
                         [{"spreadByField": "region", "minGroups": 2, "maxGroups": 2}])
     assert result.exit_code == 0, result.stderr
     assert Counter(yaml.safe_load(result.stdout)["instances"][0]["placement"].values()) == Counter([2, 1])
