@@ -164,3 +164,11 @@ def test_the_arbiter_avoids_giving_a_region_the_majority() -> None:
     # Without regions, a cluster without data members is still preferred.
     plain = [Candidate(n, True, fits=10) for n in "abcde"]
     assert place_arbiter(plain, place(4, plain, 2), None)[0].cluster == "e"
+
+
+def test_the_arbiter_stays_within_the_clusters_max_groups_chose() -> None:
+    """maxGroups 2 by cluster: the arbiter joins one of the two clusters chosen, not a third."""
+    clusters = [Candidate(n, True, fits=10) for n in "abc"]
+    placement = place(4, clusters, 5, spreads=[Spread("cluster", 1, 2)])
+    assert placement.counts == {"a": 2, "b": 2}
+    assert place_arbiter(clusters, placement, None)[0].cluster == "a"

@@ -338,14 +338,17 @@ def _needed_groups(state: _State, spreads: Sequence[Spread], total: int) -> list
 def place_arbiter(candidates: Sequence[Candidate], placement: Placement,
                   previous: Slot | None) -> tuple[Slot, Move | None]:
     """A voting member without data: it stays where it was while that cluster may keep it; otherwise it goes
-    to an eligible cluster where it gives no region, zone or provider (no level the caps cover) a majority of
-    the members, holding no data members, else the fewest (then score, name)."""
+    to an eligible cluster (among those the spread constraints' maxGroups chose) where it gives no region, zone
+    or provider (no level the caps cover) a majority of the members, holding no data members, else the fewest
+    (then score, name)."""
     by_name = {c.name: c for c in candidates}
     used = {s.id for s in placement.slots}
     if previous is not None and previous.cluster in by_name and by_name[previous.cluster].can_keep \
             and previous.id not in used:
         return previous, None
-    options = [c for c in candidates if c.eligible and c.fits >= 1 + placement.counts.get(c.name, 0)]
+    within = set(placement.usable.get(CLUSTER, ())) if placement.chosen else None  # maxGroups bind it too
+    options = [c for c in candidates if c.eligible and c.fits >= 1 + placement.counts.get(c.name, 0)
+               and (within is None or c.name in within)]
     if not options:
         raise Infeasible("no eligible cluster has room for the arbiter", _details(candidates, Counter(), {}))
     levels = [level for level in placement.caps if level != CLUSTER]
