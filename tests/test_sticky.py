@@ -11,15 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Placement, Slot, Spread, place
+from tests.topology import no_majority
 
 REGIONS = ["eu", "us", "ap", "sa"]
-
-
-def no_majority_cap(members: int, groups: int) -> int:
-    """Mirrors the MongoDB pack's groupCaps expression (rules/mongodb/pack.yaml)."""
-    if groups < 3 or members < 3:
-        return members
-    return (members - 1) // 2 if groups * ((members - 1) // 2) >= members else members // 2
 
 
 @dataclass
@@ -45,8 +39,8 @@ class World:
 def caps(total: int, candidates: list[Candidate], previous: list[Slot]) -> dict[str, int]:
     own = Counter(s.cluster for s in previous)
     holding = [c for c in candidates if c.eligible or (c.can_keep and own[c.name])]
-    return {CLUSTER: no_majority_cap(total, len(holding)),
-            "region": no_majority_cap(total, len({c.group("region") for c in holding}))}
+    return {CLUSTER: no_majority(total, len(holding)),
+            "region": no_majority(total, len({c.group("region") for c in holding}))}
 
 
 worlds = st.integers(3, 7).flatmap(lambda n: st.builds(

@@ -23,9 +23,10 @@ from fedrender.models.source import PathKey, SourceDoc, format_path
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import MemberView, OrdinalView
 from fedrender.pipeline import fidelity
-from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared
+from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, majority_warnings
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
+from fedrender.scheduler.placement import CLUSTER
 from fedrender.scheduler.voters import VoteChange
 
 NAMED_INSTANCES = 5
@@ -286,9 +287,10 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     ordinals = [OrdinalView(index=o, nodePort=ports[str(o)], nodePorts=member_ports(o),
                             clusters=sorted(c for c, n in placement.counts.items() if n > o))
                 for o in range(_ordinals(item))]
-    data = evaluate.placed_data(pack, inst, members, placement.counts, previous, len(placement.eligible),
+    usable = len(placement.usable.get(CLUSTER, placement.eligible))  # eligibleCount: those that may hold members
+    data = evaluate.placed_data(pack, inst, members, placement.counts, previous, usable,
                                 placement.init_cluster, ordinals)
-    problems = evaluate.checks(pack, inst, data)
+    problems = evaluate.checks(pack, inst, data) + majority_warnings(item, members)
     diagnostics.extend(problems)
     result.warnings.extend(d.message for d in problems if d.severity == "warning")
     labels = {"app.kubernetes.io/instance": name}

@@ -24,6 +24,7 @@ from fedrender.scheduler.capacity import (
     member_requests,
     resource_models,
 )
+from fedrender.scheduler.majority import voting_majorities
 from fedrender.scheduler.placement import (
     CLUSTER,
     Candidate,
@@ -176,6 +177,7 @@ class Planned:
     result: InstanceResult
     snapshot: Snapshot
     previous: InstanceState | None
+    spreads: list[Spread] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -224,13 +226,11 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
         groups.update({level: view.labels.get(level[6:], "") for level in label_levels})
         candidates.append(Candidate(name, verdict.eligible, verdict.reason, view.fits, verdict.score,
                                     verdict.weight, verdict.keeps, groups))
-    holding = [c for c in candidates if c.eligible or (c.can_keep and before[c.name])]
-    group_counts = {level: len({c.group(level) for c in holding}) for level in (CLUSTER, *GROUP_FIELDS)}
-    for spread in spreads:  # maxGroups limits the groups that can hold members, and so the majority rule
-        if spread.max_groups and spread.level in group_counts:
-            group_counts[spread.level] = min(group_counts[spread.level], spread.max_groups)
     wants_arbiter = evaluate.wants_arbiter(pack, inst, total)
-    caps = evaluate.group_caps(pack, inst, total + wants_arbiter, group_counts)  # the arbiter votes too
+
+    def caps(usable: Mapping[str, int]) -> dict[str, int]:
+        """The pack's caps for the groups that may hold members under the groups chosen (the arbiter votes too)."""
+        return evaluate.group_caps(pack, inst, total + wants_arbiter, dict(usable))
     old = previous.members if previous else []
     previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in old if not m.arbiterOnly]
     old_arbiter = next((Slot(m.id, m.cluster, m.ordinal) for m in old if m.arbiterOnly), None)
@@ -262,7 +262,28 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
                             placement.moves, placement.init_cluster, arbiter, warnings=warnings,
                             voting=_voting(placement, arbiter, views, previous))
-    return Planned(spec, inst, placement, views, result, snapshot, previous)
+    return Planned(spec, inst, placement, views, result, snapshot, previous, spreads)
+
+
+def majority_warnings(item: Planned, members: list[MemberView]) -> list[Diagnostic]:
+    """A warning for each region, zone or provider (each level the pack caps) holding a majority of the votes,
+    saying why it could not be avoided and what would avoid it; located at spec.spreadConstraints when they
+    are the cause, else at the member count."""
+    votes: Counter[str] = Counter()
+    held: Counter[str] = Counter()
+    for m in members:
+        votes[m.cluster] += max(m.votes, 0)
+        held[m.cluster] += 1
+    groups = {name: {f: str(getattr(view, f)) for f in GROUP_FIELDS} for name, view in item.views.items()}
+    placement, pack = item.placement, item.spec.pack
+    out = []
+    for found in voting_majorities(votes, groups, list(placement.caps), placement.usable, placement.available,
+                                   item.spreads, placement.over_cap, held):
+        path = "spec.spreadConstraints.spreadConstraints" if found.constrained else pack.member_count_path
+        where = item.spec.doc.location(tuple(p for p in path.split(".") if p))
+        out.append(Diagnostic(f"{item.inst.subject}: {found.message()} [{pack.name}/voting-majority-in-one-"
+                              f"{found.level}]", where, path, severity="warning"))
+    return out
 
 
 def _voting(placement: Placement, arbiter: Slot | None, views: Mapping[str, ClusterView],
