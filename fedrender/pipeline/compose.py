@@ -115,9 +115,11 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
         if not pack.platform:
             continue
         overlay_message = planned[0].snapshot.overlay_message(pack)
+        settings = planned[0].snapshot.settings_message(pack)
         try:
-            diagnostics.extend(evaluate.platform_checks(pack, sorted(clusters), overlay_message, __version__))
-            rendered = evaluate.platform(pack, sorted(clusters), overlay_message, __version__)
+            diagnostics.extend(evaluate.platform_checks(pack, sorted(clusters), overlay_message, settings,
+                                                        __version__))
+            rendered = evaluate.platform(pack, sorted(clusters), overlay_message, settings, __version__)
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc))
             continue

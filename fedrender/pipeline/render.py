@@ -32,6 +32,7 @@ from fedrender.pipeline.load import (
 )
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, Snapshot, plan, prepare
 from fedrender.rules import evaluate
+from fedrender.rules import settings as pack_settings
 
 __all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "parse_state", "read_state", "render"]
 
@@ -107,6 +108,9 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
     diagnostics.extend(_unknown_overlay_clusters(overlay, clusters))
+    for pack in packs:  # values.<pack> are the pack's settings: wrong ones fail before any rule reads them
+        diagnostics.extend(pack_settings.problems(pack.name, pack.settings, overlay))
+    diagnostics.raise_if_errors()
     prepared: list[Prepared] = []
     seen: dict[tuple[str, str], SpecInput] = {}
     for spec in specs:

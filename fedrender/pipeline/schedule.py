@@ -41,6 +41,7 @@ class Snapshot:
     overlay: Overlay
     free: dict[str, dict[str, Fraction] | None] = field(default_factory=dict)
     _overlays: dict[str, Any] = field(default_factory=dict)
+    _settings: dict[str, Any] = field(default_factory=dict)
     _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
     _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
 
@@ -63,6 +64,11 @@ class Snapshot:
         if pack.name not in self._overlays:
             self._overlays[pack.name] = evaluate.overlay_message(pack, self.overlay)
         return self._overlays[pack.name]
+
+    def settings_message(self, pack: Pack) -> Any:
+        if pack.name not in self._settings:
+            self._settings[pack.name] = evaluate.settings_message(pack, self.overlay)
+        return self._settings[pack.name]
 
     def message(self, pack: Pack, view: ClusterView) -> Any:
         """The CEL value of ``view`` (cached: views are immutable and shared across instances)."""
@@ -175,7 +181,8 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
     """Validate one instance and count its members; problems go to ``diagnostics`` (None when it is invalid)."""
     pack = spec.pack
     data = spec.model.model_dump(mode="json", exclude_none=True, by_alias=True)
-    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack))
+    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack),
+                             snapshot.settings_message(pack))
     problems = evaluate.validate(pack, inst)
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
