@@ -157,7 +157,8 @@ def _pod_spec(obj: Mapping[str, Any]) -> tuple[tuple[str, ...], Mapping[str, Any
 
 def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     """(field path, problem) for the container resources and volume claim sizes of a rendered object (a pod or
-    anything with a pod template) that Kubernetes would refuse, for packs whose input schema can't say so."""
+    anything with a pod template) that Kubernetes would refuse, for packs whose input schema can't say so, and
+    volume claim templates without the apiVersion and kind the API server gives them."""
     out: list[tuple[tuple[str | int, ...], str]] = []
     base, pod = _pod_spec(obj)
     for group in ("initContainers", "containers"):
@@ -183,6 +184,7 @@ def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
                     if name in limits and request > limits[name]]
     claims = _mapping(obj.get("spec")).get("volumeClaimTemplates")
     for index, claim in enumerate(claims if isinstance(claims, list) else []):
+        out += [(("spec", "volumeClaimTemplates", index, key), problem) for key, problem in _claim_type(claim)]
         claim_spec = claim.get("spec") if isinstance(claim, Mapping) else None
         if not isinstance(claim_spec, Mapping):
             continue
@@ -199,3 +201,16 @@ def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
                         else ["storageClassName must be a string"])
             out += [((*where, "storageClassName"), p) for p in problems]
     return out
+
+
+CLAIM_TYPE: Final = {"apiVersion": "v1", "kind": "PersistentVolumeClaim"}
+
+
+def _claim_type(claim: Any) -> list[tuple[str, str]]:
+    """A volume claim template without ``apiVersion: v1`` and ``kind: PersistentVolumeClaim``: the API server
+    returns both, so Argo CD's server-side diff shows the StatefulSet OutOfSync forever (argoproj/argo-cd#11143)."""
+    if not isinstance(claim, Mapping):
+        return []
+    return [(key, f"{key} must be {value!r}: the API server returns it in every volume claim template, and without "
+                  f"it Argo CD shows the StatefulSet OutOfSync forever; write {key}: {value}")
+            for key, value in CLAIM_TYPE.items() if claim.get(key) != value]
