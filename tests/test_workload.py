@@ -1,6 +1,6 @@
 """The workload a MongoDB operator would render (issue 13, part 1): probes that never restart a member in initial
 sync or recovery, a grace period for mongod's clean shutdown, members kept off each other's nodes and spread over
-zones, volume claim templates as the API server returns them.
+zones, volume claim templates as the API server returns them, and a PodDisruptionBudget per cluster.
 
 Probes run for real: the rendered command, under bash, against a MockupDB server answering ``hello`` as mongod
 does in each replica-set state."""
@@ -338,3 +338,69 @@ def test_a_pack_whose_claim_templates_lack_their_type_is_refused(tmp_path: Path,
     assert re.search(rf"statefulset.yaml:\d+:\d+: error: spec.volumeClaimTemplates\[0\](.{field})?: .*"
                      rf"{field} must be '{value}'.*write {field}: {value}", result.stderr), result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- disruptions -------------------------------------------------------------------------------------------
+
+def placement_of(files: dict[str, bytes], instance: str) -> dict[str, int]:
+    state = yaml.safe_load(files[".fedrender/state.json"])
+    found: dict[str, int] = state["instances"][instance]["placement"]
+    return found
+
+
+def test_one_budget_per_instance_in_every_cluster_with_members(with_arbiter: dict[str, bytes]) -> None:
+    budget = find(with_arbiter, "PodDisruptionBudget", "db")
+    validate_object(budget)
+    assert budget["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {
+        "app.kubernetes.io/name": "mongodb", "app.kubernetes.io/instance": "db"}}}
+    placement = placement_of(with_arbiter, "shop/db")
+    assert len(placement) == 3
+    for cluster in ("member-ap-1", "member-ap-2", "member-eu-1", "member-eu-2", "member-us-1"):
+        received = {(o["kind"], o["metadata"]["name"]): o for _, o in preview(with_arbiter, cluster).objects}
+        assert (("PodDisruptionBudget", "db") in received) is (cluster in placement), cluster
+        selector = budget["spec"]["selector"]["matchLabels"]
+        for name in ("db", "db-arbiter"):  # the arbiter's vote counts against the same budget
+            if ("StatefulSet", name) in received:
+                labels = received["StatefulSet", name]["spec"]["template"]["metadata"]["labels"]
+                assert selector.items() <= labels.items()
+    other = find(render_objects(mongodb({"name": "dbx", "namespace": "shop"})), "StatefulSet", "dbx")
+    assert not selector.items() <= other["spec"]["template"]["metadata"]["labels"].items()
+
+
+def evictions_allowed(budget: dict[str, Any], pods: int, down: int) -> int:
+    """Kubernetes' disruption controller for an integer maxUnavailable (pkg/controller/disruption: expectedCount
+    from the pods' controllers, desiredHealthy = expectedCount - maxUnavailable, disruptionsAllowed =
+    currentHealthy - desiredHealthy)."""
+    return max(0, (pods - down) - (pods - int(budget["spec"]["maxUnavailable"])))
+
+
+@st.composite
+def no_majority(draw: st.DrawFn) -> list[int]:
+    """Voters per cluster over at least three clusters, none holding a majority (what placement guarantees)."""
+    counts = draw(st.lists(st.integers(1, 3), min_size=3, max_size=5))
+    voters = sum(counts)
+    if voters > 7 or any(2 * c >= voters + (voters % 2 == 0) for c in counts):
+        counts = [1, 1, 1]
+    return counts
+
+
+@settings(deadline=None, max_examples=300)
+@given(counts=no_majority(), data=st.data())
+def test_draining_one_cluster_keeps_a_majority_with_failures_to_spare(with_arbiter: dict[str, bytes],
+                                                                      counts: list[int], data: st.DataObject) -> None:
+    """Drain every node of one cluster (evicted members stay down until the drain ends) while members of other
+    clusters are already down, as many as the set tolerates but one. The rendered budget lets the drain take one
+    member at a time, so a majority of voters always remains. (A budget of a whole cluster would not: with 5 voters
+    as 2-2-1 and one down elsewhere, draining a cluster of 2 would leave 2 of 5.)"""
+    budget = find(with_arbiter, "PodDisruptionBudget", "db")
+    voters = sum(counts)
+    tolerated = (voters - 1) // 2
+    drained = data.draw(st.integers(0, len(counts) - 1))
+    elsewhere = sum(c for i, c in enumerate(counts) if i != drained)
+    down_elsewhere = data.draw(st.integers(0, min(tolerated - 1, elsewhere)))
+    down_here = 0
+    for _ in range(counts[drained]):  # each node of the cluster, one after the other
+        if evictions_allowed(budget, counts[drained], down_here) > 0:
+            down_here += 1
+    assert down_here == 1  # one member goes; the drain waits until it is Ready again elsewhere
+    assert voters - down_here - down_elsewhere > voters // 2
