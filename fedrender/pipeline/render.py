@@ -108,9 +108,10 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
     diagnostics.extend(_unknown_overlay_clusters(overlay, clusters))
-    for pack in packs:  # values.<pack> are the pack's settings: wrong ones fail before any rule reads them
-        diagnostics.extend(pack_settings.problems(pack.name, pack.settings, overlay))
-    diagnostics.raise_if_errors()
+    wrong_settings = [p for pack in packs for p in pack_settings.problems(pack.name, pack.settings, overlay)]
+    diagnostics.extend(wrong_settings)
+    if wrong_settings:  # values.<pack> are the pack's settings: no rule may read a wrong one
+        diagnostics.raise_if_errors()
     prepared: list[Prepared] = []
     seen: dict[tuple[str, str], SpecInput] = {}
     for spec in specs:
