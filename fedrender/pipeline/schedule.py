@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from fedrender.models import names
+from fedrender.models import names, resources
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
 from fedrender.models.overlay import Overlay
+from fedrender.models.source import SourceDoc, format_path, origin
 from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline.load import SpecInput
@@ -184,10 +185,30 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
     inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack),
                              snapshot.settings_message(pack))
     problems = evaluate.validate(pack, inst)
+    problems += _request_problems(pack, inst, spec.doc)
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
     return Prepared(spec, meta, inst, evaluate.member_count(pack, inst), problems)
+
+
+def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc) -> list[Diagnostic]:
+    """The amounts of the pack's ``memberRequests`` that Kubernetes would refuse, before any is used to count what
+    fits: where the input writes them (a CRD-defined kind's spec passes them on unchecked), else at the rule."""
+    out = []
+    for index, container in enumerate(evaluate.member_requests(pack, inst)):
+        for (kind, name), problem in resources.container_problems(container):
+            text = container[kind][name]  # memberRequests gives strings; the input may have written an integer
+            traced = origin(doc, text, name)
+            if traced is None and text.lstrip("-").isdigit():
+                traced = origin(doc, int(text), name)
+            if traced is not None:
+                out.append(Diagnostic(problem, doc.location(traced), format_path(traced)))
+            else:
+                assert pack.member_requests is not None
+                out.append(Diagnostic(f"{problem} (in {kind}.{name} of container {index} of the memberRequests of "
+                                      f"pack {pack.name}, for {inst.subject})", pack.member_requests.expr.location()))
+    return out
 
 
 def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
