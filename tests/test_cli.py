@@ -25,7 +25,7 @@ def test_explain_json_shape() -> None:
     for inst in doc["instances"]:
         assert sum(inst["placement"].values()) + (inst["arbiter"] is not None) == len(inst["members"])
         assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "arbiter",
-                             "warnings"}
+                             "warnings", "settings"}
         assert inst["moves"] == []
         for member in inst["members"]:
             assert set(member) == {"id", "cluster", "ordinal", "host", "votes", "priority"}

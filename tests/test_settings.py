@@ -3,6 +3,7 @@ typed in CEL as ``settings.<name>``."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import Setting
 from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import load_pack
-from tests.conftest import ROOT
+from tests.conftest import CLUSTERS, ROOT, run
 from tests.refusal import mongodb, sandbox
 from tests.sandbox import picture
 
@@ -135,3 +136,17 @@ def test_a_setting_is_declared_once(tmp_path: Path) -> None:
     assert [s["name"] for s in data["spec"]["settings"]].count("startupSeconds") == 2
     with pytest.raises(InputError, match="setting 'startupSeconds' is declared twice"):
         load_pack(pack)
+
+
+def test_explain_shows_the_settings_in_effect() -> None:
+    with sandbox() as box:
+        overlay = box.write("overlay/settings.yaml", {"values": {"mongodb": {"podAntiAffinity": "required"}}})
+        spec = box.write("spec.yaml", mongodb())
+        args = ["explain", "--specs", str(spec), "--clusters", str(CLUSTERS), "--overlay", str(overlay.parent)]
+        text = run(args)
+        assert text.exit_code == 0, text.stderr
+        assert 'settings: podAntiAffinity="required", startupSeconds=7200, terminationGracePeriodSeconds=600' \
+            in text.stdout
+        data = json.loads(run([*args, "-o", "json"]).stdout)
+        assert data["instances"][0]["settings"] == {"podAntiAffinity": "required", "startupSeconds": 7200,
+                                                    "terminationGracePeriodSeconds": 600}

@@ -17,6 +17,7 @@ from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline.load import SpecInput
 from fedrender.rules import evaluate
+from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import Pack
 from fedrender.scheduler.capacity import estimate_free, free_resources, member_requests
 from fedrender.scheduler.placement import (
@@ -141,6 +142,8 @@ class InstanceResult:
     node_ports: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     objects: list[dict[str, Any]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The pack's settings in effect (an overlay's ``values.<pack>`` over the defaults)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -153,6 +156,7 @@ class InstanceResult:
             "arbiter": self.arbiter.id if self.arbiter else None,
             "moves": [{"id": m.id, "from": m.source, "to": m.target, "reason": m.reason} for m in self.moves],
             "warnings": list(self.warnings),
+            "settings": dict(sorted(self.settings.items())),
         }
 
 
@@ -264,7 +268,8 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     warnings = [d.message for d in problems if d.severity == "warning"]
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
-                            placement.moves, placement.init_cluster, arbiter, warnings=warnings)
+                            placement.moves, placement.init_cluster, arbiter, warnings=warnings,
+                            settings=pack_settings.values(pack.name, pack.settings, snapshot.overlay))
     return Planned(spec, inst, placement, views, result, snapshot, previous)
 
 
