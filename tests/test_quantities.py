@@ -17,7 +17,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fedrender.models.diagnostics import InputError
 from fedrender.models.mongodb import MultiCloudMongoDB
@@ -70,6 +70,22 @@ def check_fixes(message: str, resource: str) -> None:
             assert kubernetes_takes(fix, resource), (message, fix)
 
 
+def judged(model: type[BaseModel], data: dict[str, Any], path: tuple[str, ...], text: str, resource: str) -> None:
+    """``data`` with ``text`` at ``path`` loads if Kubernetes takes it; otherwise one error at that field's line
+    says why, with a fix Kubernetes takes."""
+    doc = load_text(yaml.safe_dump(data, sort_keys=False), "input.yaml")[0]
+    if kubernetes_takes(text, resource):
+        parse_model(model, doc, model.__name__)
+        return
+    with pytest.raises(InputError) as refused:
+        parse_model(model, doc, model.__name__)
+    [problem] = refused.value.diagnostics
+    assert problem.field_path == ".".join(path)
+    assert problem.location is not None
+    assert problem.location.line == doc.location(path).line
+    check_fixes(problem.message, resource)
+
+
 MONGODB_PLACES = [
     (("resource", "requests", "memory"), "memory"), (("resource", "limits", "cpu"), "cpu"),
     (("export", "resource", "requests", "memory"), "memory"), (("export", "resource", "limits", "cpu"), "cpu"),
@@ -94,34 +110,15 @@ def nested(path: tuple[str, ...], value: Any) -> dict[str, Any]:
 def test_every_quantity_of_a_spec_is_taken_as_kubernetes_takes_it(place: tuple[tuple[str, ...], str],
                                                                   text: str) -> None:
     path, resource = place
-    spec = mongodb(**nested(path, text))
-    doc = load_text(yaml.safe_dump(spec, sort_keys=False), "spec.yaml")[0]
-    if kubernetes_takes(text, resource):
-        parse_model(MultiCloudMongoDB, doc, "MultiCloudMongoDB")
-        return
-    with pytest.raises(InputError) as refused:
-        parse_model(MultiCloudMongoDB, doc, "MultiCloudMongoDB")
-    [problem] = refused.value.diagnostics
-    assert problem.field_path == ".".join(("spec", *path))
-    assert problem.location is not None
-    assert problem.location.line == doc.location(("spec", *path)).line
-    check_fixes(problem.message, resource)
+    judged(MultiCloudMongoDB, mongodb(**nested(path, text)), ("spec", *path), text, resource)
 
 
 @PURE
 @given(text=quantities, resource=st.sampled_from(["cpu", "memory"]), field=st.sampled_from(["requests", "limits"]))
 def test_every_quantity_of_an_overlay_tier_is_taken_as_kubernetes_takes_it(text: str, resource: str,
                                                                           field: str) -> None:
-    data = {"resourceTiers": {"tiers": {"small": {field: {resource: text}}}}}
-    doc = load_text(yaml.safe_dump(data), "tiers.yaml")[0]
-    if kubernetes_takes(text, resource):
-        parse_model(Overlay, doc, "overlay")
-        return
-    with pytest.raises(InputError) as refused:
-        parse_model(Overlay, doc, "overlay")
-    [problem] = refused.value.diagnostics
-    assert problem.field_path == f"resourceTiers.tiers.small.{field}.{resource}"
-    check_fixes(problem.message, resource)
+    path = ("resourceTiers", "tiers", "small", field, resource)
+    judged(Overlay, nested(path, text), path, text, resource)
 
 
 amounts = st.dictionaries(st.sampled_from(["cpu", "memory"]), st.one_of(quantities, st.integers(-3, 3000)),
