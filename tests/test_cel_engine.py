@@ -6,8 +6,10 @@ import gc
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fedrender.cel.engine import CompileError, Environment, EvalError, Expr
+from fedrender.cel.engine import CompileError, Environment, EvalError, Expr, message_value
 from fedrender.cel.types import TypeRegistry
 
 
@@ -74,3 +76,32 @@ def test_a_slow_evaluation_fails_with_the_rule_and_subject(env: Environment, mon
     program = env.compile(Expr("xs.map(x, x * 2).size() > 0", file="pack.yaml", line=4, col=7, rule="slow"))
     with pytest.raises(EvalError, match=r"pack.yaml:4:7: rule 'slow' failed for team/db: took \d+ ms, over the budget"):
         program.eval({"b": True, "m": {}, "xs": list(range(1000))}, "team/db")
+
+
+TERM = {"type": "object", "properties": {
+    "weight": {"type": "integer"}, "seconds": {"type": "integer"}, "ratio": {"type": "number"},
+    "key": {"type": "string"}, "free": {}, "labels": {"type": "object", "additionalProperties": {"type": "integer"}},
+    "items": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "integer"}}}}}}
+
+
+@pytest.fixture(scope="module")
+def typed() -> tuple[TypeRegistry, str]:
+    registry = TypeRegistry()
+    return registry, registry.add("Term", TERM)
+
+
+@settings(deadline=None, max_examples=200)
+@given(weight=st.integers(-(2**63), 2**63 - 1), seconds=st.integers(0, 2**40), n=st.integers(-5, 5),
+       free=st.recursive(st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=3),
+                         lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner,
+                                                                                     max_size=2), max_leaves=5))
+def test_messages_become_the_json_they_came_from(typed: tuple[TypeRegistry, str], weight: int, seconds: int, n: int,
+                                                  free: object) -> None:
+    """An input's 64-bit integers come back as numbers (proto3's JSON mapping would write "50", which the API
+    server refuses for an affinity weight or tolerationSeconds), free-form values as written, through ``dyn``."""
+    registry, name = typed
+    data = {"weight": weight, "seconds": seconds, "ratio": 0.5, "key": "k", "free": free, "labels": {"a": n},
+            "items": [{"n": n}]}
+    env = Environment(registry, {"t": name})
+    assert env.compile(Expr("dyn(t)")).eval({"t": registry.message(name, data)}) == data
+    assert message_value(registry.message(name, data))["weight"] == weight

@@ -25,7 +25,7 @@ def test_explain_json_shape() -> None:
     for inst in doc["instances"]:
         assert sum(inst["placement"].values()) + (inst["arbiter"] is not None) == len(inst["members"])
         assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "voteChanges",
-                             "arbiter", "capacity", "warnings"}
+                             "arbiter", "capacity", "warnings", "settings"}
         assert {c["estimate"] for c in inst["capacity"].values()} == {"resourceSummary"}  # the examples have no models
         assert inst["moves"] == []
         assert inst["voteChanges"] == []

@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import CLUSTERS, ROOT, run
 
 ARGOCD = yaml.safe_load((ROOT / "schemas" / "argocd" / "argocd.schema.yaml").read_text())
 GITOPS = sorted((ROOT / "gitops").glob("*.yaml"))
@@ -51,3 +51,24 @@ def test_the_applications_point_at_what_publish_writes() -> None:
     assert platform["spec"]["source"]["path"] == "manifests/platform"
     assert int(platform["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < int(
         appset["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])  # waves of the root Application
+
+
+def test_the_project_allows_every_kind_fedrender_renders(rendered: Path) -> None:
+    """Argo CD refuses to sync a kind its AppProject doesn't list: every rendered kind is allowed, the
+    PodDisruptionBudget and the arbiter's objects included."""
+    project = yaml.safe_load((ROOT / "gitops" / "appproject.yaml").read_text())["spec"]
+    allowed = {(k["group"], k["kind"]) for k in project["clusterResourceWhitelist"] +
+               project["namespaceResourceWhitelist"]}
+    arbiter = rendered.parent / "arbiter"
+    spec = {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
+            "metadata": {"name": "db", "namespace": "shop"}, "spec": {"replicaset": 2, "config": {"arbiter": True}}}
+    (rendered.parent / "arbiter.yaml").write_text(yaml.safe_dump(spec))
+    assert run(["render", "--specs", str(rendered.parent / "arbiter.yaml"), "--clusters", str(CLUSTERS),
+                "--out", str(arbiter)]).exit_code == 0
+    kinds = set()
+    for out in (rendered, arbiter):
+        for path in out.rglob("*.yaml"):
+            obj = yaml.safe_load(path.read_text())
+            kinds.add((obj["apiVersion"].rpartition("/")[0], obj["kind"]))
+    assert ("policy", "PodDisruptionBudget") in kinds
+    assert kinds <= allowed, sorted(kinds - allowed)

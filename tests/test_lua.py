@@ -134,3 +134,42 @@ def test_argocd_health() -> None:
     spec_changed = {**healthy, "metadata": {"name": "db", "generation": 6}}  # every cluster still reports 5
     assert argocd_health(spec_changed) == {"status": "Progressing",
                                            "message": "Waiting for every cluster to report generation 6"}
+
+
+PDB_HEALTH = yaml.safe_load((ROOT / "gitops" / "argocd-cm.yaml").read_text())["data"][
+    "resource.customizations.health.policy_PodDisruptionBudget"]
+
+
+def pdb_health(obj: dict[str, Any]) -> dict[str, Any]:
+    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
+    runtime.globals()["obj"] = to_lua(runtime, obj)
+    return to_python(runtime.execute(PDB_HEALTH))  # type: ignore[no-any-return]
+
+
+def karmada_sum(*clusters: tuple[int, int, int]) -> dict[str, Any]:
+    """A PodDisruptionBudget's status as Karmada aggregates it: (expected, currentHealthy, desiredHealthy) per
+    cluster summed, no conditions (pkg/resourceinterpreter/default/native/aggregatestatus.go)."""
+    return {"metadata": {"name": "db"}, "status": {
+        "expectedPods": sum(c[0] for c in clusters), "currentHealthy": sum(c[1] for c in clusters),
+        "desiredHealthy": sum(c[2] for c in clusters),
+        "disruptionsAllowed": sum(max(0, c[1] - c[2]) for c in clusters), "disruptedPods": {}}}
+
+
+def test_argocd_health_of_a_budget_karmada_aggregates() -> None:
+    """Argo CD's built-in check waits for conditions, which Karmada's aggregated status never has."""
+    assert pdb_health(karmada_sum((2, 2, 1), (2, 2, 1), (1, 1, 0))) == {
+        "status": "Healthy", "message": "5 of 5 pods healthy, 3 disruptions allowed"}
+    assert pdb_health(karmada_sum((2, 0, 1), (1, 0, 0))) == {
+        "status": "Progressing", "message": "0 of 3 pods healthy, 0 disruptions allowed; waiting for 1 healthy"}
+    assert pdb_health({"metadata": {"name": "db"}})["status"] == "Progressing"
+    assert pdb_health(karmada_sum())["status"] == "Progressing"
+
+
+def test_argocd_health_of_a_budget_with_conditions_is_argocds() -> None:
+    """resource_customizations/policy/PodDisruptionBudget/health.lua of Argo CD, for budgets elsewhere."""
+    def status(condition: str, reason: str) -> dict[str, Any]:
+        return {"status": {"conditions": [{"type": "DisruptionAllowed", "status": condition, "reason": reason}]}}
+    assert pdb_health(status("True", "SufficientPods"))["status"] == "Healthy"
+    assert pdb_health(status("False", "InsufficientPods"))["status"] == "Healthy"
+    assert pdb_health(status("False", "SyncFailed")) == {"status": "Degraded",
+                                                         "message": "PodDisruptionBudget has SyncFailed"}

@@ -134,8 +134,10 @@ def test_an_affinity_weight_out_of_range_is_refused_at_its_line() -> None:
 
 
 @pytest.mark.parametrize(("resources", "field", "fix"), [
-    ({"requests": {"cpu": "-1"}}, "requests.cpu", "cpu must be 0 or more"),
-    ({"limits": {"memory": "-1Gi"}}, "limits.memory", "memory must be 0 or more"),
+    ({"requests": {"cpu": "-1"}}, "requests.cpu", "cpu can't be negative ('-1'); did you mean '1'?"),
+    ({"limits": {"memory": "-1Gi"}}, "limits.memory", "memory can't be negative ('-1Gi'); did you mean '1Gi'?"),
+    ({"limits": {"memory": "2000m"}}, "limits.memory", "'2000m' of memory is 2 bytes (the suffix m means "
+                                                       "thousandths); write '2000Mi' for mebibytes"),
     ({"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}, "requests.cpu", "lower the request or raise limits.cpu"),
     ({"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}, "requests.memory", "above its limit"),
     ({"requests": {"memory": "512m"}}, "requests.memory", "write '512Mi' for mebibytes"),
@@ -155,7 +157,8 @@ def test_container_resources_kubernetes_refuses_are_located(resources: dict[str,
 
 @pytest.mark.parametrize(("size", "fix"), [
     ("10gi", "write '10Gi'"), ("10GB", "write '10G'"), ("1 Gi", "write '1Gi'"), ("0", "a size above 0"),
-    ("-1Gi", "0 or more"), ("512m", "write '512Mi'"), ("", "invalid quantity ''"), (True, "not a quantity"),
+    ("-1Gi", "can't be negative ('-1Gi'); did you mean '1Gi'?"),
+    ("512m", "write '512Mi'"), ("", "invalid quantity ''"), (True, "not a quantity"),
 ])
 def test_storage_size_must_be_a_positive_quantity(size: Any, fix: str) -> None:
     with sandbox() as box:
@@ -291,18 +294,25 @@ def test_tolerations_kubernetes_refuses_are_located(toleration: dict[str, Any], 
         assert message in result.stderr
 
 
-def test_resources_a_crd_built_pack_renders_are_checked_at_the_template() -> None:
-    """The Redis pack's CRD says only int-or-string: the rendered StatefulSet is checked instead."""
+def test_resources_a_crd_built_pack_passes_on_are_refused_where_the_input_writes_them() -> None:
+    """The Redis pack's CRD says only int-or-string: the amounts its memberRequests and templates take from the
+    spec are checked as Kubernetes checks them, and reported at the spec's line, not the template's."""
     redis = yaml.safe_load((ROOT / "examples" / "specs" / "redis-cache.yaml").read_text())
     redis["spec"]["resources"] = {"requests": {"memory": "512m", "cpu": "2"}, "limits": {"cpu": "1"}}
+    with sandbox() as box:
+        spec = box.write("redis.yaml", redis)
+        before = picture(box.root)
+        result = box.render(spec)
+        box.assert_refused(result, before, spec, "spec.resources.requests.memory: ")
+        assert "write '512Mi' for mebibytes" in result.stderr
+        assert "spec.resources.requests.cpu: the cpu request '2' is above its limit '1'" in result.stderr
+    redis["spec"]["resources"] = {"requests": {"memory": "512Mi"}}
     redis["spec"]["storage"] = {"size": "10gi"}
     with sandbox() as box:
         spec = box.write("redis.yaml", redis)
         before = picture(box.root)
         result = box.render(spec)
-        template = ROOT / "rules" / "redis" / "templates" / "statefulset.yaml"
-        box.assert_refused(result, before, template, "spec.template.spec.containers[0].resources.requests.")
-        assert "write '512Mi' for mebibytes" in result.stderr
-        assert "the cpu request is above its limit" in result.stderr
-        assert "spec.volumeClaimTemplates[0].spec.resources.requests.storage: " in result.stderr
+        box.assert_refused(result, before, spec, "spec.storage.size: ")
         assert "write '10Gi'" in result.stderr
+        assert "it becomes spec.volumeClaimTemplates[0].spec.resources.requests.storage of StatefulSet" in \
+            result.stderr

@@ -156,7 +156,8 @@ def to_python(value: Any) -> Any:
     cel-expr-python 0.1.3 drops a reference to ``None`` each time it converts a CEL ``null`` to Python
     (``plain_value()``, or ``value()`` on a null): on Python 3.11, where ``None`` is not immortal, a few
     thousand nulls abort the interpreter (``none_dealloc``). So nulls are recognised by type and never
-    handed to the library to convert; containers are walked here. Messages become dicts.
+    handed to the library to convert; containers are walked here. Messages become dicts (see
+    :func:`message_value`).
     """
     if isinstance(value, cel.Value):
         kind = value.type()
@@ -169,11 +170,60 @@ def to_python(value: Any) -> Any:
             return {to_python(k): to_python(v) for k, v in inner.items()}
         return to_python(inner)
     if isinstance(value, Message):
-        return json_format.MessageToDict(value, preserving_proto_field_name=True)
+        return message_value(value)
     if isinstance(value, dict):
         return {to_python(k): to_python(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_python(v) for v in value]
+    return value
+
+
+def message_value(message: Message) -> Any:
+    """A message as the JSON value it came from, fields by their proto (= JSON) names, only fields that are set.
+
+    Unlike ``json_format.MessageToDict``, 64-bit integers stay numbers (proto3's JSON mapping writes them as
+    strings, and ``weight: '50'`` or ``tolerationSeconds: '30'`` would be refused by the API server). A
+    ``google.protobuf.Value`` (a free-form field) holds JSON numbers as doubles; a whole one is given back as
+    an int, as it was written."""
+    if message.DESCRIPTOR.file.package == "google.protobuf":
+        return whole_numbers(json_format.MessageToDict(message, preserving_proto_field_name=True))
+    out: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        entry_type = field.message_type
+        if entry_type is not None and entry_type.GetOptions().map_entry:
+            inner = entry_type.fields_by_name["value"]
+            out[field.name] = {k: _field_value(inner, v) for k, v in value.items()}
+        elif _repeated(field):
+            out[field.name] = [_field_value(field, v) for v in value]
+        else:
+            out[field.name] = _field_value(field, value)
+    return out
+
+
+def _repeated(field: Any) -> bool:
+    """Whether a field is repeated (``is_repeated`` in protobuf 6, where upb dropped ``label``)."""
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    return bool(field.label == field.LABEL_REPEATED)  # pragma: no cover - protobuf 5
+
+
+def _field_value(field: Any, value: Any) -> Any:
+    if field.message_type is not None:
+        return message_value(value)
+    if field.enum_type is not None:
+        return field.enum_type.values_by_number[value].name
+    return value
+
+
+def whole_numbers(value: Any) -> Any:
+    """``value`` with every whole float an int: JSON has one number type, and a value that went through a
+    double (a ``google.protobuf.Value``, a ``dyn`` variable) must still decode into an integer field."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
     return value
 
 

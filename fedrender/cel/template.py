@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fedrender.cel.engine import CompileError, Environment, Expr, Program, diagnostic_at
+from fedrender.cel.engine import CompileError, Environment, Expr, Program, diagnostic_at, whole_numbers
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.source import PathKey, SourceDoc
 
@@ -48,8 +48,9 @@ class Template:
         return self._doc.location(path)
 
     def render(self, data: Mapping[str, Any], subject: str = "") -> Any:
+        """The rendered document; whole floats become ints (see :func:`whole_numbers`)."""
         out = self._render(self._tree, data, subject)
-        return None if out is _DROP else out
+        return None if out is _DROP else whole_numbers(out)
 
     def _compile(self, node: Any, path: PathKey) -> Any:
         if isinstance(node, dict):

@@ -3,6 +3,7 @@ then write the tree, explain the placement, or show what one member cluster rece
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -150,5 +151,7 @@ def _explain_text(inst: InstanceResult) -> str:
               f"votes={m.votes} priority={m.priority}{'  (arbiter)' if m.arbiterOnly else ''}" for m in inst.members]
     lines += [f"  move: member {m.id} {m.source} -> {m.target}: {m.reason}" for m in inst.moves]
     lines += [f"  votes: member {c.id} {c.before} -> {c.after}: {c.reason}" for c in inst.vote_changes]
+    if inst.settings:
+        lines.append("  settings: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(inst.settings.items())))
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

@@ -1,7 +1,8 @@
 """Container resources as people write them in inputs, checked as the API server checks a container's
 ``resources`` (kubernetes pkg/apis/core/validation: ``ValidateResourceRequirements``,
-``ValidateContainerResourceName``, ``ValidateResourceQuantityValue``) and a little stricter: a fraction of a byte
-(``memory: 512m``, half a byte) is an error here, where Kubernetes only warns.
+``ValidateContainerResourceName``, ``ValidateResourceQuantityValue``) and a little stricter: an amount of bytes
+with a suffix below one (``memory: 512m`` is half a byte, ``2000m`` two bytes) is an error here, where Kubernetes
+only warns about a fraction of a byte: it is almost always ``512Mi`` mistyped.
 
 Quantities follow :mod:`fedrender.models.quantity`; in input they are an integer or a string (the CRDs declare
 ``x-kubernetes-int-or-string``), never a float or a boolean.
@@ -9,6 +10,7 @@ Quantities follow :mod:`fedrender.models.quantity`; in input they are an integer
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -24,10 +26,12 @@ from fedrender.models.quantity import QuantityError, parse_quantity
 STANDARD: Final = frozenset({"cpu", "memory", "ephemeral-storage"})
 _BYTES: Final = re.compile(r"memory|ephemeral-storage|storage|hugepages-.+")
 _SUFFIXES: Final = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "m")
+_FRACTIONS: Final = {"m": "thousandths", "u": "millionths", "n": "billionths"}
 
 
-def suggest(text: str) -> str | None:
-    """A spelling of ``text`` that parses, when the mistake is a common one (``10gi``, ``10GB``, ``1 Gi``)."""
+def suggest(text: str, resource: str = "") -> str | None:
+    """A spelling of ``text`` that parses (and that ``resource`` takes, when given), when the mistake is a common
+    one (``10gi``, ``10GB``, ``1 Gi``)."""
     squeezed = text.replace(" ", "")
     match = re.fullmatch(r"([+-]?[0-9.]+)([A-Za-z]*)", squeezed)
     if match is None:
@@ -43,13 +47,13 @@ def suggest(text: str) -> str | None:
             parse_quantity(candidate)
         except QuantityError:
             continue
-        if candidate != text:
+        if candidate != text and not (resource and byte_problems(resource, candidate)):
             return candidate
     return None
 
 
-def _parse(value: Any) -> Fraction:
-    """The value of an input quantity, or a PydanticCustomError that says how to write it."""
+def _parse(value: Any, resource: str = "") -> Fraction:
+    """The value of an input quantity, or a PydanticCustomError that says how to write it (for ``resource``)."""
     if isinstance(value, (bool, float)):
         hint = f" in quotes: '{value}'" if isinstance(value, float) else ""
         raise invalid(f"{value!r} is not a quantity: write an integer or a string{hint} (e.g. '500m', '1Gi', 2)")
@@ -58,15 +62,15 @@ def _parse(value: Any) -> Fraction:
     try:
         return parse_quantity(value)
     except QuantityError as exc:
-        fix = suggest(value) if isinstance(value, str) else None
+        fix = suggest(value, resource) if isinstance(value, str) else None
         if fix:
             raise invalid(f"{value!r} is not a valid quantity; write {fix!r} (suffixes are case-sensitive: "
                           "Ki Mi Gi Ti for powers of 1024, k M G T for powers of 1000)") from None
         raise invalid(str(exc)) from None
 
 
-def _text(value: Any) -> str:
-    _parse(value)
+def _text(value: Any, resource: str = "") -> str:
+    _parse(value, resource)
     return value if isinstance(value, str) else str(value)
 
 
@@ -74,25 +78,45 @@ QuantityInput = Annotated[str, BeforeValidator(_text)]
 """A quantity written in an input: an integer or a string that parses, kept in its source spelling."""
 
 
+def _meant(name: str, text: str) -> str:
+    """The amount of ``name`` that ``text`` (which parses) most likely meant, spelt as Kubernetes takes it: without
+    a sign, bytes counted in m, u or n read as mebibytes (``512m`` -> ``512Mi``), rounded up to whole bytes."""
+    meant = text.strip().lstrip("+-")
+    number, suffix = re.fullmatch(r"([0-9.]*)(.*)", meant).groups()  # type: ignore[union-attr]
+    if _BYTES.fullmatch(name) and suffix in _FRACTIONS:
+        meant = number + "Mi"
+    value = parse_quantity(meant)
+    if _BYTES.fullmatch(name) and value.denominator != 1:
+        meant = str(math.ceil(value))
+    return meant
+
+
 def byte_problems(name: str, text: str) -> list[str]:
-    """What is wrong with ``text`` as an amount of resource ``name`` (memory and storage are whole bytes)."""
+    """What is wrong with ``text`` (which parses) as an amount of resource ``name``: a negative amount, for
+    memory and storage anything but whole bytes, or bytes counted in m, u or n (``512m`` is half a byte), and a
+    volume (``storage``) of 0. Each problem spells the amount most likely meant (:func:`_meant`)."""
     value = parse_quantity(text)
     if value < 0:
-        return [f"{name} must be 0 or more, not {text!r}"]
-    if _BYTES.fullmatch(name) and value.denominator != 1:
-        if text.endswith("m"):
-            return [f"{text!r} of {name} is {float(value):g} bytes (the suffix m means thousandths); "
-                    f"write {text[:-1] + 'Mi'!r} for mebibytes"]
-        return [f"{text!r} of {name} is not a whole number of bytes; write e.g. {str(value.__ceil__())!r}"]
+        return [f"{name} can't be negative ({text!r}); did you mean {_meant(name, text)!r}?"]
+    if name == "storage" and value == 0:  # a volume's size (a container has no resource named storage)
+        return ["a volume needs a size above 0 (e.g. '10Gi')"]
+    if not _BYTES.fullmatch(name):
+        return []
+    suffix = re.sub(r"^\s*[+-]?[0-9.]*", "", text).strip()
+    meant = _meant(name, text)
+    if suffix in _FRACTIONS:
+        unit = "for mebibytes" if meant.endswith("Mi") else "(mebibytes, rounded up to whole bytes)"
+        return [f"{text!r} of {name} is {float(value):g} bytes (the suffix {suffix} means {_FRACTIONS[suffix]}); "
+                f"write {meant!r} {unit}"]
+    if value.denominator != 1:
+        return [f"{text!r} of {name} is not a whole number of bytes; write e.g. {meant!r}"]
     return []
 
 
 def storage_size(value: Any) -> str:
     """A volume size: a positive whole number of bytes (``10Gi``)."""
-    text = _text(value)
+    text = _text(value, "storage")
     problems = byte_problems("storage", text)
-    if not problems and parse_quantity(text) == 0:
-        problems = ["a volume needs a size above 0 (e.g. '10Gi')"]
     if problems:
         raise invalid(problems[0])
     return text
@@ -119,26 +143,58 @@ class ResourceRequirements(Strict):
     limits: dict[str, QuantityInput] = Field(default_factory=dict)
     requests: dict[str, QuantityInput] = Field(default_factory=dict)
 
-    @field_validator("limits", "requests")
+    @field_validator("limits", "requests", mode="before")
     @classmethod
-    def _amounts(cls, value: dict[str, str]) -> dict[str, str]:
-        fail_at("resources", [((name,), p, text) for name, text in sorted(value.items())
-                              for p in resource_name(name) + byte_problems(name, text)])
+    def _amounts(cls, value: Any) -> Any:
+        """Each amount checked knowing its resource, so that a fix offered for memory is one memory takes."""
+        if isinstance(value, Mapping):
+            fail_at("resources", [((name,), p, item) for name, item in sorted(value.items(), key=lambda i: str(i[0]))
+                                  for p in _amount_problems(str(name), item)])
         return value
 
     @model_validator(mode="after")
     def _requests_within_limits(self) -> ResourceRequirements:
-        fail_at("resources", [
-            (("requests", name), f"the {name} request {self.requests[name]!r} is above its limit "
-             f"{self.limits[name]!r}; lower the request or raise limits.{name}", self.requests[name])
-            for name in sorted(set(self.requests) & set(self.limits))
-            if parse_quantity(self.requests[name]) > parse_quantity(self.limits[name])])
+        fail_at("resources", [(("requests", name), problem, self.requests[name])
+                              for name, problem in above_limits(self.requests, self.limits)])
         return self
+
+
+def above_limits(requests: Mapping[str, str], limits: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(resource, problem) for each valid request above its valid limit, as the API server refuses it."""
+    out = []
+    for name in sorted(set(requests) & set(limits)):
+        try:
+            request, limit = parse_quantity(requests[name]), parse_quantity(limits[name])
+        except QuantityError:
+            continue  # reported as a bad quantity
+        if request > limit:
+            out.append((name, f"the {name} request {requests[name]!r} is above its limit {limits[name]!r}; lower "
+                              f"the request or raise limits.{name}"))
+    return out
+
+
+def container_problems(resources: Any) -> list[tuple[tuple[str, str], str]]:
+    """((limits|requests, resource), problem) for a container's ``resources`` as a rule or template gives them
+    (any value: amounts may be strings, ints or anything else), checked as :class:`ResourceRequirements`."""
+    if not isinstance(resources, Mapping):
+        return []
+    out: list[tuple[tuple[str, str], str]] = []
+    valid: dict[str, dict[str, str]] = {}
+    for field in ("limits", "requests"):
+        values = resources.get(field)
+        for name, value in sorted(values.items()) if isinstance(values, Mapping) else []:
+            problems = _amount_problems(str(name), value)
+            out += [((field, str(name)), p) for p in problems]
+            if not problems:
+                valid.setdefault(field, {})[str(name)] = _text(value)
+    out += [(("requests", name), problem)
+            for name, problem in above_limits(valid.get("requests", {}), valid.get("limits", {}))]
+    return out
 
 
 def _amount_problems(name: str, value: Any) -> list[str]:
     try:
-        text = _text(value)
+        text = _text(value, name)
     except PydanticCustomError as exc:
         return [exc.message()]
     return resource_name(name) + byte_problems(name, text)
@@ -157,7 +213,8 @@ def _pod_spec(obj: Mapping[str, Any]) -> tuple[tuple[str, ...], Mapping[str, Any
 
 def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     """(field path, problem) for the container resources and volume claim sizes of a rendered object (a pod or
-    anything with a pod template) that Kubernetes would refuse, for packs whose input schema can't say so."""
+    anything with a pod template) that Kubernetes would refuse, for packs whose input schema can't say so, and
+    volume claim templates without the apiVersion and kind the API server gives them."""
     out: list[tuple[tuple[str | int, ...], str]] = []
     base, pod = _pod_spec(obj)
     for group in ("initContainers", "containers"):
@@ -166,23 +223,11 @@ def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
             if isinstance(container, Mapping) and "image" in container:
                 out += [((*base, group, index, "image"), p) for p in names.image_reference(container["image"])]
             resources = container.get("resources") if isinstance(container, Mapping) else None
-            if not isinstance(resources, Mapping):
-                continue
             where = (*base, group, index, "resources")
-            amounts: dict[str, dict[str, Fraction]] = {}
-            for field in ("limits", "requests"):
-                values = resources.get(field)
-                for name, value in sorted(values.items()) if isinstance(values, Mapping) else []:
-                    problems = _amount_problems(str(name), value)
-                    out += [((*where, field, name), p) for p in problems]
-                    if not problems:
-                        amounts.setdefault(field, {})[name] = parse_quantity(value)
-            limits = amounts.get("limits", {})
-            out += [((*where, "requests", name), f"the {name} request is above its limit; lower it or raise the limit")
-                    for name, request in sorted(amounts.get("requests", {}).items())
-                    if name in limits and request > limits[name]]
+            out += [((*where, *at), problem) for at, problem in container_problems(resources)]
     claims = _mapping(obj.get("spec")).get("volumeClaimTemplates")
     for index, claim in enumerate(claims if isinstance(claims, list) else []):
+        out += [(("spec", "volumeClaimTemplates", index, key), problem) for key, problem in _claim_type(claim)]
         claim_spec = claim.get("spec") if isinstance(claim, Mapping) else None
         if not isinstance(claim_spec, Mapping):
             continue
@@ -199,3 +244,16 @@ def object_problems(obj: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
                         else ["storageClassName must be a string"])
             out += [((*where, "storageClassName"), p) for p in problems]
     return out
+
+
+CLAIM_TYPE: Final = {"apiVersion": "v1", "kind": "PersistentVolumeClaim"}
+
+
+def _claim_type(claim: Any) -> list[tuple[str, str]]:
+    """A volume claim template without ``apiVersion: v1`` and ``kind: PersistentVolumeClaim``: the API server
+    returns both, so Argo CD's server-side diff shows the StatefulSet OutOfSync forever (argoproj/argo-cd#11143)."""
+    if not isinstance(claim, Mapping):
+        return []
+    return [(key, f"{key} must be {value!r}: the API server returns it in every volume claim template, and without "
+                  f"it Argo CD shows the StatefulSet OutOfSync forever; write {key}: {value}")
+            for key, value in CLAIM_TYPE.items() if claim.get(key) != value]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from fedrender.models.base import Strict
 
@@ -40,6 +40,54 @@ class Variable(Strict):
     name: str = Field(pattern=r"^[a-z][A-Za-z0-9]*$")
     type: str
     expression: CEL
+
+
+class Setting(Strict):
+    """A knob users turn per environment: an overlay sets it as ``values.<pack name>.<name>`` and every rule and
+    template reads it as ``settings.<name>`` (``default`` when no overlay sets it). fedrender checks each value
+    against ``type``, ``minimum``/``maximum`` (integers) and ``enum`` (strings) at its overlay file:line:col;
+    a key under ``values.<pack name>`` that is no setting is refused, so a misspelt one can't go unnoticed."""
+
+    name: str = Field(pattern=r"^[a-z][A-Za-z0-9]*$")
+    type: Literal["integer", "boolean", "string"]
+    default: StrictInt | StrictBool | StrictStr
+    minimum: StrictInt | None = None
+    maximum: StrictInt | None = None
+    enum: list[str] = Field(default_factory=list, description="the allowed values of a string setting")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Setting:
+        if (self.minimum is not None or self.maximum is not None) and self.type != "integer":
+            raise ValueError("minimum and maximum bound integer settings only")
+        if self.enum and self.type != "string":
+            raise ValueError("enum lists the values of a string setting only")
+        problem = setting_problem(self, self.default)
+        if problem:
+            raise ValueError(f"default: {problem}")
+        return self
+
+
+_SETTING_TYPES = {"integer": (int, "an integer"), "boolean": (bool, "true or false"), "string": (str, "a string")}
+
+
+def setting_problem(setting: Setting, value: object) -> str:
+    """Why ``value`` can't be ``setting`` (empty when it can): the wrong type (no coercion: ``"600"`` is not
+    an integer, as the API server would say), out of bounds, or not one of ``enum``."""
+    kind, what = _SETTING_TYPES[setting.type]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        got = "null" if value is None else f"{type(value).__name__} {value!r}"
+        hint = f"; write {value} without quotes" if isinstance(value, str) and value.lstrip("-").isdigit() and \
+            kind is int else ""
+        return f"expected {what}, got {got}{hint}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if setting.minimum is not None and value < setting.minimum:
+            return f"{value} is below the minimum {setting.minimum}"
+        if setting.maximum is not None and value > setting.maximum:
+            return f"{value} is above the maximum {setting.maximum}"
+    if setting.enum and value not in setting.enum:
+        return f"{value!r} is not one of {', '.join(setting.enum)}"
+    return ""
 
 
 class Validation(Strict):
@@ -208,6 +256,8 @@ class Reference(Strict):
 
 class PackSpec(Strict):
     input: InputKind
+    settings: list[Setting] = Field(default_factory=list, description="what overlays may set as "
+                                    "values.<pack name>.<setting>; rules read settings.<name>")
     memberPorts: list[str] = Field(
         default_factory=lambda: ["member"], min_length=1,
         description="names of the ports every member exposes through its NodePort Service; the first is the "

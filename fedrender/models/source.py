@@ -81,12 +81,42 @@ class SourceDoc:
     def value_position(self, path: PathKey) -> Scalar | None:
         return self.positions.get((*self.prefix, *path))
 
+    def paths_holding(self, value: str | int) -> list[PathKey]:
+        """The paths (below this document) whose scalar is ``value``, of the same type (booleans and nulls never
+        match), in document order: where a value that a rule or template passed on unchanged came from."""
+        out: list[PathKey] = []
+
+        def walk(node: Any, path: PathKey) -> None:
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    walk(item, (*path, key))
+            elif isinstance(node, list):
+                for index, item in enumerate(node):
+                    walk(item, (*path, index))
+            elif type(node) is type(value) and node == value:
+                out.append(path)
+
+        walk(self.data, ())
+        return out
+
     def sub(self, prefix: PathKey) -> SourceDoc:
         """The document rooted at ``prefix`` (which must exist), sharing this one's positions: O(len(prefix))."""
         node = self.data
         for part in prefix:
             node = node[part]
         return SourceDoc(self.file, self.index, node, self.positions, self.key_positions, (*self.prefix, *prefix))
+
+
+def origin(doc: SourceDoc, value: str | int, key: str | int) -> PathKey | None:
+    """The path of ``doc``'s ``spec`` that a rendered or computed ``value`` (found under field ``key``) was copied
+    from: the one path holding a string equal to it, or the one of several whose last key is ``key``. Integers are
+    common (replicas, ports), so one is only traced to a field named ``key``. None when no single path qualifies."""
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get("spec"), dict) or isinstance(value, bool):
+        return None
+    paths = [("spec", *p) for p in doc.sub(("spec",)).paths_holding(value)]
+    if len(paths) > 1 or isinstance(value, int):
+        paths = [p for p in paths if p[-1] == key]
+    return paths[0] if len(paths) == 1 else None
 
 
 def format_path(path: PathKey) -> str:

@@ -19,7 +19,7 @@ from fedrender.models import names as k8s
 from fedrender.models import resources
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
 from fedrender.models.overlay import Overlay
-from fedrender.models.source import PathKey, SourceDoc, format_path
+from fedrender.models.source import PathKey, SourceDoc, format_path, origin
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import MemberView, OrdinalView
 from fedrender.pipeline import fidelity
@@ -118,9 +118,11 @@ def _platform(planned: list[Planned], overlay: Overlay, files: dict[str, bytes],
         if not pack.platform:
             continue
         overlay_message = planned[0].snapshot.overlay_message(pack)
+        settings = planned[0].snapshot.settings_message(pack)
         try:
-            diagnostics.extend(evaluate.platform_checks(pack, sorted(clusters), overlay_message, __version__))
-            rendered = evaluate.platform(pack, sorted(clusters), overlay_message, __version__)
+            diagnostics.extend(evaluate.platform_checks(pack, sorted(clusters), overlay_message, settings,
+                                                        __version__))
+            rendered = evaluate.platform(pack, sorted(clusters), overlay_message, settings, __version__)
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc))
             continue
@@ -249,17 +251,40 @@ def _add_files(files: dict[str, bytes], base: tuple[str, ...], objects: list[dic
         files[path] = dump(obj)
 
 
-def _refused(obj: dict[str, Any], origin: Origin | None, diagnostics: Diagnostics) -> bool:
-    """Report every field of ``obj`` the API server would refuse (names, labels, container resources)."""
-    problems = k8s.object_problems(obj) + resources.object_problems(obj)
+def _refused(obj: dict[str, Any], source: Origin | None, diagnostics: Diagnostics) -> bool:
+    """Report every field of ``obj`` the API server would refuse (names, labels, container resources). A refused
+    amount that the input holds verbatim (a CRD-defined kind's spec passed through a template) is reported where
+    the input writes it; anything else at the template line that renders it."""
+    named = k8s.object_problems(obj)
+    amounts = resources.object_problems(obj)
     meta: dict[str, Any] = obj["metadata"] if isinstance(obj.get("metadata"), dict) else {}
     what = f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}".replace(" /", " ")
-    for path, problem in problems:
-        location, field = origin.locate(path) if origin else (None, "")
-        source = origin.spec.location() if origin and origin.spec and origin.template else None
-        diagnostics.add(Diagnostic(f"{what} rendered for {origin.subject if origin else 'the output'}: {problem}"
-                                   + (f" (input at {source})" if source else ""), location, field))
-    return bool(problems)
+    for index, (path, problem) in enumerate(named + amounts):
+        location, field = source.locate(path) if source else (None, "")
+        spec = source.spec if source else None
+        traced = _input_path(spec, obj, path) if spec is not None and index >= len(named) else None
+        if spec is not None and traced is not None:
+            diagnostics.add(Diagnostic(f"{problem} (it becomes {format_path(path)} of {what}, rendered by "
+                                       f"{location})", spec.location(traced), format_path(traced)))
+            continue
+        input_at = spec.location() if spec is not None and source is not None and source.template else None
+        diagnostics.add(Diagnostic(f"{what} rendered for {source.subject if source else 'the output'}: {problem}"
+                                   + (f" (input at {input_at})" if input_at else ""), location, field))
+    return bool(named or amounts)
+
+
+def _input_path(spec: SourceDoc, obj: Any, path: PathKey) -> PathKey | None:
+    """The path of the input's spec that the scalar at ``path`` of ``obj`` was copied from (see
+    :func:`fedrender.models.source.origin`), or None."""
+    value = obj
+    for part in path:  # a problem may name a field the object lacks (a claim template without its kind)
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not path:
+        return None
+    return origin(spec, value, path[-1])
 
 
 def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tuple[str, str, int]],

@@ -32,6 +32,7 @@ from fedrender.pipeline.load import (
 )
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, Snapshot, plan, prepare
 from fedrender.rules import evaluate
+from fedrender.rules import settings as pack_settings
 
 __all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "parse_state", "read_state", "render"]
 
@@ -107,6 +108,10 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
     diagnostics.extend(_unknown_overlay_clusters(overlay, clusters))
+    wrong_settings = [p for pack in packs for p in pack_settings.problems(pack.name, pack.settings, overlay)]
+    diagnostics.extend(wrong_settings)
+    if wrong_settings:  # values.<pack> are the pack's settings: no rule may read a wrong one
+        diagnostics.raise_if_errors()
     prepared: list[Prepared] = []
     seen: dict[tuple[str, str], SpecInput] = {}
     for spec in specs:

@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from fedrender.models import names
+from fedrender.models import names, resources
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
 from fedrender.models.overlay import Overlay
+from fedrender.models.source import SourceDoc, format_path, origin
 from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline.load import SpecInput
 from fedrender.rules import evaluate
+from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import Pack
 from fedrender.scheduler.capacity import (
     ClusterResources,
@@ -49,6 +51,7 @@ class Snapshot:
     overlay: Overlay
     resources: dict[str, ClusterResources] = field(default_factory=dict)
     _overlays: dict[str, Any] = field(default_factory=dict)
+    _settings: dict[str, Any] = field(default_factory=dict)
     _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
     _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
 
@@ -74,6 +77,11 @@ class Snapshot:
         if pack.name not in self._overlays:
             self._overlays[pack.name] = evaluate.overlay_message(pack, self.overlay)
         return self._overlays[pack.name]
+
+    def settings_message(self, pack: Pack) -> Any:
+        if pack.name not in self._settings:
+            self._settings[pack.name] = evaluate.settings_message(pack, self.overlay)
+        return self._settings[pack.name]
 
     def message(self, pack: Pack, view: ClusterView) -> Any:
         """The CEL value of ``view`` (cached: views are immutable and shared across instances)."""
@@ -149,6 +157,8 @@ class InstanceResult:
     voting: Voting = field(default_factory=lambda: Voting(frozenset(), 0))
     vote_changes: list[VoteChange] = field(default_factory=list)
     """Members of the previous render whose rendered votes change, with why (set when roles are evaluated)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The pack's settings in effect (an overlay's ``values.<pack>`` over the defaults)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -165,6 +175,7 @@ class InstanceResult:
             "capacity": {name: {"fits": row.fits, "estimate": row.estimate, "detail": row.capacity}
                          for name, row in sorted(self.rows.items()) if row.estimate},
             "warnings": list(self.warnings),
+            "settings": dict(sorted(self.settings.items())),
         }
 
 
@@ -195,8 +206,10 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
     """Validate one instance and count its members; problems go to ``diagnostics`` (None when it is invalid)."""
     pack = spec.pack
     data = spec.model.model_dump(mode="json", exclude_none=True, by_alias=True)
-    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack))
+    inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack),
+                             snapshot.settings_message(pack))
     problems = evaluate.validate(pack, inst)
+    problems += _request_problems(pack, inst, spec.doc)
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
@@ -206,6 +219,25 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
 def pack_requests(pack: Pack, inst: evaluate.Instance) -> dict[str, Fraction]:
     """A member's request per resource, from the pack's ``memberRequests`` and ``memberInitRequests``."""
     return member_requests(evaluate.member_requests(pack, inst), evaluate.member_requests(pack, inst, init=True))
+
+
+def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc) -> list[Diagnostic]:
+    """The amounts of the pack's ``memberRequests`` that Kubernetes would refuse, before any is used to count what
+    fits: where the input writes them (a CRD-defined kind's spec passes them on unchecked), else at the rule."""
+    out = []
+    for index, container in enumerate(evaluate.member_requests(pack, inst)):
+        for (kind, name), problem in resources.container_problems(container):
+            text = container[kind][name]  # memberRequests gives strings; the input may have written an integer
+            traced = origin(doc, text, name)
+            if traced is None and text.lstrip("-").isdigit():
+                traced = origin(doc, int(text), name)
+            if traced is not None:
+                out.append(Diagnostic(problem, doc.location(traced), format_path(traced)))
+            else:
+                assert pack.member_requests is not None
+                out.append(Diagnostic(f"{problem} (in {kind}.{name} of container {index} of the memberRequests of "
+                                      f"pack {pack.name}, for {inst.subject})", pack.member_requests.expr.location()))
+    return out
 
 
 def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
@@ -261,7 +293,8 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
                             placement.moves, placement.init_cluster, arbiter, warnings=warnings,
-                            voting=_voting(placement, arbiter, views, previous))
+                            voting=_voting(placement, arbiter, views, previous),
+                            settings=pack_settings.values(pack.name, pack.settings, snapshot.overlay))
     return Planned(spec, inst, placement, views, result, snapshot, previous, spreads)
 
 

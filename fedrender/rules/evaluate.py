@@ -14,6 +14,7 @@ from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
+from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import Pack, Rule, TemplateSpec
 
 
@@ -27,6 +28,7 @@ class Instance:
     spec: Message
     metadata: Message
     overlay: Message
+    settings: Message
     variables: Message | None = None
 
     @property
@@ -34,8 +36,8 @@ class Instance:
         return f"{self.namespace}/{self.name}"
 
     def data(self, **extra: Any) -> dict[str, Any]:
-        return {"spec": self.spec, "metadata": self.metadata, "overlay": self.overlay, "variables": self.variables,
-                **extra}
+        return {"spec": self.spec, "metadata": self.metadata, "overlay": self.overlay, "settings": self.settings,
+                "variables": self.variables, **extra}
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,20 @@ def overlay_message(pack: Pack, overlay: Overlay) -> Message:
     return pack.types.message(_type(pack, "Overlay"), overlay.model_dump(mode="json"))
 
 
-def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: MetadataView, overlay: Message) -> Instance:
+def settings_message(pack: Pack, overlay: Overlay) -> Message:
+    """The CEL value of the pack's settings (``settings.<name>``): the overlay's ``values.<pack>``, checked
+    before (:func:`fedrender.rules.settings.problems`), over the declared defaults."""
+    return pack.types.message(pack.settings_type, pack_settings.values(pack.name, pack.settings, overlay))
+
+
+def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: MetadataView, overlay: Message,
+             settings: Message) -> Instance:
     """An instance's CEL values, its pack's variables evaluated once."""
     inst = Instance(doc, meta.namespace, meta.name, pack.types.message(pack.spec_type, dict(spec)),
-                    pack.types.message(_type(pack, "Metadata"), meta.model_dump()), overlay)
-    base = {"spec": inst.spec, "metadata": inst.metadata, "overlay": overlay}
+                    pack.types.message(_type(pack, "Metadata"), meta.model_dump()), overlay, settings)
+    base = {"spec": inst.spec, "metadata": inst.metadata, "overlay": overlay, "settings": settings}
     values = {name: program.eval(base, inst.subject) for name, program in pack.variables}
-    return Instance(inst.doc, inst.namespace, inst.name, inst.spec, inst.metadata, overlay,
+    return Instance(inst.doc, inst.namespace, inst.name, inst.spec, inst.metadata, overlay, settings,
                     pack.types.message(pack.variables_type, values))
 
 
@@ -240,10 +249,10 @@ def templates(pack: Pack, inst: Instance, data: Mapping[str, Any],
     return out
 
 
-def platform(pack: Pack, clusters: Sequence[str], overlay: Message,
+def platform(pack: Pack, clusters: Sequence[str], overlay: Message, settings: Message,
              version: str) -> list[tuple[str, Template, dict[str, Any]]]:
     """The pack's platform objects with their target (controlPlane or members) and the template of each."""
-    data = {"clusters": list(clusters), "overlay": overlay, "version": version}
+    data = {"clusters": list(clusters), "overlay": overlay, "settings": settings, "version": version}
     out = []
     for target, template in pack.platform:
         rendered = template.render(data, f"platform of pack {pack.name}")
@@ -253,9 +262,10 @@ def platform(pack: Pack, clusters: Sequence[str], overlay: Message,
     return out
 
 
-def platform_checks(pack: Pack, clusters: Sequence[str], overlay: Message, version: str) -> list[Diagnostic]:
+def platform_checks(pack: Pack, clusters: Sequence[str], overlay: Message, settings: Message,
+                    version: str) -> list[Diagnostic]:
     """Every failing platform check, an error (deny) or a warning (warn), located at the rule in pack.yaml."""
-    data = {"clusters": list(clusters), "overlay": overlay, "version": version}
+    data = {"clusters": list(clusters), "overlay": overlay, "settings": settings, "version": version}
     subject = f"the platform of pack {pack.name}"
     return [Diagnostic(f"{subject}: {_message(rule, data, subject)} [{pack.name}/{rule.name}]", rule.location,
                        severity="error" if rule.severity == "deny" else "warning")

@@ -3,7 +3,7 @@
 Stages and the variables their expressions see:
 
 ========== ==================================================================================
-instance   ``spec``, ``metadata``, ``overlay``                    (validations, references, spread)
+instance   ``spec``, ``metadata``, ``overlay``, ``settings``      (validations, references, spread)
 cluster    instance + ``cluster``                                  (filters, scores, weight)
 capacity   instance + ``memberCount``, ``groupCount``              (groupCaps, arbiter)
 member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
@@ -34,10 +34,11 @@ from fedrender.models.karmada import POD_SPEC
 from fedrender.models.kinds import INPUT_KINDS
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import parse_model
-from fedrender.models.rulepack import InputKind, OverrideRule, RulePack
+from fedrender.models.rulepack import InputKind, OverrideRule, RulePack, Setting
 from fedrender.models.rulepack import Template as TemplateModel
 from fedrender.models.source import PathKey, SourceDoc, format_path, load_file
 from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
+from fedrender.rules import settings as pack_settings
 
 PACK_FILE = "pack.yaml"
 
@@ -107,6 +108,8 @@ class Pack:
     spec_type: str
     variables_type: str = ""
     variables: list[tuple[str, Program]] = field(default_factory=list)
+    settings: list[Setting] = field(default_factory=list)
+    settings_type: str = ""
     member_ports: list[str] = field(default_factory=lambda: ["member"])
     validations: list[Rule] = field(default_factory=list)
     filters: list[Rule] = field(default_factory=list)
@@ -178,13 +181,13 @@ def variable_schema(signature: str) -> dict[str, Any]:
                      "list(T) or map(string, T))")
 
 
-def _environments(types: TypeRegistry, spec_type: str, variables: str) -> dict[str, Environment]:
+def _environments(types: TypeRegistry, spec_type: str, variables: str, settings: str) -> dict[str, Environment]:
     cluster = types.add("Cluster", ClusterView.model_json_schema())
     meta = types.add("Metadata", MetadataView.model_json_schema())
     member = types.add("Member", MemberView.model_json_schema())
     ordinal = types.add("Ordinal", OrdinalView.model_json_schema())
     overlay = types.add("Overlay", Overlay.model_json_schema())
-    base = {"spec": spec_type, "metadata": meta, "overlay": overlay}
+    base = {"spec": spec_type, "metadata": meta, "overlay": overlay, "settings": settings}
     instance = {**base, "variables": variables}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
               "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string",
@@ -200,7 +203,7 @@ def _environments(types: TypeRegistry, spec_type: str, variables: str) -> dict[s
         "template": placed,
         "ordinal": {**placed, "ordinal": ordinal},
         "override": {**placed, "cluster": cluster},
-        "platform": {"clusters": "list(string)", "overlay": overlay, "version": "string"},
+        "platform": {"clusters": "list(string)", "overlay": overlay, "settings": settings, "version": "string"},
     }
     return {name: Environment(types, variables) for name, variables in stages.items()}
 
@@ -356,12 +359,20 @@ def load_pack(directory: Path) -> Pack:
             declared[var.name] = variable_schema(var.type)
         except ValueError as exc:
             problems.append(Diagnostic(str(exc), doc.location(("spec", "variables", i, "type")), "type"))
+    seen: set[str] = set()
+    for i, setting in enumerate(spec.settings):
+        if setting.name in seen:
+            problems.append(Diagnostic(f"setting {setting.name!r} is declared twice",
+                                       doc.location(("spec", "settings", i, "name")), "name"))
+        seen.add(setting.name)
     if problems:
         raise InputError(problems)
     variables_type = types.add("Variables", {"type": "object", "properties": declared})
-    c = _Compiler(doc, _environments(types, spec_type, variables_type))
+    settings_type = types.add("Settings", pack_settings.schema(spec.settings))
+    c = _Compiler(doc, _environments(types, spec_type, variables_type, settings_type))
     pack = Pack(model.metadata.name, model.metadata.version, directory, "", input_model,
-                spec.input.apiVersion, spec.input.kind, types, spec_type, variables_type)
+                spec.input.apiVersion, spec.input.kind, types, spec_type, variables_type,
+                settings=list(spec.settings), settings_type=settings_type)
     pack.source = doc.location(("spec", "input", "kind"))
     pack.member_ports = list(spec.memberPorts)
     pack.variables = [(var.name, c.program("variables", ("spec", "variables", i, "expression"), var.expression,

@@ -1,0 +1,62 @@
+"""A pack's settings as overlays set them: ``values.<pack name>.<setting>``, checked against the pack's
+``settings`` declarations, and the values rules read as ``settings.<name>``.
+
+Overlay ``values`` are otherwise free-form; the key named after a pack belongs to that pack, so every key
+under it must be one of its settings and every value must have the declared type (no coercion, as the API
+server: ``"600"`` is not an integer) and lie within its bounds. Problems are reported at the overlay
+file:line:col that sets the value.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fedrender.models.diagnostics import Diagnostic
+from fedrender.models.overlay import Overlay
+from fedrender.models.rulepack import Setting, setting_problem
+
+
+def schema(settings: Sequence[Setting]) -> dict[str, Any]:
+    """The JSON Schema of ``settings`` as one object (its CEL type: ``settings.<name>`` is typed)."""
+    return {"type": "object", "properties": {s.name: {"type": s.type} for s in settings}}
+
+
+def problems(pack: str, settings: Sequence[Setting], overlay: Overlay) -> list[Diagnostic]:
+    """Every problem with ``values.<pack>`` in ``overlay``, at the overlay line that sets it."""
+    given = overlay.values.get(pack)
+    if given is None:
+        return []
+    where = f"values.{pack}"
+    if not isinstance(given, Mapping):
+        return [Diagnostic(f"{where} holds the settings of pack {pack}, a mapping of setting names to values "
+                           f"({_names(settings)}), not a {type(given).__name__}", overlay.source("values", pack),
+                           where)]
+    declared = {s.name: s for s in settings}
+    out = []
+    for key, value in sorted(given.items()):
+        location = overlay.source("values", pack, key)
+        setting = declared.get(key)
+        if setting is None:
+            close = difflib.get_close_matches(key, list(declared), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            out.append(Diagnostic(f"pack {pack} has no setting {key!r}{hint} (its settings: {_names(settings)})",
+                                  location, f"{where}.{key}"))
+            continue
+        problem = setting_problem(setting, value)
+        if problem:
+            out.append(Diagnostic(f"{problem} ({setting.description or 'see the settings of pack ' + pack})",
+                                  location, f"{where}.{key}"))
+    return out
+
+
+def values(pack: str, settings: Sequence[Setting], overlay: Overlay) -> dict[str, Any]:
+    """Each setting's value: the overlay's (already checked by :func:`problems`) or its default."""
+    given = overlay.values.get(pack)
+    chosen = given if isinstance(given, Mapping) else {}
+    return {s.name: chosen.get(s.name, s.default) for s in settings}
+
+
+def _names(settings: Sequence[Setting]) -> str:
+    return ", ".join(s.name for s in settings) or "none"
