@@ -22,18 +22,53 @@ from tests.conftest import CLUSTERS, ROOT, SPECS, run
 FEDRENDER = Path(sys.executable).parent / "fedrender"
 
 
-def test_a_closed_pipe_ends_the_command_quietly_with_0() -> None:
-    """`fedrender ... | head -1`: the reader is gone (here before the first write, so it can't race)."""
+def _with_closed_pipes(argv: list[str], cwd: Path, streams: tuple[str, ...]) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed command with the named streams ("stdout", "stderr") on a pipe whose reader is gone
+    (closed before the first write, so it can't race); the others are captured."""
     read_end, write_end = os.pipe()
     os.close(read_end)
+    pipes: dict[str, Any] = {name: write_end if name in streams else subprocess.PIPE for name in ("stdout", "stderr")}
     try:
-        result = subprocess.run([str(FEDRENDER), "render", "--specs", str(SPECS), "--clusters", str(CLUSTERS),
-                                 "--out", "-"], stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, check=False)
+        return subprocess.run([str(FEDRENDER), *argv], cwd=cwd, check=False, **pipes)
     finally:
         os.close(write_end)
+
+
+def test_a_closed_pipe_ends_the_command_quietly_with_0() -> None:
+    """`fedrender ... | head -1`."""
+    result = _with_closed_pipes(["render", "--specs", str(SPECS), "--clusters", str(CLUSTERS), "--out", "-"], ROOT,
+                                ("stdout",))
     assert result.returncode == 0, result.stderr
     errors = [line for line in result.stderr.decode().splitlines() if ": warning: " not in line]
     assert errors == []
+
+
+@pytest.mark.parametrize("streams", [("stdout",), ("stderr",), ("stdout", "stderr")])
+def test_a_closed_pipe_neither_hides_a_failure_nor_stops_the_work(tmp_path: Path, streams: tuple[str, ...]) -> None:
+    """`fedrender ... 2>&1 | head -1` under `set -o pipefail`: the exit code and the writes are the command's own,
+    whichever stream the reader closed."""
+    inputs = ["--specs", str(SPECS), "--clusters", str(CLUSTERS)]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\napiVersion: v1\n")
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    assert run(["publish", *inputs, "--repo", str(repo), "--branch", "main"]).exit_code == 0
+    expected = [
+        (["render", *inputs, "--out", str(tmp_path / "fresh")], 0),
+        (["render", "--specs", str(bad), "--clusters", str(CLUSTERS), "--out", str(tmp_path / "never")], 1),
+        (["diff", *inputs, "--overlay", str(ROOT / "overlays" / "dev"), "--repo", str(repo), "--branch", "main",
+          "--exit-code"], 3),
+        (["explain", *inputs, "-o", "bogus"], 2),
+        (["--help"], 0),
+        (["--version"], 0),
+    ]
+    for argv, code in expected:
+        result = _with_closed_pipes(argv, tmp_path, streams)
+        assert result.returncode == code, (argv, streams, result.stderr)
+        for captured in (result.stdout, result.stderr):
+            assert b"Traceback" not in (captured or b"")
+    assert (tmp_path / "fresh" / ".fedrender" / "state.json").is_file()
+    assert not (tmp_path / "never").exists()
 
 
 def _list_of(path: Path) -> dict[str, Any]:

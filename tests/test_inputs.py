@@ -176,3 +176,29 @@ def test_an_overlay_cluster_missing_from_the_snapshot_is_a_located_warning(tmp_p
     assert warnings == [f"{overlay / 'vips.yaml'}:4:3: warning: clusters.member-ap2: the overlay sets cluster "
                         "'member-ap2', which is not in the snapshot (clusters: member-ap-1, member-ap-2, member-eu-1, "
                         "member-eu-2, member-us-1); is the name misspelt?"]
+
+
+SECRET_VALUES = ["987654321", "3.14159265", "true", "98765432109876543210987654321", "-12345678901234"]
+
+
+@pytest.mark.parametrize("value", SECRET_VALUES)
+@pytest.mark.parametrize("field", [("auth", "rootPasswd"), ("imageSetting", "imagePullSecret", "passwd"),
+                                   ("auth", "token")])
+def test_a_password_of_any_type_is_never_shown(tmp_path: Path, value: str, field: tuple[str, ...]) -> None:
+    """`rootPasswd: 987654321` is a password written without quotes: the message about its type (or its range)
+    names the field and the fix, never the value (nor a recognisable part of it)."""
+    text = yaml.safe_dump(README_SAMPLE)
+    spec = yaml.safe_load(text)
+    node = spec["spec"]
+    for name in field[:-1]:
+        node = node.setdefault(name, {})
+    node[field[-1]] = "PLACEHOLDER"
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec).replace("PLACEHOLDER", value).replace(f"'{value}'", value))
+    result = _render(tmp_path, path)
+    assert result.exit_code == 1, result.stderr
+    assert field[-1] in result.stderr
+    for shown in {value, value.lstrip("-")[:6], value.lstrip("-")[-6:]} - {"true"}:
+        assert shown not in result.stderr, (shown, result.stderr)
+    if value == "true":
+        assert "got a boolean true" not in result.stderr

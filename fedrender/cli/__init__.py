@@ -6,13 +6,12 @@ Those modules know nothing of the group: it takes their commands as a list, so n
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import click
 
 from fedrender import __version__
+from fedrender.cli.console import closed_pipes_discarded
 from fedrender.cli.karmada import snapshot_command, status_command
 from fedrender.cli.options import NonEmptyPath, examples
 from fedrender.cli.publish import diff_command, publish_command
@@ -23,19 +22,17 @@ __all__ = ["NonEmptyPath", "main"]
 
 
 class _Command(click.Group):
-    """The ``fedrender`` group: a reader that went away (``fedrender ... | head -1``) is not an error.
+    """The ``fedrender`` group: a reader that went away (``fedrender ... | head -1``) is not an error, and does
+    not hide one either.
 
-    Click turns EPIPE into exit 1; a closed pipe ends the command quietly with 0 instead, as ``cat`` does
-    with SIGPIPE ignored: what is left to print goes to /dev/null (also the flush at exit)."""
+    Click turns EPIPE into exit 1 and stops the command where it was. Here what is left to print on a closed
+    stdout or stderr is discarded (:func:`~fedrender.cli.console.closed_pipes_discarded`) and the command runs
+    to its end: its exit code (0, 1 for wrong inputs, 2 for usage, 3 for ``diff --exit-code``) and its writes
+    are what they would have been with the reader still there; ``--help`` and ``--version`` exit 0."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            ctx.exit(0)
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with closed_pipes_discarded():
+            return super().main(*args, **kwargs)
 
 
 @click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(

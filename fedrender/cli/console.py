@@ -3,10 +3,12 @@ stdout, diagnostics, warnings and progress on stderr, and exit code 1 for wrong 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -70,3 +72,106 @@ def fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> No
     click.echo(f"fedrender: {count} error{'s' if count != 1 else ''}; {what}" if what.startswith("nothing")
                else f"fedrender: {count} error{'s' if count != 1 else ''} {what}", err=True)
     sys.exit(1)
+
+
+class _ClosedPipeSafe(io.TextIOBase):
+    """A text stream that writes through to ``stream`` until its reader goes away (EPIPE), then discards.
+
+    ``fedrender ... | head -1`` must not turn into an error, and must not hide one either: when the pipe closes,
+    the file descriptor is pointed at /dev/null (so the interpreter's flush at exit succeeds too) and the
+    command runs on to its own end and exit code (1 for wrong inputs, 3 for ``diff --exit-code``), its writes
+    to ``--out`` included. ``encoding`` and ``errors`` are the stream's, so click writes to it unchanged."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self._stream = stream
+        self._gone = False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", "utf-8"))
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._stream, "errors", None)
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def buffer(self) -> _ClosedPipeSafeBytes:
+        """The byte stream under it (click writes bytes, e.g. shell completion scripts, there), just as safe."""
+        return _ClosedPipeSafeBytes(self)
+
+    def write_bytes(self, data: bytes) -> int:
+        """Write ``data`` to the underlying byte stream, discarding from the first EPIPE on."""
+        if not self._gone:
+            try:
+                self._stream.flush()
+                self._stream.buffer.write(data)
+            except BrokenPipeError:
+                self._discard()
+        return len(data)
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not self._gone:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._discard()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._discard()
+
+    def _discard(self) -> None:
+        self._gone = True
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+
+class _ClosedPipeSafeBytes(io.RawIOBase):
+    """The ``buffer`` of a :class:`_ClosedPipeSafe`: bytes written through it, with the same EPIPE handling."""
+
+    def __init__(self, text: _ClosedPipeSafe) -> None:
+        super().__init__()
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if isinstance(data, str):
+            raise TypeError("write() argument must be bytes-like, not str")
+        return self._text.write_bytes(bytes(data))
+
+    def flush(self) -> None:
+        self._text.flush()
+
+
+@contextlib.contextmanager
+def closed_pipes_discarded() -> Iterator[None]:
+    """Run the block with ``sys.stdout`` and ``sys.stderr`` wrapped in :class:`_ClosedPipeSafe`; restored after."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ClosedPipeSafe(saved[0]), _ClosedPipeSafe(saved[1])
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sys.stdout, sys.stderr = saved

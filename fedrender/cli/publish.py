@@ -14,7 +14,7 @@ from fedrender.cli.options import DEMO, PATH, allow_empty_option, examples, inpu
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.pipeline.empty import PUBLISHING, refuse_empty
 from fedrender.pipeline.gitrepo import Git, branch_error
-from fedrender.pipeline.publish import PublishPathError, publish, publish_root, repo_subdir
+from fedrender.pipeline.publish import PublishPathError, commits, publish, publish_root, repo_subdir
 from fedrender.pipeline.render import STATE_FILE, Inputs, parse_state, render
 from fedrender.pipeline.summary import summarize
 
@@ -125,6 +125,8 @@ def diff_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, ov
         click.echo(warning.render(), err=True)
     owned = set(previous.files) if previous else set()
     changes = file_changes(current, result.files, owned)
+    if not commits(changes):  # publish would commit nothing: the state file alone moving is no change
+        changes = {}
     summary = summarize(previous, result)
     prefix = f"{subdir.strip('/')}/" if subdir.strip("/") else ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -21,6 +22,17 @@ class Location:
         if not self.line:
             return self.file
         return f"{self.file}:{self.line}:{self.col}" if self.col else f"{self.file}:{self.line}"
+
+
+_SECRET_FIELD = re.compile(r"pass(w(or)?d)?|secret|token|credential|private_?key|keyfile", re.IGNORECASE)
+
+
+def is_secret_field(path: Sequence[str | int]) -> bool:
+    """Whether the field at ``path`` may hold a secret (its name mentions a password, secret, token, credential
+    or private key, e.g. FedState's ``spec.auth.rootPasswd`` or ``imagePullSecret.passwd``): a message about it
+    never repeats its value, whatever its type (``rootPasswd: 987654321`` is a password too)."""
+    names = [part for part in path if isinstance(part, str)]
+    return bool(names) and bool(_SECRET_FIELD.search(names[-1]))
 
 
 def closest(locations: Mapping[tuple[str | int, ...], Location], path: Sequence[str | int]) -> Location | None:

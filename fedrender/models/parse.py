@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fedrender.models.diagnostics import Diagnostic, InputError
+from fedrender.models.diagnostics import Diagnostic, InputError, is_secret_field
 from fedrender.models.source import PathKey, SourceDoc, format_path
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,10 +41,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def type_message(expected: list[str], value: Any) -> str:
-    """``expected an integer, got the string '3'; write 3 without quotes`` (the fix when there is an obvious one)."""
+def type_message(expected: list[str], value: Any, secret: bool = False) -> str:
+    """``expected an integer, got the string '3'; write 3 without quotes`` (the fix when there is an obvious one).
+    ``secret``: the field may hold a secret (:func:`is_secret_field`), so the value is never shown."""
     got = next(name for kind, name in _YAML_TYPES if isinstance(value, kind)) if isinstance(
         value, tuple(k for k, _ in _YAML_TYPES)) else type(value).__name__
+    if secret:
+        fix = "; quote it" if "a string" in expected and isinstance(value, (bool, int, float)) else ""
+        return f"expected {' or '.join(expected)}, got {got} (value not shown: the field may hold a secret){fix}"
     shown = _shown(value)
     message = f"expected {' or '.join(expected)}, got {got}{' ' + shown if shown else ''}"
     if isinstance(value, str) and value.strip():
@@ -72,10 +76,11 @@ def model_diagnostics(exc: ValidationError, doc: SourceDoc, what: str = "") -> l
     for error in errors:
         path = _data_path(doc.data, tuple(error["loc"]))
         message = _MESSAGES.get(error["type"], error["msg"])
+        secret = is_secret_field(path)
         if error["type"] == "literal_error":
-            message = f"{error['msg']} (got {error['input']!r})"
+            message = f"{error['msg']}" + ("" if secret else f" (got {error['input']!r})")
         elif error["type"] in _EXPECTED:
-            message = type_message(expected[path], error["input"])
+            message = type_message(expected[path], error["input"], secret)
         if what:
             message = f"{message} (in {what}, document {doc.index + 1})"
         key = (format_path(path), message)

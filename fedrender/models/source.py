@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from fedrender.models.diagnostics import Diagnostic, InputError, Location
+from fedrender.models.diagnostics import Diagnostic, InputError, Location, is_secret_field
 from fedrender.models.inputfile import read_text
 
 try:
@@ -320,10 +320,12 @@ class _Builder:
                                       "64-bit integers (quote it to make it a string)", path)])
         value = self.loader.construct_object(node)
         if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
-            raise InputError([self.at(node, f"integer {value} is out of the 64-bit range of Kubernetes objects "
+            shown = "an integer" if is_secret_field(path) else f"integer {value}"
+            raise InputError([self.at(node, f"{shown} is out of the 64-bit range of Kubernetes objects "
                                       "(quote it to make it a string)", path)])
         if isinstance(value, float) and not math.isfinite(value):
-            raise InputError([self.at(node, f"{node.value} is not a JSON number (Kubernetes objects are JSON); "
+            shown = "the value" if is_secret_field(path) else node.value
+            raise InputError([self.at(node, f"{shown} is not a JSON number (Kubernetes objects are JSON); "
                                       "quote it to make it a string", path)])
         return value
 

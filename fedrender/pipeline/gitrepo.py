@@ -7,10 +7,14 @@ import posixpath
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fedrender.models.diagnostics import FedrenderError
 
-_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1"}
+"""Set for every git process fedrender starts. ``GIT_LITERAL_PATHSPECS`` (git(1), ``--literal-pathspecs``) makes
+git take every path argument as the path it spells: git reads magic such as ``:(glob)``, ``:(exclude)``,
+``:/`` or ``*`` in a pathspec even after ``--``, and a path derived from input must never mean more files."""
 
 
 class GitError(FedrenderError):
@@ -30,11 +34,24 @@ class Saved:
     ignored: frozenset[str] = frozenset()
 
 
-def _said(result: subprocess.CompletedProcess[str]) -> str:
+def _said(result: subprocess.CompletedProcess[Any]) -> str:
     """What a failed git command said, or its exit code when it printed nothing (a silent hook)."""
-    said = (result.stderr or result.stdout).strip()
+    out = result.stderr or result.stdout or ""
+    said = (out.decode(errors="replace") if isinstance(out, bytes) else out).strip()
     code = f"exit code {result.returncode}"
     return f"{said} ({code})" if said else f"{code}, and git printed nothing"
+
+
+def _git(args: list[str], cwd: Path | None = None, input_text: str | None = None, text: bool = True,
+         literal: bool = True) -> subprocess.CompletedProcess[Any]:
+    """Run ``git args`` in ``cwd`` with :data:`_ENV`, capturing its output; never raises for its exit code.
+    Every git process fedrender starts goes through here. ``literal=False`` leaves out GIT_LITERAL_PATHSPECS,
+    for the one command that refuses it (git check-ignore: see :meth:`Git.ignores`)."""
+    env = {**os.environ, **_ENV}
+    if not literal:
+        del env["GIT_LITERAL_PATHSPECS"]
+    return subprocess.run(["git", *args], cwd=cwd, env=env, text=text, capture_output=True, input=input_text,
+                          check=False)
 
 
 def _not_an_option(value: str) -> None:
@@ -55,8 +72,7 @@ def branch_error(name: str) -> str:
         return f"{name!r} is git shorthand for another ref, not a branch name"
     if name.startswith("refs/"):
         return f"{name!r} is a full ref; give the branch's short name"
-    checked = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True, text=True,
-                             check=False, env={**os.environ, **_ENV})
+    checked = _git(["check-ref-format", "--branch", name])
     if checked.returncode != 0 or checked.stdout.strip() != name:
         return f"{name!r} is not a valid git branch name (git check-ref-format --branch)"
     return ""
@@ -66,12 +82,11 @@ def branch_error(name: str) -> str:
 class Git:
     repo: Path
 
-    def run(self, *args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True, input_text: str | None = None,
+            literal: bool = True) -> subprocess.CompletedProcess[str]:
         if not self.repo.is_dir():
             raise GitError(f"{self.repo} is not a directory")
-        env = {**os.environ, **_ENV}
-        result = subprocess.run(["git", *self._identity(), *args], cwd=self.repo, env=env, text=True,
-                                capture_output=True, input=input_text, check=False)
+        result = _git([*self._identity(), *args], cwd=self.repo, input_text=input_text, literal=literal)
         if check and result.returncode != 0:
             raise GitError(f"git {' '.join(args)} failed in {self.repo}: {_said(result)}")
         return result
@@ -83,7 +98,7 @@ class Git:
         """A robot identity only when the repository and the user have none (CI machines)."""
         out = []
         for key, default in (("user.name", "fedrender"), ("user.email", "fedrender@invalid")):
-            found = subprocess.run(["git", "config", key], cwd=self.repo, capture_output=True, text=True, check=False)
+            found = _git(["config", key], cwd=self.repo)
             if found.returncode != 0 or not found.stdout.strip():
                 out += ["-c", f"{key}={default}"]
         return out
@@ -107,8 +122,11 @@ class Git:
 
     def ignores(self, path: str) -> bool:
         """Whether .gitignore (or info/exclude, core.excludesFile) ignores directory ``path``
-        (git-check-ignore(1); the trailing slash lets a ``dir/`` pattern match a directory not made yet)."""
-        return self.run("check-ignore", "-q", "--", path.rstrip("/") + "/", check=False).returncode == 0
+        (git-check-ignore(1); the trailing slash lets a ``dir/`` pattern match a directory not made yet).
+        check-ignore refuses GIT_LITERAL_PATHSPECS (it fails with 128) yet reads ``:(top)`` and ``:/`` magic at
+        a pathspec's start, so ``path`` goes in behind ``./``, where git reads no magic."""
+        return self.run("check-ignore", "-q", "--", "./" + path.strip("/") + "/", check=False,
+                        literal=False).returncode == 0
 
     def _untracked(self, path: str, ignored_only: bool) -> set[str]:
         """Untracked files under ``path`` (with ignored ones; only those when ``ignored_only``)."""
@@ -186,7 +204,8 @@ class Git:
     def stage(self, path: str) -> list[str]:
         """Stage everything under ``path``; the staged paths."""
         self.run("add", "-A", "--", path)
-        return self.run("diff", "--cached", "--name-only", "--", path).stdout.splitlines()
+        return [name for name in self.run("diff", "--cached", "--name-only", "-z", "--", path).stdout.split("\0")
+                if name]
 
     def commit(self, message: str) -> str:
         result = self.run("commit", "-q", "-F", "-", input_text=message, check=False)
@@ -210,12 +229,14 @@ class Git:
         if not self.has_ref(ref):
             return {}
         prefix = path.strip("/")
-        names = self.run("ls-tree", "-r", "--name-only", "--end-of-options", ref, "--",
-                         prefix or ".").stdout.splitlines()
+        names = [name for name in self.run("ls-tree", "-r", "-z", "--name-only", "--end-of-options", ref, "--",
+                                           prefix or ".").stdout.split("\0") if name]
         out = {}
         for name in names:
-            blob = subprocess.run(["git", "show", "--end-of-options", f"{ref}:{name}"], cwd=self.repo,
-                                  capture_output=True, check=True, env={**os.environ, **_ENV}).stdout
+            shown = _git(["show", "--end-of-options", f"{ref}:{name}"], cwd=self.repo, text=False)
+            if shown.returncode != 0:
+                raise GitError(f"git show {ref}:{name} failed in {self.repo}: {_said(shown)}")
+            blob = shown.stdout
             out[name[len(prefix) + 1:] if prefix else name] = blob
         return out
 

@@ -14,6 +14,8 @@ lands is always a fresh render.
 from __future__ import annotations
 
 import posixpath
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,25 +45,80 @@ class PublishPathError(FedrenderError):
     """``--path`` does not name a directory inside the repository (a usage error, exit code 2)."""
 
 
+NAME_MAX = 255
+"""The longest file name, in bytes, Linux and macOS file systems take (``NAME_MAX``, limits.h)."""
+
+GIT_FILES = frozenset({".gitmodules", ".gitattributes", ".gitignore"})
+"""Files git reads as its own configuration: never a directory for manifests."""
+
+WINDOWS_REFUSED = frozenset('\\<>:"|?*')
+"""Characters git refuses in a path on Windows (compat/mingw.c, ``is_valid_win32_path``; ``\\`` is a separator
+there): a manifests repository is checked out there too."""
+
+
+def _component_error(part: str, value: str) -> str:
+    """Why ``part``, one component of ``--path`` ``value``, is not a directory name fedrender publishes to;
+    '' when it is one."""
+    if part.startswith(":"):
+        return (f"{value!r}: {part!r} starts with ':', which git reads as pathspec magic (gitglossary(7)); "
+                "a directory named so is almost surely a mistake")
+    if any(unicodedata.category(c) == "Cs" for c in part):
+        return f"{value!r} is not valid UTF-8"
+    if part.lower() in {".git", "git~1"} or part.rstrip(" .").lower() == ".git":
+        return (f"{value} goes into a .git directory, where git keeps its own data; give a directory of the "
+                "work tree")
+    if part.lower() in GIT_FILES:
+        return f"{value!r}: {part} is a file git reads as its own configuration, not a directory for manifests"
+    if any(unicodedata.category(c) == "Cc" for c in part):
+        return f"{value!r} contains a control character"
+    if any(unicodedata.category(c) == "Cf" for c in part):
+        return (f"{value!r} contains an invisible (zero-width or format) character; git on macOS ignores some "
+                "of them, so the name would not say what it is")
+    refused = sorted(set(part) & WINDOWS_REFUSED)
+    if refused:
+        return f"{value!r} contains {''.join(refused)!r}, which git refuses in a path on Windows"
+    if part not in {".", ".."} and part.endswith((" ", ".")):
+        return f"{value!r}: {part!r} ends with a space or a dot, which Windows drops (git refuses it there)"
+    if len(part.encode()) > NAME_MAX:
+        return f"{value!r}: a component is {len(part.encode())} bytes long; file systems take at most {NAME_MAX}"
+    return ""
+
+
 def repo_subdir(value: str) -> str:
     """``value`` as a normalised relative POSIX path ('' for the repository's top, written ``.``).
 
     Raises PublishPathError when it is empty, absolute, leaves the repository through ``..``, or has a
-    component ``.git`` in any letter case (before or after normalisation): that is git's own directory
-    (case-insensitive file systems fold the case), never a place for manifests."""
+    component (before or after normalisation) that is ``.git`` in any letter case or an alias git knows for
+    it (``git~1``, ``.git`` with trailing dots or spaces): that is git's own directory (case-insensitive file
+    systems fold the case); a component ``.gitmodules``, ``.gitattributes`` or ``.gitignore``; one starting with
+    ``:`` (git's pathspec magic); one holding a control, format (zero-width) or surrogate (not UTF-8)
+    character or a character git refuses on Windows (:data:`WINDOWS_REFUSED`), or ending with a space or a
+    dot; or one longer than :data:`NAME_MAX` bytes."""
     if not value:
         raise PublishPathError("an empty path is not allowed (write . for the repository's top)")
     if "\0" in value:
         raise PublishPathError(f"{value!r} contains a NUL byte")
     if value.startswith("/"):
         raise PublishPathError(f"{value} is an absolute path; give a directory relative to --repo")
+    for part in value.split("/"):
+        why = _component_error(part, value)
+        if why:
+            raise PublishPathError(why)
     normal = posixpath.normpath(value)
     if normal == ".." or normal.startswith("../"):
         raise PublishPathError(f"{value} leaves the repository (it is {normal} relative to --repo)")
-    if any(part.lower() == ".git" for part in [*value.split("/"), *normal.split("/")]):
-        raise PublishPathError(f"{value} goes into a .git directory, where git keeps its own data; give a "
-                               "directory of the work tree")
+    for part in normal.split("/"):
+        why = _component_error(part, value)
+        if why:
+            raise PublishPathError(why)
     return "" if normal == "." else normal
+
+
+def commits(changed: Iterable[str]) -> bool:
+    """Whether publish commits when the render changes the bytes of the files ``changed`` (paths relative to
+    the manifests directory). Any file but the state file counts; the state file alone does not: only input
+    digests moved (a comment edited, another checkout), no manifest changed. ``diff`` decides with this too."""
+    return any(path != STATE_FILE for path in changed)
 
 
 def publish_root(repo: Path, subdir: str) -> Path:
@@ -144,8 +201,8 @@ def _commit(git: Git, inputs: Inputs, repo: Path, subdir: str, message: str, all
     refuse_empty(inputs.specs, result, allow_empty)
     report: WriteReport = write_tree(out, result.files)
     changed = git.stage(subdir or ".")
-    state_path = f"{subdir.strip('/')}/{STATE_FILE}" if subdir.strip("/") else STATE_FILE
-    if changed == [state_path]:  # only input digests moved (a comment, another checkout): no manifest changed
+    state_path = f"{subdir}/{STATE_FILE}" if subdir else STATE_FILE
+    if changed and not commits(path.removeprefix(f"{subdir}/") if subdir else path for path in changed):
         git.run("reset", "-q", "--", state_path)
         git.run("checkout", "-q", "--", state_path)
         changed = []
