@@ -48,44 +48,48 @@ def _render(tmp_path: Path, members: int, down: str = "", command: str = "render
 
 
 def test_failover_then_scale_down_leaves_seven_of_eight_voting(tmp_path: Path) -> None:
-    """9 members over 4 clusters, _ids 0-6 voting; member-us-1 fails and its members 2 and 6 move; scaling
-    down to 8 removes member 6 (the highest ordinal of the fullest cluster), a voter. By `_id < 7` that left 6
-    voters while members 7 and 8 kept no vote; now member 7 takes the seventh vote, and the change is told."""
+    """9 members over 4 clusters (us-1 gcp, ap-1 and eu-1 aws, eu-2 alibabacloud): 7 vote, 2-2-2-1 with eu-1
+    the 1, so that provider aws holds 3 of the 7 votes, not a majority (`_id < 7` gave eu-1 2 and aws 4).
+    member-eu-2 fails and its members 3 and 7 move, keeping their votes; scaling down to 8 removes member 7
+    (the highest ordinal in the most loaded provider), a voter. That leaves 6 voters; member 6 takes the
+    seventh vote (in eu-1, the cluster with the fewest), and the change is told."""
     out = tmp_path / "out"
-    assert _render(tmp_path, 9).exit_code == 0
-    assert [m["id"] for m in _members(out) if m["votes"]] == [0, 1, 2, 3, 4, 5, 6]
-    failover = _render(tmp_path, 9, "member-us-1")
+    fresh = _render(tmp_path, 9)
+    assert fresh.exit_code == 0
+    assert "voting-majority" not in fresh.stderr  # no cluster, region, zone or provider holds a majority
+    assert [m["id"] for m in _members(out) if m["votes"]] == [0, 1, 2, 3, 4, 5, 7]
+    failover = _render(tmp_path, 9, "member-eu-2")
     assert failover.exit_code == 0, failover.stderr
-    assert "moved member 6 member-us-1 -> " in failover.stderr
+    assert "moved member 7 member-eu-2 -> " in failover.stderr
     assert "votes:" not in failover.stderr  # a member that moves keeps its vote
-    assert [m["id"] for m in _members(out) if m["votes"]] == [0, 1, 2, 3, 4, 5, 6]
+    assert [m["id"] for m in _members(out) if m["votes"]] == [0, 1, 2, 3, 4, 5, 7]
 
-    explained = _render(tmp_path, 8, "member-us-1", "explain", "-o", "json")
+    explained = _render(tmp_path, 8, "member-eu-2", "explain", "-o", "json")
     assert explained.exit_code == 0, explained.stderr
     orders = json.loads(explained.stdout)["instances"][0]
     ids = [m["id"] for m in orders["members"]]
-    assert ids == [0, 1, 2, 3, 4, 5, 7, 8]
-    assert sum(i < 7 for i in ids) == 6  # what `_id < 7` gave: 6 voters of 8
-    assert [m["id"] for m in orders["members"] if m["votes"]] == [0, 1, 2, 3, 4, 5, 7]
-    assert [(c["id"], c["from"], c["to"]) for c in orders["voteChanges"]] == [(7, 0, 1)]
+    assert ids == [0, 1, 2, 3, 4, 5, 6, 8]
+    assert sum(i in (0, 1, 2, 3, 4, 5, 7) for i in ids) == 6  # the voters that remain: 6 of 8
+    assert [m["id"] for m in orders["members"] if m["votes"]] == [0, 1, 2, 3, 4, 5, 6]
+    assert [(c["id"], c["from"], c["to"]) for c in orders["voteChanges"]] == [(6, 0, 1)]
     reason = orders["voteChanges"][0]["reason"]
-    assert reason.startswith("only 6 members that voted remain (member 6 left), fewer than the 7 that vote; "
+    assert reason.startswith("only 6 members that voted remain (member 7 left), fewer than the 7 that vote; "
                              "now 7 of the 8 members vote")
-    text = _render(tmp_path, 8, "member-us-1", "explain")
-    assert f"  votes: member 7 0 -> 1: {reason}" in text.stdout.splitlines()
+    text = _render(tmp_path, 8, "member-eu-2", "explain")
+    assert f"  votes: member 6 0 -> 1: {reason}" in text.stdout.splitlines()
     state = out / ".fedrender" / "state.json"  # what publish and diff summarise in the commit message
     previous = parse_state(state.read_bytes(), str(state))
     rendered = render(Inputs([tmp_path / "s.yaml"], tmp_path / "c.yaml"), previous)
-    assert f"- votes of shop/orders member 7 0 -> 1: {reason}" in summarize(previous, rendered).lines()
+    assert f"- votes of shop/orders member 6 0 -> 1: {reason}" in summarize(previous, rendered).lines()
 
-    scaled = _render(tmp_path, 8, "member-us-1")
+    scaled = _render(tmp_path, 8, "member-eu-2")
     assert scaled.exit_code == 0, scaled.stderr
-    assert f"shop/orders: votes: member 7 0 -> 1: {reason}" in scaled.stderr.splitlines()
+    assert f"shop/orders: votes: member 6 0 -> 1: {reason}" in scaled.stderr.splitlines()
     members = _members(out)
-    assert [(m["id"], m["votes"], m["priority"]) for m in members if m["id"] in (7, 8)] == [(7, 1, 1), (8, 0, 0)]
+    assert [(m["id"], m["votes"], m["priority"]) for m in members if m["id"] in (6, 8)] == [(6, 1, 1), (8, 0, 0)]
     roster = yaml.safe_load((out / "instances" / "shop" / "orders" / "mongoreplicaset-orders.yaml").read_text())
     assert sum(m["votes"] for m in roster["spec"]["members"]) == 7
-    again = _render(tmp_path, 8, "member-us-1", "explain", "-o", "json")
+    again = _render(tmp_path, 8, "member-eu-2", "explain", "-o", "json")
     assert json.loads(again.stdout)["instances"][0]["voteChanges"] == []  # the next render changes nothing
 
 
@@ -103,5 +107,5 @@ def test_a_pack_that_gives_a_non_voter_a_priority_is_refused(tmp_path: Path) -> 
     pack = edited_pack(tmp_path, "member.arbiterOnly || !member.voter ? 0 :", "member.arbiterOnly ? 0 :")
     result = _render(tmp_path, 9, "", "explain", "--rules", str(pack))
     assert result.exit_code == 1
-    assert "members 7, 8 have votes 0 and a priority above 0, which MongoDB refuses" in result.stderr
+    assert "members 6, 8 have votes 0 and a priority above 0, which MongoDB refuses" in result.stderr
     assert "[mongodb/non-voters-have-priority-0]" in result.stderr

@@ -7,29 +7,31 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from itertools import combinations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedrender.scheduler.voters import MAX_VOTERS, Seat, choose_voters, voter_count
+from fedrender.scheduler.voters import LEVELS, MAX_VOTERS, Seat, choose_voters, voter_count
 
-CLUSTERS = ["a", "b", "c", "d"]
-REGIONS = ["", "eu", "us", "ap"]
-
-
-def region_of(seat: Seat) -> str:
-    """A cluster without a region is a region of its own."""
-    return f"region {seat.region}" if seat.region else f"cluster {seat.cluster}"
+CLUSTERS = ["a", "b", "c", "d", "e"]
+GROUPS = {"region": ["", "eu", "us", "ap"], "zone": ["", "z1", "z2", "z3"], "provider": ["", "aws", "gcp", "azure"]}
 
 
-def cost(members: Sequence[Seat], previous: Mapping[int, bool], voters: Collection[int]) -> tuple[int, ...]:
-    """What the choice minimises, most important first: a cluster majority, a region majority, votes changed,
-    then the sum of squares of votes per cluster and per region."""
+def group_of(seat: Seat, level: str) -> str:
+    """A cluster without a group of the level is a group of its own."""
+    name = seat.cluster if level == "cluster" else getattr(seat, level)
+    return f"{level} {name}" if name else f"cluster {seat.cluster}"
+
+
+def cost(members: Sequence[Seat], previous: Mapping[int, bool], voters: Collection[int],
+         levels: Sequence[str] = LEVELS) -> tuple[int, ...]:
+    """What the choice minimises, most important first: a majority in a cluster, region, zone, provider, votes
+    changed, then the sum of squares of votes per cluster, region, zone and provider."""
     count = len(voters)
-    per_cluster = Counter(s.cluster for s in members if s.id in voters)
-    per_region = Counter(region_of(s) for s in members if s.id in voters)
+    tallies = [Counter(group_of(s, level) for s in members if s.id in voters) for level in levels]
     changed = sum(previous[s.id] != (s.id in voters) for s in members if s.id in previous)
-    return (int(max(per_cluster.values(), default=0) * 2 > count), int(max(per_region.values(), default=0) * 2 > count),
-            changed, sum(v * v for v in per_cluster.values()), sum(v * v for v in per_region.values()))
+    return (*(int(max(t.values(), default=0) * 2 > count) for t in tallies), changed,
+            *(sum(v * v for v in t.values()) for t in tallies))
 
 
 def every_valid_choice(members: Sequence[Seat]) -> list[frozenset[int]]:
@@ -42,21 +44,28 @@ def every_valid_choice(members: Sequence[Seat]) -> list[frozenset[int]]:
 
 @st.composite
 def member_sets(draw: st.DrawFn) -> tuple[list[Seat], dict[int, bool], str]:
-    """1..10 members over up to 4 clusters (each with a region, or none), at most one arbiter; previous votes
-    for a random part of them and for members that are gone, any number of voters."""
-    regions = {c: draw(st.sampled_from(REGIONS)) for c in CLUSTERS}
+    """1..10 members over up to 5 clusters, each with a region, zone and provider drawn on their own (or none),
+    so that providers cross regions; at most one arbiter; previous votes for a random part of them and for
+    members that are gone, any number of voters."""
+    groups = {c: {level: draw(st.sampled_from(names)) for level, names in GROUPS.items()} for c in CLUSTERS}
     homes = draw(st.lists(st.sampled_from(CLUSTERS), min_size=1, max_size=10))
     ordinals: Counter[str] = Counter()
     members = []
     ids = draw(st.permutations(range(12)))
     for index, cluster in enumerate(homes):
-        members.append(Seat(ids[index], cluster, regions[cluster], ordinals[cluster]))
+        members.append(Seat(ids[index], cluster, ordinal=ordinals[cluster], **groups[cluster]))
         ordinals[cluster] += 1
     if draw(st.booleans()):
         cluster = draw(st.sampled_from(CLUSTERS))
-        members.append(Seat(ids[len(homes)], cluster, regions[cluster], 0, arbiter_only=True))
+        members.append(Seat(ids[len(homes)], cluster, arbiter_only=True, **groups[cluster]))
     previous = draw(st.dictionaries(st.sampled_from(range(12)), st.booleans()))
     return members, previous, draw(st.sampled_from(CLUSTERS))
+
+
+def check(members: Sequence[Seat], previous: Mapping[int, bool], voting_voters: Collection[int],
+          levels: Sequence[str]) -> None:
+    best = min(cost(members, previous, choice, levels) for choice in every_valid_choice(members))
+    assert cost(members, previous, voting_voters, levels) == best
 
 
 @settings(max_examples=400, deadline=None)
@@ -69,8 +78,7 @@ def test_voters_are_the_best_valid_choice(case: tuple[list[Seat], dict[int, bool
     assert count % 2 == 1
     assert count == min(len(members), MAX_VOTERS) or count == len(members) - 1  # as many as odd allows
     assert {s.id for s in members if s.arbiter_only} <= voting.voters <= {s.id for s in members}
-    best = min(cost(members, previous, choice) for choice in every_valid_choice(members))
-    assert cost(members, previous, voting.voters) == best
+    check(members, previous, voting.voters, LEVELS)
     # Each vote that changes is reported, with a reason, and only those.
     changed = {s.id for s in members if s.id in previous and previous[s.id] != (s.id in voting.voters)}
     assert {c.id for c in voting.changes} == changed
@@ -81,6 +89,58 @@ def test_voters_are_the_best_valid_choice(case: tuple[list[Seat], dict[int, bool
     shuffled = list(members)
     rnd.shuffle(shuffled)
     assert choose_voters(shuffled, previous, init) == voting
+
+
+@settings(max_examples=200, deadline=None)
+@given(member_sets(), st.lists(st.sampled_from(LEVELS[1:]), unique=True))
+def test_only_the_levels_asked_for_count(case: tuple[list[Seat], dict[int, bool], str], levels: list[str]) -> None:
+    """A pack that caps fewer levels: the majorities at the others don't count (cluster always does)."""
+    members, previous, init = case
+    asked = [level for level in LEVELS if level == "cluster" or level in levels]
+    check(members, previous, choose_voters(members, previous, init, levels).voters, asked)
+
+
+@settings(max_examples=200, deadline=None)
+@given(member_sets())
+def test_the_greedy_fallback_is_exact_for_clusters_and_regions(case: tuple[list[Seat], dict[int, bool], str]) -> None:
+    """Beyond the budget the greedy choice is taken: clusters and regions are a laminar family, so it is exact."""
+    members, previous, init = case
+    voting = choose_voters(members, previous, init, ("cluster", "region"), budget=0)
+    check(members, previous, voting.voters, ("cluster", "region"))
+
+
+def test_a_provider_majority_is_avoided_across_regions() -> None:
+    """The issue's case: us-1 (gcp) 3 members, ap-1 and eu-1 (aws) 2 each, eu-2 (alibabacloud) 2, each in its own
+    region. The first 7 _ids give aws 4 of the 7 votes; the choice gives aws 3 (2-2-2-1, as even)."""
+    homes = [("us-1", "gcp"), ("ap-1", "aws"), ("eu-1", "aws"), ("eu-2", "alibabacloud")]
+    members = [Seat(i, homes[i % 4][0], homes[i % 4][0], i // 4, provider=homes[i % 4][1]) for i in range(9)]
+    voting = choose_voters(members, {}, "us-1")
+    per_provider = Counter(s.provider for s in members if s.id in voting.voters)
+    assert per_provider == {"gcp": 2, "aws": 3, "alibabacloud": 2}
+    assert voting.voters == {0, 1, 2, 3, 4, 5, 7}
+    assert choose_voters(members, {}, "us-1", ("cluster", "region")).voters == frozenset(range(7))  # aws 4 of 7
+
+
+def test_a_provider_majority_moves_a_vote_and_says_why() -> None:
+    """a and b (aws) held 2 of the 3 votes: b's vote moves to c (gcp), and both changes name the provider."""
+    members = [Seat(0, "a", "eu", provider="aws"), Seat(1, "b", "us", provider="aws"),
+               Seat(2, "d", "ap", provider="gcp"), Seat(3, "e", "sa", provider="azure")]
+    voting = choose_voters(members, {0: True, 1: True, 2: True, 3: False}, "a")
+    assert voting.voters == {0, 2, 3}
+    assert [(c.id, c.before, c.after) for c in voting.changes] == [(1, 1, 0), (3, 0, 1)]
+    assert all("provider aws would hold 2 of the 3 votes, a majority" in c.reason for c in voting.changes)
+
+
+def test_beyond_the_budget_the_greedy_choice_is_taken() -> None:
+    """25 clusters of one member: 480,700 compositions of 7 votes, above the budget; the greedy choice still
+    gives each of 7 clusters one vote, the first _ids."""
+    members = [Seat(i, f"c{i:02}", f"r{i % 5}") for i in range(25)]
+    assert choose_voters(members, {}, "c00").voters == frozenset(range(7))
+
+
+def test_an_unknown_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown voting levels rack"):
+        choose_voters([Seat(0, "a")], {}, "a", ("cluster", "rack"))
 
 
 def test_no_members_no_voters() -> None:

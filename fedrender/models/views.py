@@ -61,8 +61,8 @@ class MemberView(Strict):
     arbiterOnly: bool = Field(default=False, description="a voting member that holds no data")
     voter: bool = Field(default=False, description=(
         "chosen to vote by fedrender.scheduler.voters: at most 7 members, an odd number (an arbiter counted, and "
-        "always chosen), no cluster and then no region holding a majority where avoidable, as few votes changed "
-        "since the last render as possible"))
+        "always chosen), no cluster, then no region, zone or provider holding a majority where avoidable, as few "
+        "votes changed since the last render as possible"))
 
 
 class OrdinalView(Strict):

@@ -321,12 +321,14 @@ def majority_warnings(item: Planned, members: list[MemberView]) -> list[Diagnost
 
 def _voting(placement: Placement, arbiter: Slot | None, views: Mapping[str, ClusterView],
             previous: InstanceState | None) -> Voting:
-    """The voters among the placed members (and the arbiter), sticky to the votes of the previous render."""
-    seats = [Seat(s.id, s.cluster, views[s.cluster].region, s.ordinal) for s in placement.slots]
-    if arbiter is not None:
-        seats.append(Seat(arbiter.id, arbiter.cluster, views[arbiter.cluster].region, 0, arbiter_only=True))
+    """The voters among the placed members (and the arbiter), sticky to the votes of the previous render, with no
+    voting majority in a cluster, then in each group of the levels the pack caps, where avoidable."""
+    def seat(slot: Slot, arbiter_only: bool = False) -> Seat:
+        view = views[slot.cluster]
+        return Seat(slot.id, slot.cluster, view.region, slot.ordinal, arbiter_only, view.zone, view.provider)
+    seats = [seat(s) for s in placement.slots] + ([seat(Slot(arbiter.id, arbiter.cluster, 0), True)] if arbiter else [])
     before = {m.id: m.votes > 0 for m in previous.members} if previous else {}
-    return choose_voters(seats, before, placement.init_cluster)
+    return choose_voters(seats, before, placement.init_cluster, [f for f in GROUP_FIELDS if f in placement.caps])
 
 
 def _spread(raw: dict[str, Any]) -> Spread:
