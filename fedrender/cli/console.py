@@ -16,6 +16,7 @@ import yaml
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.load import STDIN, STDIN_NAME
+from fedrender.pipeline.signals import Interrupted
 
 
 def progress() -> Callable[[int, int], None] | None:
@@ -70,3 +71,9 @@ def fail(diagnostics: list[Diagnostic], what: str = "nothing was written") -> No
     click.echo(f"fedrender: {count} error{'s' if count != 1 else ''}; {what}" if what.startswith("nothing")
                else f"fedrender: {count} error{'s' if count != 1 else ''} {what}", err=True)
     sys.exit(1)
+
+
+def interrupted(exc: Interrupted, outcome: str) -> NoReturn:
+    """Say which signal ended the command and what it left (``outcome``), then exit 128 + its number."""
+    click.echo(f"fedrender: {exc} {'after' if exc.completed else 'before'} the write completed; {outcome}", err=True)
+    sys.exit(exc.exit_code)
