@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import CLUSTERS, SPECS, run
+from tests.conftest import CLUSTERS, ROOT, SPECS, run
 from tests.kubesim import KubeSim
+from tests.sandbox import picture
 
 
 @pytest.fixture
@@ -83,3 +88,83 @@ def test_an_unreachable_api_is_an_error(karmada: tuple[KubeSim, Path]) -> None:
     result = run(["status", "--kubeconfig", str(kubeconfig)])  # the current context points nowhere
     assert result.exit_code == 1
     assert "cannot list mongoreplicasets.fedrender.io" in result.stderr
+
+
+# --- snapshot --output-file: atomic, refused on anything but a regular file outside a render (hostile targets) ---
+
+PREVIOUS = b"".join(b"- previous snapshot line %04d\n" % i for i in range(300))  # 8.7 KB, as in the report
+
+
+def _snapshot(kubeconfig: Path, target: Path | str) -> list[str]:
+    return ["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig), "--output-file",
+            str(target)]
+
+
+def _sandbox(base: Path) -> dict[str, Path]:
+    """A previous snapshot, a directory, a FIFO and a render's output tree, side by side under ``base``."""
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "clusters.yaml").write_bytes(PREVIOUS)
+    (base / "folder").mkdir()
+    os.mkfifo(base / "fifo")
+    rendered = run(["render", "--specs", str(SPECS), "--clusters", str(CLUSTERS), "--out", str(base / "out")])
+    assert rendered.exit_code == 0, rendered.stderr
+    (base / "link-to-out").symlink_to(base / "out", target_is_directory=True)
+    return {"folder": base / "folder", "fifo": base / "fifo", "device": Path("/dev/full"),
+            "missing parent": base / "nowhere" / "clusters.yaml", "file as parent": base / "clusters.yaml" / "x",
+            "state file": base / "out" / ".fedrender" / "state.json",
+            "state file via symlink": base / "link-to-out" / ".fedrender" / "state.json",
+            "rendered manifest": next((base / "out" / "instances").rglob("*.yaml")),
+            "new file in the output tree": base / "out" / "instances" / "clusters.yaml",
+            "output tree itself": base / "out"}
+
+
+TARGETS = ["folder", "fifo", "device", "missing parent", "file as parent", "state file", "state file via symlink",
+           "rendered manifest", "new file in the output tree", "output tree itself"]
+
+
+@pytest.mark.parametrize("kind", TARGETS)
+def test_snapshot_refuses_a_target_it_must_not_write(karmada: tuple[KubeSim, Path], tmp_path: Path,
+                                                     kind: str) -> None:
+    api, kubeconfig = karmada
+    api.clusters = yaml.safe_load(CLUSTERS.read_text())["items"]
+    targets = _sandbox(tmp_path / "box")
+    before = picture(tmp_path / "box")
+    result = run(_snapshot(kubeconfig, targets[kind]))
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{targets[kind]}: error: "), result.stderr
+    if kind in ("state file", "state file via symlink", "rendered manifest", "new file in the output tree"):
+        assert "would overwrite rendered output" in result.stderr
+    assert picture(tmp_path / "box") == before
+
+
+def test_snapshot_replaces_the_file_atomically_keeping_its_mode(karmada: tuple[KubeSim, Path],
+                                                               tmp_path: Path) -> None:
+    api, kubeconfig = karmada
+    api.clusters = yaml.safe_load(CLUSTERS.read_text())["items"]
+    target = tmp_path / "clusters.yaml"
+    target.write_bytes(PREVIOUS)
+    target.chmod(0o640)
+    result = run(_snapshot(kubeconfig, target))
+    assert result.exit_code == 0, result.stderr
+    assert yaml.safe_load(target.read_text())["kind"] == "List"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clusters.yaml", "kubeconfig"]  # no temporary file left
+
+
+def test_an_os_failure_while_writing_leaves_the_previous_snapshot(karmada: tuple[KubeSim, Path],
+                                                                 tmp_path: Path) -> None:
+    """Under ``ulimit -f 2`` every write past 1-2 KB fails (EFBIG): a located error, the old file intact."""
+    api, kubeconfig = karmada
+    api.clusters = yaml.safe_load(CLUSTERS.read_text())["items"] * 3  # well over the limit
+    target = tmp_path / "snap" / "clusters.yaml"
+    target.parent.mkdir()
+    target.write_bytes(PREVIOUS)
+    before = picture(tmp_path / "snap")
+    command = ["sh", "-c", 'ulimit -f 2 && exec "$0" "$@"', sys.executable, "-c",
+               "import sys; from fedrender.cli import main; sys.exit(main())", *_snapshot(kubeconfig, target)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{target}: error: cannot write the output file: File too large"), done.stderr
+    assert picture(tmp_path / "snap") == before

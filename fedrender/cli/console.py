@@ -18,6 +18,7 @@ import yaml
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.load import STDIN, STDIN_NAME
+from fedrender.pipeline.signals import Interrupted
 
 
 def progress() -> Callable[[int, int], None] | None:
@@ -175,3 +176,9 @@ def closed_pipes_discarded() -> Iterator[None]:
             sys.stdout.flush()
             sys.stderr.flush()
         sys.stdout, sys.stderr = saved
+
+
+def interrupted(exc: Interrupted, outcome: str) -> NoReturn:
+    """Say which signal ended the command and what it left (``outcome``), then exit 128 + its number."""
+    click.echo(f"fedrender: {exc} {'after' if exc.completed else 'before'} the write completed; {outcome}", err=True)
+    sys.exit(exc.exit_code)

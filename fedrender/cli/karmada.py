@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 
 from fedrender.adapters import karmada
-from fedrender.cli.console import emit, fail
+from fedrender.cli.console import emit, fail, interrupted
 from fedrender.cli.options import PATH, F, examples, output_option
 from fedrender.emitter import dump_all
-from fedrender.models.diagnostics import Diagnostic, FedrenderError
+from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
+from fedrender.pipeline.outfile import refusal, write_file
+from fedrender.pipeline.signals import Interrupted, deferred_signals
 
 
 def _karmada_options(func: F) -> F:
@@ -25,10 +27,14 @@ def _karmada_options(func: F) -> F:
     "fedrender snapshot --context karmada-apiserver -o json | fedrender explain --specs examples/specs --clusters -"))
 @_karmada_options
 @click.option("--output-file", type=PATH, default=Path("-"), show_default=True,
-              help="File to write; - for standard output.")
+              help="File to write (replaced atomically; never a file inside a render's output directory); - "
+                   "for standard output.")
 @output_option("yaml", "json")
 def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: Path, output: str) -> None:
     """Capture the Karmada Cluster objects as one List, in the format `render --clusters` reads."""
+    refused = refusal(output_file) if str(output_file) != "-" else ""
+    if refused:
+        fail([Diagnostic(refused, Location(str(output_file)))], what="nothing was captured")
     try:
         captured = karmada.snapshot(karmada.connect(context, kubeconfig))
     except FedrenderError as exc:
@@ -36,9 +42,16 @@ def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: 
     text = json.dumps(captured, indent=2) + "\n" if output == "json" else dump_all([captured])
     if str(output_file) == "-":
         click.echo(text, nl=False)
-    else:
-        output_file.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output_file}", err=True)
+        return
+    try:
+        with deferred_signals() as guard:
+            write_file(output_file, text.encode("utf-8"), guard)
+    except Interrupted as exc:
+        interrupted(exc, f"{output_file} holds the new snapshot" if exc.completed
+                    else f"nothing was written: {output_file} is as it was")
+    except InputError as exc:
+        fail(exc.diagnostics)
+    click.echo(f"wrote {output_file}", err=True)
 
 
 @click.command("status", epilog=examples(

@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from fedrender.cel.engine import EvalError
-from fedrender.cli.console import emit, fail, progress, read_stdin
+from fedrender.cli.console import emit, fail, interrupted, progress, read_stdin
 from fedrender.cli.options import DEMO, PATH, allow_empty_option, examples, inputs, output_option
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.pipeline.empty import SHOWING, refuse_empty
 from fedrender.pipeline.preview import preview
 from fedrender.pipeline.render import STATE_FILE, Inputs, RenderResult, read_state, render
 from fedrender.pipeline.schedule import InstanceResult
+from fedrender.pipeline.signals import Interrupted, deferred_signals
 from fedrender.pipeline.write import WriteFailed, output_root, write_tree
 
 
@@ -73,7 +74,11 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
             click.echo(f"{inst.namespace}/{inst.name}: votes: member {change.id} {change.before} -> {change.after}: "
                        f"{change.reason}", err=True)
     try:
-        report = write_tree(out, result.files)
+        with deferred_signals() as guard:
+            report = write_tree(out, result.files, guard=guard)
+    except Interrupted as exc:
+        interrupted(exc, f"{out} holds the new render" if exc.completed
+                    else f"nothing was written: {out} holds the previous render, as it was")
     except InputError as exc:
         fail(exc.diagnostics)
     except WriteFailed as exc:

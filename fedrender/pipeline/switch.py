@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -83,8 +83,11 @@ class _Journal:
 
 
 def switch(root: Path, staging: Path, changed: Sequence[str], prune: Sequence[str], files: Mapping[str, bytes],
-           rename: Rename) -> None:
-    """Stage the changed files, then rename them into place (state file last) and prune; undo on any error."""
+           rename: Rename, check: Callable[[], None] = lambda: None) -> None:
+    """Stage the changed files, then rename them into place (state file last) and prune; undo on any error.
+
+    ``check`` runs before every step but after the last (a deferred signal raises there: see
+    :mod:`fedrender.pipeline.signals`), so once the state file is in place the switch is complete."""
     order = sorted(changed, key=lambda r: (r == STATE_FILE, r))
     journal = _Journal()
     fds: list[int] = []
@@ -94,12 +97,16 @@ def switch(root: Path, staging: Path, changed: Sequence[str], prune: Sequence[st
             fds.append(os.open(staging / name, _NOFOLLOW_DIR))
         new_fd, old_fd = fds
         for index, relative in enumerate(order):
+            check()
             (staging / "new" / str(index)).write_bytes(files[relative])
         for index, relative in enumerate(order):
             if relative != STATE_FILE:
+                check()
                 _place(root, relative, str(index), new_fd, old_fd, rename, journal)
         for number, pruned in enumerate(prune):
+            check()
             _backup(root, pruned, f"pruned-{number}", old_fd, rename, journal)
+        check()
         if order and order[-1] == STATE_FILE:
             _place(root, STATE_FILE, str(len(order) - 1), new_fd, old_fd, rename, journal)
     except BaseException as exc:

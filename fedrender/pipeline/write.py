@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import state_location
+from fedrender.pipeline.signals import Guard
 from fedrender.pipeline.switch import Rename as Rename
 from fedrender.pipeline.switch import WriteFailed as WriteFailed
 from fedrender.pipeline.switch import read_nofollow, reason, remove_empty_parents, switch
@@ -119,12 +120,17 @@ def _state_entry(text: str, path: Path, index: int | None, problem: str) -> Diag
                       field_path)
 
 
-def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replace) -> WriteReport:
+def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replace,
+               guard: Guard | None = None) -> WriteReport:
     """Write ``files`` (relative POSIX path -> bytes) below ``out`` and prune files of the last render.
 
     Raises :class:`WriteRefused` (nothing changed) when a check fails, :class:`WriteFailed` when the OS
     fails during the switch (rolled back; the message says whether completely). A file whose bytes already
-    equal the rendered ones is adopted even when fedrender did not write it."""
+    equal the rendered ones is adopted even when fedrender did not write it. With a ``guard`` (signals
+    deferred by :func:`fedrender.pipeline.signals.deferred_signals`), a signal received before the state file
+    is in place raises :class:`~fedrender.pipeline.signals.Interrupted` after undoing everything (not
+    completed), one received later raises it after the write completed; either way the staging directory
+    is gone."""
     root = output_root(out)
     bad = sorted(r for r in files if not clean_relative(r))
     if bad:
@@ -137,6 +143,8 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
         raise WriteRefused([Diagnostic(f"cannot examine the output directory: {reason(exc)}",
                                        Location(str(out)))]) from None
     report = WriteReport(unchanged=plan.unchanged)
+    check = guard.check if guard is not None else lambda: None
+    check()
     created: list[Path] = []
     try:
         _makedirs(root, created)
@@ -145,7 +153,7 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
         _rmdirs(created)
         raise WriteFailed(f"cannot prepare the output directory: {reason(exc)}") from None
     try:
-        switch(root, staging, plan.changed, plan.prune, files, rename)
+        switch(root, staging, plan.changed, plan.prune, files, rename, check)
         report.written.extend(sorted(plan.changed, key=lambda r: (r == STATE_FILE, r)))
         report.removed.extend(plan.prune)
     except BaseException:
@@ -154,6 +162,8 @@ def write_tree(out: Path, files: Mapping[str, bytes], rename: Rename = os.replac
         raise
     shutil.rmtree(staging, ignore_errors=True)
     remove_empty_parents(root, report.removed)
+    if guard is not None:
+        guard.after()
     return report
 
 
