@@ -272,6 +272,8 @@ ALLOWED = {
     ("fedrender/pipeline/load.py", "load_clusters"): "--clusters is a directory: a path, no line",
     ("fedrender/pipeline/publish.py", "publish"): "the repository's state (not a work tree, dirty)",
     ("fedrender/pipeline/publish.py", "_publish"): "the push never got through (others keep pushing)",
+    ("fedrender/pipeline/outfile.py", "write_file"): "snapshot --output-file can't be written (not a regular file, "
+                                                     "inside rendered output, the OS refused): a path, no line",
     ("fedrender/pipeline/write.py", "output_root"): "--out is not a directory: a path, no line",
     ("fedrender/pipeline/write.py", "write_tree"): "a rendered path or the OS refuses --out: a path, no line",
     ("fedrender/pipeline/write.py", "_check"): "what is in --out (a symlink, a wrong type, a foreign file): paths",
