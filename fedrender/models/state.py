@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Final, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from fedrender.models import names
 from fedrender.models.base import ClusterName, Strict, checked
@@ -31,23 +31,57 @@ def _instance_key(key: str) -> list[str]:
 InstanceKey = Annotated[str, checked(_instance_key)]
 
 
+INT32_MAX: Final = 2**31 - 1
+
+
 class MemberState(Strict):
-    id: int = Field(ge=0)
+    """One replica set member as the last render placed it (MongoDB manual, ``replSetGetConfig``: ``_id``,
+    ``votes`` 0 or 1, ``priority`` 0-1000)."""
+
+    id: int = Field(ge=0, le=INT32_MAX)
     cluster: ClusterName
-    ordinal: int = Field(ge=0)
+    ordinal: int = Field(ge=0, le=INT32_MAX)
     host: str
-    nodePort: int
-    votes: int
-    priority: int
+    nodePort: int = Field(ge=0, le=65535)
+    votes: int = Field(ge=0, le=1)
+    priority: int = Field(ge=0, le=1000)
     arbiterOnly: bool = False
 
 
 class InstanceState(Strict):
+    """One instance of the last render. Its parts must agree, as a render writes them: a hand-edited state
+    that doesn't is refused at its line (it would otherwise place members on ordinals with no Service)."""
+
     pack: str
     initCluster: ClusterName
     placement: dict[ClusterName, int]
     members: list[MemberState]
     nodePorts: dict[str, int] = Field(description="pod ordinal (as a string) -> nodePort")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InstanceState:
+        ids = [m.id for m in self.members]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"member _ids repeat ({sorted(i for i in set(ids) if ids.count(i) > 1)}): each "
+                             "member has its own _id")
+        if sum(m.arbiterOnly for m in self.members) > 1:
+            raise ValueError("more than one member is an arbiter; a render places at most one")
+        data: dict[str, list[int]] = {}
+        for m in self.members:
+            if not m.arbiterOnly:
+                data.setdefault(m.cluster, []).append(m.ordinal)
+        counts = {cluster: len(ordinals) for cluster, ordinals in data.items()}
+        if counts != {c: n for c, n in self.placement.items() if n}:
+            raise ValueError(f"placement {dict(sorted(self.placement.items()))} does not count the members per "
+                             f"cluster {dict(sorted(counts.items()))}")
+        for cluster, ordinals in sorted(data.items()):
+            if sorted(ordinals) != list(range(len(ordinals))):
+                raise ValueError(f"the members in {cluster} have ordinals {sorted(ordinals)}; a StatefulSet's "
+                                 f"pods are numbered 0 to {len(ordinals) - 1}")
+            missing = sorted(str(o) for o in ordinals if str(o) not in self.nodePorts)
+            if missing:
+                raise ValueError(f"nodePorts has no port for ordinal {', '.join(missing)}")
+        return self
 
 
 class Tool(Strict):
