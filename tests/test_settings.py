@@ -150,3 +150,19 @@ def test_explain_shows_the_settings_in_effect() -> None:
         data = json.loads(run([*args, "-o", "json"]).stdout)
         assert data["instances"][0]["settings"] == {"podAntiAffinity": "required", "startupSeconds": 7200,
                                                     "terminationGracePeriodSeconds": 600}
+
+
+@pytest.mark.parametrize("key", ["mongdb", "MongoDB", "mongodb-", "redsi"])
+def test_a_misspelt_pack_name_under_values_is_warned_about(key: str) -> None:
+    """``values.mongdb`` would leave every setting at its default without a word: render says so, at its line."""
+    with sandbox() as box:
+        overlay = box.write("overlay/settings.yaml", {"values": {key: {"terminationGracePeriodSeconds": 900},
+                                                                 "free-form": {"kept": True}}})
+        spec = box.write("spec.yaml", mongodb())
+        result = box.render(spec, "--overlay", str(overlay.parent))
+        assert result.exit_code == 0, result.stderr
+        warned = [line for line in result.stderr.splitlines() if f"values.{key} is not the settings" in line]
+        assert len(warned) == 1, result.stderr
+        assert "overlay/settings.yaml:2:" in warned[0]
+        assert "did you mean values." in warned[0]
+        assert "values.free-form" not in result.stderr

@@ -110,6 +110,7 @@ def render(inputs: Inputs, previous: State | None = None,
     diagnostics.extend(_unknown_overlay_clusters(overlay, clusters))
     wrong_settings = [p for pack in packs for p in pack_settings.problems(pack.name, pack.settings, overlay)]
     diagnostics.extend(wrong_settings)
+    diagnostics.extend(pack_settings.misnamed_packs([pack.name for pack in packs], overlay))
     if wrong_settings:  # values.<pack> are the pack's settings: no rule may read a wrong one
         diagnostics.raise_if_errors()
     prepared: list[Prepared] = []

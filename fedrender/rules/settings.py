@@ -51,6 +51,22 @@ def problems(pack: str, settings: Sequence[Setting], overlay: Overlay) -> list[D
     return out
 
 
+def misnamed_packs(packs: Sequence[str], overlay: Overlay) -> list[Diagnostic]:
+    """A warning for each mapping under ``values`` whose key looks like a pack's name but is none
+    (``values.mongdb``, ``values.MongoDB``): its settings would be silently left at their defaults."""
+    out = []
+    for key, value in sorted(overlay.values.items()):
+        if key in packs or not isinstance(value, Mapping):
+            continue
+        close = [p for p in packs if p.lower() == key.lower()] or difflib.get_close_matches(key, list(packs), n=1,
+                                                                                            cutoff=0.75)
+        if close:
+            out.append(Diagnostic(f"values.{key} is not the settings of any pack (packs: {', '.join(sorted(packs))}); "
+                                  f"did you mean values.{close[0]}? Until then its keys change nothing",
+                                  overlay.source("values", key), f"values.{key}", severity="warning"))
+    return out
+
+
 def values(pack: str, settings: Sequence[Setting], overlay: Overlay) -> dict[str, Any]:
     """Each setting's value: the overlay's (already checked by :func:`problems`) or its default."""
     given = overlay.values.get(pack)
