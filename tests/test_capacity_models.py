@@ -241,7 +241,7 @@ def test_explain_names_the_estimate_of_every_cluster(tmp_path: Path) -> None:
         "fits 1 by the resource models (grade 0: 1 node x 0; grade 1: 1 node x 0; grade 2: 1 node x 1; cpu 1500m, "
         "memory 16Mi per member)")}  # the keyfile init container asks for 16Mi, the spec for no memory
     assert doc["capacity"]["plain"] == {"fits": 2, "estimate": "resourceSummary",
-                                        "detail": "fits 2 (cpu: 3000m free, 1500m per member)"}
+                                        "detail": "fits 2 (cpu: 3 free, 1500m per member)"}
 
 
 def test_a_cluster_the_models_leave_no_room_in_says_so(tmp_path: Path) -> None:
@@ -334,9 +334,9 @@ def test_a_pack_whose_requests_differ_from_its_template_is_refused(tmp_path: Pat
     assert result.exit_code == 1
     line = next(n for n, text in enumerate(pack.read_text().splitlines(), 1) if "memberRequests:" in text)
     assert f"{pack}:{line}:" in result.stderr
-    assert ("team/db: StatefulSet db asks for cpu 10m, memory 16Mi per pod as Karmada counts it (containers summed, "
-            "an init container when it asks for more), but scheduling.memberRequests and memberInitRequests of "
-            "pack mongodb give cpu 1m, memory 1Mi") in result.stderr
+    assert ("team/db: StatefulSet db asks for cpu 10m, memory 16Mi per pod in modelled, as Karmada counts it "
+            "(containers summed, an init container when it asks for more), but scheduling.memberRequests and "
+            "memberInitRequests of pack mongodb give cpu 1m, memory 1Mi there") in result.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -37,6 +37,18 @@ class ClusterView(Strict):
         "allocatableModelings) or resourceSummary"))
 
 
+class ClusterTargetView(Strict):
+    """``cluster`` in ``memberRequests`` and ``memberInitRequests``: the cluster whose members ask for these
+    resources (its tier label, provider, region), without what fits there, which follows from them."""
+
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    provider: str = ""
+    region: str = ""
+    zone: str = ""
+    zones: list[str] = Field(default_factory=list)
+
+
 class MetadataView(Strict):
     """``metadata`` of the instance being rendered (namespace defaulted)."""
 

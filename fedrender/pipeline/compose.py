@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,7 +339,6 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
         else:
             by_ordinal.setdefault(ordinal, []).append(obj)
     if divided:
-        fidelity.check_requests(item, divided, diagnostics)
         objects.append(karmada.divided_policy(name, ns, labels, divided, placement.counts, tolerations))
     if shared:
         objects.append(karmada.duplicated_policy(f"{name}-shared", ns, labels, [karmada.selector(o) for o in shared],
@@ -351,7 +350,8 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
     if arbiter and result.arbiter is not None:
         objects.append(karmada.duplicated_policy(f"{name}-arbiter", ns, labels, [karmada.selector(o) for o in arbiter],
                                                  [result.arbiter.cluster], tolerations))
-    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported, templates))
+    objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported, templates,
+                                      {id(o) for o in divided}))
     return objects, evaluate.references(pack, inst), templates
 
 
@@ -370,11 +370,12 @@ def _vote_changes(item: Planned, members: Sequence[MemberView]) -> list[VoteChan
 def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[str, Any]],
                        sources: list[tuple[dict[str, Any], str]], labels: dict[str, str],
                        diagnostics: Diagnostics, reported: set[tuple[str, str, int]],
-                       templates: dict[int, Template]) -> list[dict[str, Any]]:
+                       templates: dict[int, Template], divided: set[int]) -> list[dict[str, Any]]:
     """One OverridePolicy per object that any rule targets, named ``<object>-<kind>``, with the rules in pack
     order and clusters whose overriders are equal sharing a rule. (Karmada applies several policies of one
     object in name order; one policy per object keeps the pack's order explicit.) Every policy is applied
-    here as Karmada will apply it, so a path that doesn't resolve fails now, not in a member cluster."""
+    here as Karmada will apply it, so a path that doesn't resolve fails now, not in a member cluster, and
+    each cluster's copy of a ``divided`` object (by id) must ask for what scheduling counted there."""
     pack, inst, result = item.spec.pack, item.inst, item.result
     receivers = karmada.receivers(objects)
     evaluated: dict[str, dict[str, evaluate.Override]] = {}
@@ -395,8 +396,13 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
                 groups.setdefault(key, (override, []))[1].append(cluster)
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
+        if not rules and id(obj) not in divided:
+            continue
+        damaged, received = _check_overrides(obj, rules, receivers, diagnostics, reported, item.spec.doc,
+                                             fidelity.requests_of if id(obj) in divided else None)
+        if id(obj) in divided:
+            fidelity.check_requests(item, obj, received, diagnostics)
         if rules:
-            damaged = _check_overrides([obj], rules, receivers, diagnostics, reported, item.spec.doc)
             fidelity.report_images(item, obj, templates.get(id(obj)), damaged, diagnostics)
             name = f"{obj['metadata']['name']}-{str(obj['kind']).lower()}"
             policies.append(karmada.override_policy(name, result.namespace, labels, [obj], [r for r, _ in rules]))
@@ -419,33 +425,47 @@ def _check_metadata_overriders(override: evaluate.Override, subject: str, diagno
                                            override.locations.get((field, index), override.location), field))
 
 
-def _check_overrides(targets: list[dict[str, Any]], rules: list[tuple[dict[str, Any], evaluate.Override]],
+Received = dict[str, tuple[dict[str, Any], list[str]]]
+"""Per cluster: an object as Karmada delivers it there, and the override rules that changed it."""
+
+
+def _check_overrides(obj: dict[str, Any], rules: list[tuple[dict[str, Any], evaluate.Override]],
                      receivers: dict[tuple[str, str, str], set[str]], diagnostics: Diagnostics,
-                     reported: set[tuple[str, str, int]], doc: SourceDoc) -> fidelity.Damage:
+                     reported: set[tuple[str, str, int]], doc: SourceDoc,
+                     watch: Callable[[dict[str, Any]], object] | None = None) -> tuple[fidelity.Damage, Received]:
+    """Apply ``rules`` to ``obj`` for each cluster that receives it, as Karmada will: the images they would
+    damage, and per cluster the object delivered there with the rules that changed ``watch`` of it (errors for
+    rules that Karmada would fail to apply go to ``diagnostics``; such a cluster is left out)."""
     damaged: fidelity.Damage = {}
-    for obj in targets:
-        meta = obj["metadata"]
-        for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
-            current = obj
-            for rule, override in rules:
-                if cluster not in rule["targetCluster"]["clusterNames"]:
-                    continue
-                for _, path, sentence in image_damage(current, rule["overriders"]):
-                    entry = damaged.setdefault((override.rule, sentence), (set(), set()))
-                    entry[0].add(path)
-                    entry[1].add(cluster)
-                try:
-                    current = apply_overriders(current, rule["overriders"])
-                except OverrideFailed as exc:
-                    if (override.rule, exc.field, exc.index) not in reported:
-                        reported.add((override.rule, exc.field, exc.index))
-                        diagnostics.add(Diagnostic(
-                            f"rule {override.rule!r}: {exc} (in {obj['kind']} {meta['namespace']}/{meta['name']} "
-                            f"for cluster {cluster}, of the instance defined at {doc.location(('metadata', 'name'))}; "
-                            "Karmada would fail to apply it)",
-                            override.locations.get((exc.field, exc.index), override.location)))
-                    break
-    return damaged
+    received: Received = {}
+    meta = obj["metadata"]
+    for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
+        current, changed = obj, []
+        for rule, override in rules:
+            if cluster not in rule["targetCluster"]["clusterNames"]:
+                continue
+            for _, path, sentence in image_damage(current, rule["overriders"]):
+                entry = damaged.setdefault((override.rule, sentence), (set(), set()))
+                entry[0].add(path)
+                entry[1].add(cluster)
+            try:
+                applied = apply_overriders(current, rule["overriders"])
+            except OverrideFailed as exc:
+                if (override.rule, exc.field, exc.index) not in reported:
+                    reported.add((override.rule, exc.field, exc.index))
+                    diagnostics.add(Diagnostic(
+                        f"rule {override.rule!r}: {exc} (in {obj['kind']} {meta['namespace']}/{meta['name']} "
+                        f"for cluster {cluster}, of the instance defined at {doc.location(('metadata', 'name'))}; "
+                        "Karmada would fail to apply it)",
+                        override.locations.get((exc.field, exc.index), override.location)))
+                break
+            if watch is not None and watch(applied) != watch(current):
+                changed.append(override.rule)
+            current = applied
+        else:
+            received[cluster] = (current, changed)
+    return damaged, received
+
 
 
 def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],

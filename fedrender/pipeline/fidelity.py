@@ -3,6 +3,8 @@ scheduled with, and override images only as the override rules mean to."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 import jsonpointer
@@ -12,37 +14,55 @@ from fedrender.models import names as k8s
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
 from fedrender.models.quantity import QuantityError
 from fedrender.models.source import PathKey, SourceDoc, format_path
-from fedrender.pipeline.schedule import Planned, pack_requests
+from fedrender.pipeline.schedule import Planned
 from fedrender.scheduler import capacity
 
 Damage = dict[tuple[str, str], tuple[set[str], set[str]]]
 """(rule, sentence) -> (paths of the images, clusters) for image overrides that change more than they mean to."""
 
 
-def check_requests(item: Planned, divided: list[dict[str, Any]], diagnostics: Diagnostics) -> None:
-    """Karmada estimates what fits from each divided workload's pod template: the pack's ``memberRequests`` and
-    ``memberInitRequests``, which fedrender scheduled with, must ask for the same (else fits are misjudged)."""
+def requests_of(obj: dict[str, Any]) -> dict[str, Fraction] | None:
+    """What one pod of a workload (or a Pod) asks for as Karmada counts it; None without a pod template or when
+    an amount doesn't parse (the object's own check reports it)."""
+    pod: Any = obj
+    for key in ("spec",) if obj.get("kind") == "Pod" else ("spec", "template", "spec"):
+        pod = pod.get(key) if isinstance(pod, dict) else None
+    if not isinstance(pod, dict):
+        return None
+    try:
+        return capacity.pod_requests(pod)
+    except QuantityError:
+        return None
+
+
+def check_requests(item: Planned, obj: dict[str, Any], received: Mapping[str, tuple[dict[str, Any], list[str]]],
+                   diagnostics: Diagnostics) -> None:
+    """Karmada estimates what fits from the pod template each cluster receives (after the OverridePolicies):
+    in each cluster, a divided workload's pods must ask for what the pack's ``memberRequests`` and
+    ``memberInitRequests`` give for that cluster, which fedrender scheduled with (else fits are misjudged).
+
+    ``received``: per cluster, the object as Karmada delivers it there and the override rules that changed what
+    its pods ask for. One error per distinct disagreement, naming the clusters."""
     pack, inst = item.spec.pack, item.inst
-    declared = {name: value for name, value in pack_requests(pack, inst).items() if value}
-    for obj in divided:
-        pod: Any = obj
-        for key in ("spec",) if obj.get("kind") == "Pod" else ("spec", "template", "spec"):
-            pod = pod.get(key) if isinstance(pod, dict) else None
-        if not isinstance(pod, dict):
+    found: dict[tuple[str, str, str], list[str]] = {}
+    for cluster, (delivered, rules) in sorted(received.items()):
+        actual = requests_of(delivered)
+        if actual is None or cluster not in item.requests:
             continue
-        try:
-            actual = capacity.pod_requests(pod)
-        except QuantityError:
-            continue  # the object's own check reports the amount
+        declared = {name: value for name, value in item.requests[cluster].items() if value}
         if actual != declared:
-            assert pack.member_requests is not None
-            diagnostics.add(Diagnostic(
-                f"{inst.subject}: {obj['kind']} {obj['metadata'].get('name')} asks for {capacity.describe(actual)} "
-                f"per pod as Karmada counts it (containers summed, an init container when it asks for more), but "
-                f"scheduling.memberRequests and memberInitRequests of pack {pack.name} give "
-                f"{capacity.describe(declared)}, so fedrender would misjudge how many members fit; make them list "
-                "the template's containers and init containers", pack.member_requests.expr.location(),
-                "scheduling.memberRequests"))
+            changed = f" (after override rules {', '.join(rules)})" if rules else ""
+            found.setdefault((capacity.describe(actual), capacity.describe(declared), changed), []).append(cluster)
+    for (actual_text, declared_text, changed), clusters in sorted(found.items()):
+        assert pack.member_requests is not None
+        meta = obj["metadata"]
+        diagnostics.add(Diagnostic(
+            f"{inst.subject}: {obj['kind']} {meta.get('name')} asks for {actual_text} per pod in "
+            f"{', '.join(clusters)}{changed}, as Karmada counts it (containers summed, an init container when it "
+            f"asks for more), but scheduling.memberRequests and memberInitRequests of pack {pack.name} give "
+            f"{declared_text} there, so fedrender would misjudge how many members fit; make them list the "
+            "template's containers and init containers, with what the override rules give each cluster "
+            "(they may read `cluster`)", pack.member_requests.expr.location(), "scheduling.memberRequests"))
 
 
 def report_images(item: Planned, obj: dict[str, Any], template: Template | None, damaged: Damage,

@@ -14,7 +14,7 @@ from fedrender.models.diagnostics import Diagnostic, Diagnostics
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc, format_path, origin
 from fedrender.models.state import InstanceState
-from fedrender.models.views import ClusterView, MemberView, MetadataView, TaintView
+from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline.load import SpecInput
 from fedrender.rules import evaluate
 from fedrender.rules import settings as pack_settings
@@ -54,6 +54,7 @@ class Snapshot:
     _settings: dict[str, Any] = field(default_factory=dict)
     _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
     _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
+    _targets: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for cluster in self.clusters:
@@ -61,16 +62,35 @@ class Snapshot:
             models = resource_models(cluster.spec.resourceModels, summary.allocatableModelings) if summary else None
             self.resources[cluster.metadata.name] = ClusterResources(free_resources(summary), models)
 
-    def views(self, requests: dict[str, Fraction], kept: Mapping[str, int]) -> dict[str, ClusterView]:
-        key = tuple(sorted(requests.items()))
+    def views(self, requests: Mapping[str, dict[str, Fraction]], kept: Mapping[str, int]) -> dict[str, ClusterView]:
+        """Each cluster's view for members asking for ``requests[cluster]``, ``kept[cluster]`` of them there."""
         out = {}
         for cluster in self.clusters:
             name = cluster.metadata.name
-            cache = (name, key, kept.get(name, 0))
+            cache = (name, tuple(sorted(requests[name].items())), kept.get(name, 0))
             if cache not in self._views:
-                self._views[cache] = cluster_view(cluster, self.overlay, self.resources[name], requests,
+                self._views[cache] = cluster_view(cluster, self.overlay, self.resources[name], requests[name],
                                                  cache[2])
             out[name] = self._views[cache]
+        return out
+
+    def containers(self, pack: Pack, inst: evaluate.Instance) -> dict[str, Containers]:
+        """Per cluster, the containers and init containers of a member there (``memberRequests`` and
+        ``memberInitRequests``, evaluated once when they don't read ``cluster``)."""
+        if not pack.requests_by_cluster:
+            same = (evaluate.member_requests(pack, inst), evaluate.member_requests(pack, inst, init=True))
+            return {c.metadata.name: same for c in self.clusters}
+        out = {}
+        for cluster in self.clusters:
+            name = cluster.metadata.name
+            if (pack.name, name) not in self._targets:
+                self._targets[pack.name, name] = evaluate.cluster_target_message(pack, ClusterTargetView(
+                    name=name, labels=cluster.metadata.labels, provider=cluster.spec.provider or "",
+                    region=cluster.spec.region or "", zone=cluster.spec.zone or ",".join(sorted(cluster.spec.zones)),
+                    zones=cluster.spec.zones))
+            target = self._targets[pack.name, name]
+            out[name] = (evaluate.member_requests(pack, inst, cluster=target, cluster_name=name),
+                         evaluate.member_requests(pack, inst, init=True, cluster=target, cluster_name=name))
         return out
 
     def overlay_message(self, pack: Pack) -> Any:
@@ -189,17 +209,25 @@ class Planned:
     snapshot: Snapshot
     previous: InstanceState | None
     spreads: list[Spread] = field(default_factory=list)
+    requests: dict[str, dict[str, Fraction]] = field(default_factory=dict)
+    """Per cluster name, what a member asks for there, as scheduling counted it (Prepared.requests)."""
+
+
+Containers = tuple[list[dict[str, dict[str, str]]], list[dict[str, dict[str, str]]]]
+"""A member's containers and init containers, each ``{"requests": {...}, "limits": {...}}`` of quantity strings."""
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A validated instance with its member count, before placement."""
+    """A validated instance with its member count and what a member asks for in each cluster, before placement."""
 
     spec: SpecInput
     meta: MetadataView
     inst: evaluate.Instance
     total: int
     problems: list[Diagnostic]
+    requests: dict[str, dict[str, Fraction]] = field(default_factory=dict)
+    """Per cluster name, a member's request per resource as Karmada counts it (see capacity.member_requests)."""
 
 
 def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics: Diagnostics) -> Prepared | None:
@@ -209,35 +237,39 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
     inst = evaluate.instance(pack, spec.doc, data["spec"], meta, snapshot.overlay_message(pack),
                              snapshot.settings_message(pack))
     problems = evaluate.validate(pack, inst)
-    problems += _request_problems(pack, inst, spec.doc)
+    containers = snapshot.containers(pack, inst)
+    problems += _request_problems(pack, inst, spec.doc, containers)
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
-    return Prepared(spec, meta, inst, evaluate.member_count(pack, inst), problems)
+    return Prepared(spec, meta, inst, evaluate.member_count(pack, inst), problems,
+                    {name: member_requests(*both) for name, both in containers.items()})
 
 
-def pack_requests(pack: Pack, inst: evaluate.Instance) -> dict[str, Fraction]:
-    """A member's request per resource, from the pack's ``memberRequests`` and ``memberInitRequests``."""
-    return member_requests(evaluate.member_requests(pack, inst), evaluate.member_requests(pack, inst, init=True))
-
-
-def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc) -> list[Diagnostic]:
-    """The amounts of the pack's ``memberRequests`` that Kubernetes would refuse, before any is used to count what
-    fits: where the input writes them (a CRD-defined kind's spec passes them on unchecked), else at the rule."""
-    out = []
-    for index, container in enumerate(evaluate.member_requests(pack, inst)):
-        for (kind, name), problem in resources.container_problems(container):
-            text = container[kind][name]  # memberRequests gives strings; the input may have written an integer
-            traced = origin(doc, text, name)
-            if traced is None and text.lstrip("-").isdigit():
-                traced = origin(doc, int(text), name)
-            if traced is not None:
-                out.append(Diagnostic(problem, doc.location(traced), format_path(traced)))
-            else:
-                assert pack.member_requests is not None
-                out.append(Diagnostic(f"{problem} (in {kind}.{name} of container {index} of the memberRequests of "
-                                      f"pack {pack.name}, for {inst.subject})", pack.member_requests.expr.location()))
-    return out
+def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc,
+                      containers: Mapping[str, Containers]) -> list[Diagnostic]:
+    """The amounts of the pack's ``memberRequests`` and ``memberInitRequests`` that Kubernetes would refuse,
+    before any is used to count what fits: where the input writes them (a CRD-defined kind's spec passes them on
+    unchecked), else at the rule, naming the clusters when they differ by cluster. Each problem once."""
+    out: dict[str, Diagnostic] = {}
+    for cluster, both in sorted(containers.items()):
+        where = f" on cluster {cluster}" if pack.requests_by_cluster else ""
+        for rule, program, listed in (("memberRequests", pack.member_requests, both[0]),
+                                      ("memberInitRequests", pack.member_init_requests, both[1])):
+            for index, container in enumerate(listed):
+                for (kind, name), problem in resources.container_problems(container):
+                    text = container[kind][name]  # the rules give strings; the input may have written an integer
+                    traced = origin(doc, text, name)
+                    if traced is None and text.lstrip("-").isdigit():
+                        traced = origin(doc, int(text), name)
+                    if traced is not None:
+                        found = Diagnostic(problem, doc.location(traced), format_path(traced))
+                    else:
+                        assert program is not None
+                        found = Diagnostic(f"{problem} (in {kind}.{name} of container {index} of the {rule} of "
+                                           f"pack {pack.name}, for {inst.subject}{where})", program.expr.location())
+                    out.setdefault(found.render(), found)
+    return list(out.values())
 
 
 def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
@@ -246,9 +278,8 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     spec, meta, inst, total, problems = (prepared.spec, prepared.meta, prepared.inst, prepared.total,
                                          prepared.problems)
     pack = spec.pack
-    requests = pack_requests(pack, inst)
     before = Counter(m.cluster for m in previous.members if not m.arbiterOnly) if previous else Counter()
-    views = snapshot.views(requests, before)
+    views = snapshot.views(prepared.requests, before)
     spreads = [_spread(s) for s in evaluate.spread_constraints(pack, inst)]
     label_levels = [s.level for s in spreads if s.level.startswith("label:")]
     candidates = []
@@ -295,7 +326,7 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
                             placement.moves, placement.init_cluster, arbiter, warnings=warnings,
                             voting=_voting(placement, arbiter, views, previous),
                             settings=pack_settings.values(pack.name, pack.settings, snapshot.overlay))
-    return Planned(spec, inst, placement, views, result, snapshot, previous, spreads)
+    return Planned(spec, inst, placement, views, result, snapshot, previous, spreads, prepared.requests)
 
 
 def majority_warnings(item: Planned, members: list[MemberView]) -> list[Diagnostic]:

@@ -13,7 +13,7 @@ from fedrender.cel.template import Template
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc
-from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
+from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, OrdinalView
 from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import Pack, Rule, TemplateSpec
 
@@ -124,20 +124,29 @@ def member_count(pack: Pack, inst: Instance) -> int:
     return int(pack.member_count.eval(inst.data(), inst.subject))
 
 
-def _list_of_maps(program: Program, inst: Instance, name: str, what: str) -> list[dict[str, Any]]:
+def _list_of_maps(program: Program, inst: Instance, name: str, what: str,
+                  data: dict[str, Any] | None = None, subject: str = "") -> list[dict[str, Any]]:
     """Evaluate a rule that must give a list of maps; EvalError naming the rule and instance otherwise."""
-    value = program.eval(inst.data(), inst.subject)
+    value = program.eval(inst.data() if data is None else data, subject or inst.subject)
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise EvalError(f"{name} must be a list of {what} for {inst.subject}", program.expr.location())
+        raise EvalError(f"{name} must be a list of {what} for {subject or inst.subject}", program.expr.location())
     return [dict(v) for v in value]
 
 
-def member_requests(pack: Pack, inst: Instance, init: bool = False) -> list[dict[str, dict[str, str]]]:
-    """The ``{requests, limits}`` of each container (``init``: of each init container) of a member."""
+def cluster_target_message(pack: Pack, view: ClusterTargetView) -> Message:
+    return pack.types.message(_type(pack, "ClusterTarget"), view.model_dump())
+
+
+def member_requests(pack: Pack, inst: Instance, init: bool = False, cluster: Message | None = None,
+                    cluster_name: str = "") -> list[dict[str, dict[str, str]]]:
+    """The ``{requests, limits}`` of each container (``init``: of each init container) of a member (in
+    ``cluster``, a :func:`cluster_target_message`, when the pack's rules read it)."""
     program, name = ((pack.member_init_requests, "memberInitRequests") if init
                      else (pack.member_requests, "memberRequests"))
     assert program is not None
-    value = _list_of_maps(program, inst, name, "{requests, limits} maps")
+    data = inst.data(cluster=cluster) if cluster is not None else inst.data()
+    subject = f"{inst.subject} on cluster {cluster_name}" if cluster_name else inst.subject
+    value = _list_of_maps(program, inst, name, "{requests, limits} maps", data, subject)
     return [{k: {str(n): str(q) for n, q in dict(v.get(k, {})).items()} for k in ("requests", "limits")}
             for v in value]
 

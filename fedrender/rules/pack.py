@@ -37,7 +37,7 @@ from fedrender.models.parse import parse_model
 from fedrender.models.rulepack import InputKind, OverrideRule, RulePack, Setting
 from fedrender.models.rulepack import Template as TemplateModel
 from fedrender.models.source import PathKey, SourceDoc, format_path, load_file
-from fedrender.models.views import ClusterView, MemberView, MetadataView, OrdinalView
+from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, OrdinalView
 from fedrender.rules import settings as pack_settings
 
 PACK_FILE = "pack.yaml"
@@ -119,6 +119,8 @@ class Pack:
     member_count_path: str = ""
     member_requests: Program | None = None
     member_init_requests: Program | None = None
+    requests_by_cluster: bool = False
+    """``memberRequests`` or ``memberInitRequests`` read ``cluster``: members ask for more in some clusters."""
     cluster_tolerations: Program | None = None
     weight: Program | None = None
     spread_constraints: Program | None = None
@@ -141,15 +143,26 @@ class _Compiler:
         self.envs = envs
         self.diagnostics: list[Diagnostic] = []
 
-    def program(self, stage: str, path: PathKey, text: str, rule: str, expect: str | None = None) -> Program:
+    def _expr(self, path: PathKey, text: str, rule: str) -> Expr:
         pos = self.doc.value_position(path)
-        expr = Expr(text, self.doc.file, pos.line if pos else 0, pos.col if pos else 0,
-                    pos.style if pos else None, rule)
+        return Expr(text, self.doc.file, pos.line if pos else 0, pos.col if pos else 0, pos.style if pos else None,
+                    rule)
+
+    def program(self, stage: str, path: PathKey, text: str, rule: str, expect: str | None = None) -> Program:
+        expr = self._expr(path, text, rule)
         try:
             return self.envs[stage].compile(expr, expect)
         except CompileError as exc:
             self.diagnostics.extend(exc.diagnostics)
             return self.envs[stage].compile(Expr("null"))
+
+    def requests(self, path: PathKey, text: str, rule: str) -> tuple[Program, bool]:
+        """A ``memberRequests`` rule, and whether it reads ``cluster`` (then it is evaluated per cluster; one
+        that doesn't is evaluated once per instance)."""
+        try:
+            return self.envs["instance"].compile(self._expr(path, text, rule)), False
+        except CompileError:
+            return self.program("requests", path, text, rule), True
 
     def rule(self, stage: str, path: PathKey, item: Any, expect: str, message_stage: str | None = None) -> Rule:
         program = self.program(stage, (*path, "expression"), item.expression, item.name, expect)
@@ -183,6 +196,7 @@ def variable_schema(signature: str) -> dict[str, Any]:
 
 def _environments(types: TypeRegistry, spec_type: str, variables: str, settings: str) -> dict[str, Environment]:
     cluster = types.add("Cluster", ClusterView.model_json_schema())
+    target = types.add("ClusterTarget", ClusterTargetView.model_json_schema())
     meta = types.add("Metadata", MetadataView.model_json_schema())
     member = types.add("Member", MemberView.model_json_schema())
     ordinal = types.add("Ordinal", OrdinalView.model_json_schema())
@@ -196,6 +210,7 @@ def _environments(types: TypeRegistry, spec_type: str, variables: str, settings:
         "variables": base,
         "instance": instance,
         "cluster": {**instance, "cluster": cluster},
+        "requests": {**instance, "cluster": target},
         "capacity": {**instance, "memberCount": "int", "groupCount": "int"},
         "member": {**instance, "member": member, "memberCount": "int", "placement": "map(string, int)",
                    "initCluster": "string"},
@@ -391,9 +406,10 @@ def load_pack(directory: Path) -> Pack:
     pack.member_count = c.program("instance", (*sp, "memberCount", "expression"), sched.memberCount.expression,
                                   "memberCount", "int")
     pack.member_count_path = sched.memberCount.fieldPath
-    pack.member_requests = c.program("instance", (*sp, "memberRequests"), sched.memberRequests, "memberRequests")
-    pack.member_init_requests = c.program("instance", (*sp, "memberInitRequests"), sched.memberInitRequests,
-                                          "memberInitRequests")
+    pack.member_requests, by_cluster = c.requests((*sp, "memberRequests"), sched.memberRequests, "memberRequests")
+    pack.member_init_requests, init_by_cluster = c.requests((*sp, "memberInitRequests"), sched.memberInitRequests,
+                                                            "memberInitRequests")
+    pack.requests_by_cluster = by_cluster or init_by_cluster
     if sched.clusterTolerations is not None:
         pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
                                              "clusterTolerations")

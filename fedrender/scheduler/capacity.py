@@ -136,8 +136,9 @@ def _units(name: str, value: Fraction) -> int:
 
 
 def _show(name: str, value: Fraction) -> str:
-    if name == "cpu":
-        return f"{math.ceil(value * 1000)}m"
+    if name == "cpu":  # as Kubernetes writes a quantity canonically: whole cores without a suffix
+        milli = math.ceil(value * 1000)
+        return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
     for suffix, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
         if value >= size and value % size == 0:
             return f"{value // size}{suffix}"
