@@ -278,16 +278,20 @@ class _Choice:
 def _choose(total: int, need: int, pool: list[Candidate], kept: Counter[str], state: _State,
             spreads: Sequence[Spread], caps_for: CapsFor, levels_all: list[str]) -> _Choice:
     """Fill ``need`` slots under the first choice of groups that lets them fit: choices whose caps forbid a
-    majority at more levels first (high availability), then in the order Karmada ranks the groups."""
+    majority at more levels first, then those leaving more groups able to hold members, up to the three that
+    let a majority be avoided, coarsest level first (two regions survive the loss of one's data; one does not),
+    then in the order Karmada ranks the groups."""
     options = []
     for index, selection in enumerate(selections(pool, kept, spreads, total)):
-        caps = caps_for(_usable([c for c in pool if c.name in selection.clusters], levels_all))
+        usable = _usable([c for c in pool if c.name in selection.clusters], levels_all)
+        caps = caps_for(usable)
         majorities = sum(1 for cap in caps.values() if cap * 2 > total)
-        options.append((majorities, index, selection, caps))
-    options.sort(key=lambda o: o[:2])
+        spread = tuple(-min(usable[level], 3) for level in sorted(usable, key=level_rank))
+        options.append(((majorities, spread, index), selection, caps))
+    options.sort(key=lambda o: o[0])
     first: _Choice | None = None
     budget = Budget()
-    for _, _, selection, caps in options:
+    for _, selection, caps in options:
         trial = state.copy()
         allowed = [c.name for c in pool if c.eligible and c.name in selection.clusters]
         picks, greedy, short = _fill(need, trial, allowed, spreads, caps, total, budget)
