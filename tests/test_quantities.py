@@ -47,7 +47,8 @@ FIX = re.compile(r"(?:write|did you mean) '([^']*)'")
 
 def kubernetes_takes(text: str, resource: str) -> bool:
     """Whether ``text`` is an amount of ``resource`` (cpu, memory or a volume's storage) Kubernetes takes as
-    written: by its grammar, then by value."""
+    written: by its grammar, then by value; and not one of the amounts fedrender refuses on purpose as mistakes
+    (bytes in m, u, n; a bare number of bytes below 1Mi: ``resources.BARE_BYTES_MIN``)."""
     if not go_accepts(text):
         return False
     try:  # the few spellings Go reads as 0 and fedrender refuses ("Ki"), or exponents Go truncates
@@ -59,6 +60,8 @@ def kubernetes_takes(text: str, resource: str) -> bool:
     if resource in ("memory", "storage"):
         suffix = re.sub(r"^[+-]?[0-9.]*", "", text)
         if value.denominator != 1 or suffix in ("m", "u", "n"):
+            return False
+        if re.fullmatch(r"\+?[0-9]+", text) and 0 < value < 2**20:  # fedrender's stricter rule: bare bytes
             return False
     return not (resource == "storage" and value == 0)
 
@@ -173,12 +176,27 @@ def test_a_crd_defined_kind_is_held_to_the_same_rules_at_its_own_lines(text: str
     ("1024u", "(the suffix u means millionths); write '1024Mi'"),
     ("10gi", "'10gi' is not a valid quantity; write '10Gi'"),
     ("-1Gi", "memory can't be negative ('-1Gi'); did you mean '1Gi'?"),
-    ("1.5", "'1.5' of memory is not a whole number of bytes; write e.g. '2'"),
+    ("1.5", "'1.5' of memory is not a whole number of bytes; write e.g. '1.5Mi'"),
+    ("512", "'512' of memory is 512 bytes (an amount without a suffix counts bytes); write '512Mi'"),
+    (512, "'512' of memory is 512 bytes (an amount without a suffix counts bytes); write '512Mi'"),
 ])
-def test_memory_mistakes_are_refused_with_the_fix(text: str, fix: str) -> None:
+def test_memory_mistakes_are_refused_with_the_fix(text: str | int, fix: str) -> None:
     with sandbox() as box:
         spec = box.write("spec.yaml", mongodb(resource={"requests": {"memory": text}}))
         before = picture(box.root)
         result = box.render(spec)
         box.assert_refused(result, before, spec, "spec.resource.requests.memory: ")
         assert fix in result.stderr
+
+
+@pytest.mark.parametrize(("value", "fix"), [(10, "'10Gi'"), (10737418240, "'10737418240'"), (0, "'10Gi'")])
+def test_an_integer_storage_size_is_refused_as_the_crd_declares_a_string(value: int, fix: str) -> None:
+    """FedState's CRD declares storageSize ``type: string``: the API server refuses ``storageSize: 10``, and 10
+    would be 10 bytes (reference/fedstate/middleware.fedstate.io_multicloudmongodbs.yaml)."""
+    with sandbox() as box:
+        spec = box.write("spec.yaml", mongodb(storage={"storageSize": value}))
+        before = picture(box.root)
+        result = box.render(spec)
+        box.assert_refused(result, before, spec, "spec.storage.storageSize: ")
+        assert f"{value} is not a string" in result.stderr
+        assert f"write {fix}" in result.stderr

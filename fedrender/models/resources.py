@@ -27,6 +27,10 @@ STANDARD: Final = frozenset({"cpu", "memory", "ephemeral-storage"})
 _BYTES: Final = re.compile(r"memory|ephemeral-storage|storage|hugepages-.+")
 _SUFFIXES: Final = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "m")
 _FRACTIONS: Final = {"m": "thousandths", "u": "millionths", "n": "billionths"}
+BARE_BYTES_MIN: Final = 2**20
+"""A memory or storage amount written as a bare number below 1Mi is refused: ``memory: 512`` is 512 bytes, a
+mistake for ``512Mi`` (Kubernetes takes it; the container then can't start, and a volume gets its provisioner's
+minimum). Stricter than Kubernetes on purpose, as ``512m`` is."""
 
 
 def suggest(text: str, resource: str = "") -> str | None:
@@ -80,14 +84,21 @@ QuantityInput = Annotated[str, BeforeValidator(_text)]
 
 def _meant(name: str, text: str) -> str:
     """The amount of ``name`` that ``text`` (which parses) most likely meant, spelt as Kubernetes takes it: without
-    a sign, bytes counted in m, u or n read as mebibytes (``512m`` -> ``512Mi``), rounded up to whole bytes."""
+    a sign, bytes counted in m, u or n read as mebibytes (``512m`` -> ``512Mi``), a bare number below 1Mi as
+    mebibytes (gibibytes for storage: ``10`` -> ``10Gi``), rounded up to whole bytes."""
     meant = text.strip().lstrip("+-")
     number, suffix = re.fullmatch(r"([0-9.]*)(.*)", meant).groups()  # type: ignore[union-attr]
     if _BYTES.fullmatch(name) and suffix in _FRACTIONS:
         meant = number + "Mi"
     value = parse_quantity(meant)
+    if _BYTES.fullmatch(name) and not suffix and value < BARE_BYTES_MIN:  # a bare small number: a unit was left out
+        scaled = number + ("Gi" if name == "storage" else "Mi")
+        if parse_quantity(scaled).denominator == 1:
+            return scaled
     if _BYTES.fullmatch(name) and value.denominator != 1:
         meant = str(math.ceil(value))
+    if _BYTES.fullmatch(name) and meant.isdigit() and 0 < int(meant) < BARE_BYTES_MIN:
+        meant += "Gi" if name == "storage" else "Mi"
     return meant
 
 
@@ -110,11 +121,19 @@ def byte_problems(name: str, text: str) -> list[str]:
                 f"write {meant!r} {unit}"]
     if value.denominator != 1:
         return [f"{text!r} of {name} is not a whole number of bytes; write e.g. {meant!r}"]
+    bare = re.fullmatch(r"\s*\+?([0-9]+)\s*", text)
+    if bare and 0 < value < BARE_BYTES_MIN:  # 512 is 512 bytes: nothing runs in that, and no volume is that small
+        return [f"{text!r} of {name} is {value} bytes (an amount without a suffix counts bytes); write {meant!r}"]
     return []
 
 
 def storage_size(value: Any) -> str:
-    """A volume size: a positive whole number of bytes (``10Gi``)."""
+    """A volume size: a positive whole number of bytes written as a string (``10Gi``), as FedState's CRD declares
+    ``storageSize`` (``type: string``: the API server refuses an integer)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        fix = _meant("storage", str(value)) if value > 0 else "10Gi"
+        raise invalid(f"{value} is not a string: storageSize is a quantity string in the MultiCloudMongoDB CRD "
+                      f"(an integer would be refused by the API server); write {fix!r}")
     text = _text(value, "storage")
     problems = byte_problems("storage", text)
     if problems:
