@@ -122,6 +122,14 @@ class Score(Strict):
     weight: int = 1
 
 
+class MemberLimit(Strict):
+    """At most ``expression`` (CEL int per cluster) members of the instance in a cluster: what fits there is capped
+    by it, and ``reason`` (CEL string) says why in ``explain``. Negative: no limit."""
+
+    expression: CEL = "-1"
+    reason: CEL = "''"
+
+
 class PlacementCheck(Strict):
     """A check over the finished placement (``placement``, ``members``, ``eligible``)."""
 
@@ -154,6 +162,9 @@ class Scheduling(Strict):
     filters: list[Filter] = Field(default_factory=list)
     scores: list[Score] = Field(default_factory=list)
     weight: CEL = Field(default="1", description="int per cluster: members are divided in proportion to it")
+    memberLimit: MemberLimit = Field(default_factory=MemberLimit, description=(
+        "int per cluster: at most this many members there (negative: no limit), e.g. one per node when members "
+        "must not share one"))
     groupCaps: list[GroupCap] = Field(default_factory=list)
     arbiter: CEL = Field(default="false", description="bool over `memberCount`: add an arbiter (a voting member "
                                                      "without data) to the members")

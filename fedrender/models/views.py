@@ -30,7 +30,10 @@ class ClusterView(Strict):
         "`vip` as a label value: IPv4 and DNS names of at most 63 characters as they are, IPv6 expanded with '-' "
         "for ':' (label values can't hold ':'), empty when a DNS name is too long for a label"))
     allocatable: dict[str, str] = Field(default_factory=dict)
-    fits: int = Field(default=0, description="members that fit, by Karmada's general estimator")
+    readyNodes: int = Field(default=-1, description="nodes Ready in the cluster (status.nodeSummary.readyNum); -1 "
+                                                   "when the snapshot doesn't say")
+    fits: int = Field(default=0, description=(
+        "members that fit, by Karmada's general estimator, within the pack's scheduling.memberLimit"))
     capacity: str = Field(default="", description="which resource limits `fits`, in words")
     estimate: str = Field(default="resourceSummary", description=(
         "which of Karmada's estimates gave `fits`: resourceModels (the cluster's resource models and "

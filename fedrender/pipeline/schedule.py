@@ -55,6 +55,7 @@ class Snapshot:
     _views: dict[tuple[str, tuple[tuple[str, Fraction], ...], int], ClusterView] = field(default_factory=dict)
     _messages: dict[tuple[str, int], Any] = field(default_factory=dict)
     _targets: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _limited: dict[tuple[int, str, int, str], ClusterView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for cluster in self.clusters:
@@ -91,6 +92,24 @@ class Snapshot:
             target = self._targets[pack.name, name]
             out[name] = (evaluate.member_requests(pack, inst, cluster=target, cluster_name=name),
                          evaluate.member_requests(pack, inst, init=True, cluster=target, cluster_name=name))
+        return out
+
+    def limited(self, pack: Pack, inst: evaluate.Instance, views: dict[str, ClusterView]) -> dict[str, ClusterView]:
+        """``views`` with ``fits`` capped by the pack's ``memberLimit`` for ``inst`` (and ``capacity`` saying so)."""
+        if pack.member_limit is None:
+            return views
+        out = {}
+        for name, view in views.items():
+            found = evaluate.member_limit(pack, inst, self.message(pack, view), name)
+            if found is not None and found[0] < view.fits:
+                key = (id(view), pack.name, *found)  # kept, so that message()'s cache by id stays right
+                if key not in self._limited:
+                    limit, reason = found
+                    self._limited[key] = view.model_copy(update={"fits": limit, "capacity": (
+                        f"{view.capacity}; at most {limit} (memberLimit of pack {pack.name}: "
+                        f"{reason or 'no reason given'})")})
+                view = self._limited[key]
+            out[name] = view
         return out
 
     def overlay_message(self, pack: Pack) -> Any:
@@ -138,10 +157,18 @@ def cluster_view(cluster: Cluster, overlay: Overlay, resources: ClusterResources
         vip=vip,
         vipLabel=names.vip_label_value(vip),
         allocatable=dict(summary.allocatable) if summary else {},
+        readyNodes=_ready_nodes(cluster),
         fits=fit.members,
         capacity=fit.explanation,
         estimate=fit.estimate,
     )
+
+
+def _ready_nodes(cluster: Cluster) -> int:
+    """``status.nodeSummary.readyNum``, or -1 when the snapshot doesn't say (or says something impossible)."""
+    summary = cluster.status.nodeSummary if cluster.status else None
+    ready = summary.readyNum if summary else None
+    return ready if ready is not None and ready >= 0 else -1
 
 
 @dataclass
@@ -279,7 +306,7 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
                                          prepared.problems)
     pack = spec.pack
     before = Counter(m.cluster for m in previous.members if not m.arbiterOnly) if previous else Counter()
-    views = snapshot.views(prepared.requests, before)
+    views = snapshot.limited(pack, inst, snapshot.views(prepared.requests, before))
     spreads = [_spread(s) for s in evaluate.spread_constraints(pack, inst)]
     label_levels = [s.level for s in spreads if s.level.startswith("label:")]
     candidates = []
@@ -311,8 +338,10 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
                 placement.moves.append(arbiter_move)
     except Infeasible as exc:
         path = pack.member_count_path
-        diagnostics.add(Diagnostic(f"{inst.subject}: {exc}", spec.doc.location(tuple(p for p in path.split(".") if p)),
-                                   path))
+        details = {name: f"{why}: {views[name].capacity}" if name in views and why.startswith("fits ")
+                   and views[name].capacity else why for name, why in exc.details.items()}
+        diagnostics.add(Diagnostic(f"{inst.subject}: {Infeasible(exc.message, details)}",
+                                   spec.doc.location(tuple(p for p in path.split(".") if p)), path))
         return None
     rows = {c.name: ClusterRow("yes" if c.eligible else "keep" if c.can_keep and before[c.name] else "no",
                                c.reason, c.fits, c.score, before[c.name], placement.counts.get(c.name, 0),

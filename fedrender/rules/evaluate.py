@@ -155,6 +155,17 @@ def cluster_message(pack: Pack, view: ClusterView) -> Message:
     return pack.types.message(_type(pack, "Cluster"), view.model_dump())
 
 
+def member_limit(pack: Pack, inst: Instance, cluster: Message, name: str) -> tuple[int, str] | None:
+    """The pack's ``memberLimit`` in one cluster and why, or None when it sets none or no limit there."""
+    if pack.member_limit is None:
+        return None
+    expression, reason = pack.member_limit
+    data = inst.data(cluster=cluster)
+    subject = f"{inst.subject} on cluster {name}"
+    limit = int(expression.eval(data, subject))
+    return None if limit < 0 else (limit, str(reason.eval(data, subject)))
+
+
 def verdict(pack: Pack, inst: Instance, cluster: Message, name: str) -> Verdict:
     data = inst.data(cluster=cluster)
     subject = f"{inst.subject} on cluster {name}"

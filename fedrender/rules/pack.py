@@ -122,6 +122,8 @@ class Pack:
     requests_by_cluster: bool = False
     """``memberRequests`` or ``memberInitRequests`` read ``cluster``: members ask for more in some clusters."""
     cluster_tolerations: Program | None = None
+    member_limit: tuple[Program, Program] | None = None
+    """``scheduling.memberLimit``: (expression, reason); None when the pack sets none."""
     weight: Program | None = None
     spread_constraints: Program | None = None
     arbiter: Program | None = None
@@ -414,6 +416,11 @@ def load_pack(directory: Path) -> Pack:
         pack.cluster_tolerations = c.program("instance", (*sp, "clusterTolerations"), sched.clusterTolerations,
                                              "clusterTolerations")
     pack.weight = c.program("cluster", (*sp, "weight"), sched.weight, "weight", "int")
+    if "memberLimit" in sched.model_fields_set:
+        lp: PathKey = (*sp, "memberLimit")
+        pack.member_limit = (c.program("cluster", (*lp, "expression"), sched.memberLimit.expression, "memberLimit",
+                                       "int"),
+                             c.program("cluster", (*lp, "reason"), sched.memberLimit.reason, "memberLimit", "string"))
     pack.arbiter = c.program("capacity", (*sp, "arbiter"), sched.arbiter, "arbiter", "bool")
     pack.spread_constraints = c.program("instance", (*sp, "spreadConstraints"), sched.spreadConstraints,
                                         "spreadConstraints")
