@@ -59,13 +59,13 @@ def test_defaults_apply_when_no_overlay_sets_them() -> None:
 
 
 @pytest.mark.parametrize(("given", "message"), [
-    ({"terminationGracePeriodSeconds": "600"}, "expected an integer, got str '600'; write 600 without quotes"),
+    ({"terminationGracePeriodSeconds": "600"}, "expected an integer, got a string '600'; write 600 without quotes"),
     ({"terminationGracePeriodSeconds": 10}, "10 is below the minimum 30"),
     ({"terminationGracePeriodSeconds": 600000}, "600000 is above the maximum 86400"),
     ({"terminationGracePeriodSecond": 600}, "has no setting 'terminationGracePeriodSecond'; did you mean "
                                             "'terminationGracePeriodSeconds'?"),
     ({"podAntiAffinity": "Required"}, "'Required' is not one of preferred, required"),
-    ({"startupSeconds": True}, "expected an integer, got bool True"),
+    ({"startupSeconds": True}, "expected an integer, got a boolean true"),
 ])
 def test_a_wrong_setting_is_refused_at_its_overlay_line(given: dict[str, Any], message: str) -> None:
     with sandbox() as box:
@@ -96,7 +96,7 @@ def test_other_values_stay_free_form() -> None:
 
 
 @pytest.mark.parametrize(("declaration", "message"), [
-    ({"name": "x", "type": "integer", "default": "1"}, "default: expected an integer, got str '1'"),
+    ({"name": "x", "type": "integer", "default": "1"}, "default: expected an integer, got a string '1'"),
     ({"name": "x", "type": "integer", "default": 1, "minimum": 2}, "default: 1 is below the minimum 2"),
     ({"name": "x", "type": "string", "default": "a", "minimum": 2}, "minimum and maximum bound integer settings"),
     ({"name": "x", "type": "boolean", "default": True, "enum": ["a"]}, "enum lists the values of a string setting"),

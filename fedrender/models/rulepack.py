@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from fedrender.models.base import Strict
+from fedrender.models.parse import type_message
 
 CEL = str
 
@@ -76,10 +77,7 @@ def setting_problem(setting: Setting, value: object) -> str:
     an integer, as the API server would say), out of bounds, or not one of ``enum``."""
     kind, what = _SETTING_TYPES[setting.type]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        got = "null" if value is None else f"{type(value).__name__} {value!r}"
-        hint = f"; write {value} without quotes" if isinstance(value, str) and value.lstrip("-").isdigit() and \
-            kind is int else ""
-        return f"expected {what}, got {got}{hint}"
+        return type_message([what], value)  # as every input's wrong types are told: "got a string '600'"
     if isinstance(value, int) and not isinstance(value, bool):
         if setting.minimum is not None and value < setting.minimum:
             return f"{value} is below the minimum {setting.minimum}"
