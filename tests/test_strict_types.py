@@ -18,7 +18,7 @@ from fedrender.models.cluster import Cluster
 from fedrender.models.mongodb import MultiCloudMongoDB
 from fedrender.models.overlay import Overlay
 from fedrender.models.quantity import parse_quantity
-from fedrender.models.resources import ResourceRequirements
+from fedrender.models.resources import BARE_BYTES_MIN, ResourceRequirements
 from fedrender.models.ruletests import PackTests
 from fedrender.models.state import State
 from tests.conftest import CLUSTERS, ROOT, run
@@ -176,7 +176,10 @@ quantity = st.builds(lambda n, s: f"{n}{s}", st.integers(0, 4096), st.sampled_fr
 @given(request=quantity, limit=quantity, resource=st.sampled_from(["cpu", "memory", "ephemeral-storage"]))
 def test_requests_within_limits_are_accepted_and_above_refused(request: str, limit: str, resource: str) -> None:
     data = {"requests": {resource: request}, "limits": {resource: limit}}
-    if parse_quantity(request) <= parse_quantity(limit):
+    if resource != "cpu" and any(q.isdigit() and 0 < int(q) < BARE_BYTES_MIN for q in (request, limit)):
+        with pytest.raises(ValidationError, match="an amount without a suffix counts bytes"):
+            ResourceRequirements.model_validate(data)
+    elif parse_quantity(request) <= parse_quantity(limit):
         ResourceRequirements.model_validate(data)
     else:
         with pytest.raises(ValidationError, match="above its limit"):

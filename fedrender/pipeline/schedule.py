@@ -269,8 +269,12 @@ def prepare(spec: SpecInput, meta: MetadataView, snapshot: Snapshot, diagnostics
     diagnostics.extend(problems)
     if any(p.severity == "error" for p in problems):
         return None
+    counted: dict[int, dict[str, Fraction]] = {}  # by identity: a pack that doesn't read cluster shares one list
+    for both in containers.values():
+        if id(both) not in counted:
+            counted[id(both)] = member_requests(*both)
     return Prepared(spec, meta, inst, evaluate.member_count(pack, inst), problems,
-                    {name: member_requests(*both) for name, both in containers.items()})
+                    {name: counted[id(both)] for name, both in containers.items()})
 
 
 def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc,
@@ -279,7 +283,11 @@ def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc,
     before any is used to count what fits: where the input writes them (a CRD-defined kind's spec passes them on
     unchecked), else at the rule, naming the clusters when they differ by cluster. Each problem once."""
     out: dict[str, Diagnostic] = {}
+    seen: set[int] = set()
     for cluster, both in sorted(containers.items()):
+        if id(both) in seen:  # the same lists for every cluster when the pack doesn't read cluster
+            continue
+        seen.add(id(both))
         where = f" on cluster {cluster}" if pack.requests_by_cluster else ""
         for rule, program, listed in (("memberRequests", pack.member_requests, both[0]),
                                       ("memberInitRequests", pack.member_init_requests, both[1])):
