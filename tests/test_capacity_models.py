@@ -244,14 +244,19 @@ def test_explain_names_the_estimate_of_every_cluster(tmp_path: Path) -> None:
                                         "detail": "fits 2 (cpu: 3 free, 1500m per member)"}
 
 
-def test_a_cluster_the_models_leave_no_room_in_says_so(tmp_path: Path) -> None:
+def _explain(tmp_path: Path, cluster: dict[str, Any], members: int, *options: str) -> Any:
+    """``explain`` of team/db, ``members`` members of 1.5 CPUs, over the one ``cluster``."""
     clusters = tmp_path / "clusters.yaml"
-    clusters.write_text(yaml.safe_dump(CLUSTER))
+    clusters.write_text(yaml.safe_dump(cluster))
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
                                     "metadata": {"name": "db", "namespace": "team"},
-                                    "spec": {"replicaset": 2, "resource": {"requests": {"cpu": "1500m"}}}}))
-    result = run(["explain", "--specs", str(spec), "--clusters", str(clusters)])
+                                    "spec": {"replicaset": members, "resource": {"requests": {"cpu": "1500m"}}}}))
+    return run(["explain", "--specs", str(spec), "--clusters", str(clusters), *options])
+
+
+def test_a_cluster_the_models_leave_no_room_in_says_so(tmp_path: Path) -> None:
+    result = _explain(tmp_path, CLUSTER, 2)
     assert result.exit_code == 1  # the summary's 3 CPUs would have taken both members
     assert "2 members don't fit: the 1 eligible clusters can hold 1" in result.stderr
     assert "modelled: fits 1, may hold 1" in result.stderr
@@ -580,13 +585,7 @@ def test_explain_says_why_resource_models_were_not_used(tmp_path: Path) -> None:
     cluster = copy.deepcopy(CLUSTER)
     cluster["status"]["resourceSummary"]["allocatableModelings"] = [{"grade": 2, "count": 1},
                                                                     {"grade": 0, "count": -2}]
-    clusters = tmp_path / "clusters.yaml"
-    clusters.write_text(yaml.safe_dump(cluster))
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
-                                    "metadata": {"name": "db", "namespace": "team"},
-                                    "spec": {"replicaset": 1, "resource": {"requests": {"cpu": "1500m"}}}}))
-    result = run(["explain", "--specs", str(spec), "--clusters", str(clusters), "-o", "json"])
+    result = _explain(tmp_path, cluster, 1, "-o", "json")
     assert result.exit_code == 0, result.stderr
     capacity = json.loads(result.stdout)["instances"][0]["capacity"]["modelled"]
     assert capacity == {"fits": 2, "estimate": "resourceSummary", "detail": (
