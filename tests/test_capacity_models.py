@@ -589,5 +589,5 @@ def test_explain_says_why_resource_models_were_not_used(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     capacity = json.loads(result.stdout)["instances"][0]["capacity"]["modelled"]
     assert capacity == {"fits": 2, "estimate": "resourceSummary", "detail": (
-        "fits 2 (cpu: 3000m free, 1500m per member); the resource models are not used: allocatableModelings counts "
+        "fits 2 (cpu: 3 free, 1500m per member); the resource models are not used: allocatableModelings counts "
         "-2 nodes of grade 0 (Karmada's estimator refuses a negative count)")}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Spread, place
+from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Slot, Spread, place
 from tests.conftest import run
 from tests.topology import cluster_doc, pack_caps, write_inputs
 
@@ -104,3 +104,14 @@ def test_the_cli_warns_when_members_are_fewer_than_min_groups(tmp_path: Path) ->
         in result.stderr
     text = run(["explain", *args])
     assert f"  warning: {warning}" in text.stdout.splitlines()
+
+
+def test_a_cluster_keeping_members_counts_as_a_group_even_when_a_scale_down_empties_it() -> None:
+    """Karmada's NoSchedule filter lets the clusters of the previous result pass: c keeps its member (tainted),
+    so three providers may hold members, even though scaling down to 1 removes that member first."""
+    clusters = [Candidate("a", True, fits=0, groups={"provider": "p1"}),
+                Candidate("b", True, fits=3, groups={"provider": "p2"}),
+                Candidate("c", False, "is tainted", fits=0, keeps=True, groups={"provider": "p3"})]
+    placement = place(1, clusters, pack_caps(1), previous=[Slot(0, "a", 0), Slot(1, "c", 0)],
+                      spreads=[Spread("provider", 3)])
+    assert sum(placement.counts.values()) == 1

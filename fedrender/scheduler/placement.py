@@ -166,6 +166,11 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     members = sorted(previous, key=lambda s: s.id)
     kept = [s for s in members if s.cluster in by_name and by_name[s.cluster].can_keep]
     lost = [s for s in members if not (s.cluster in by_name and by_name[s.cluster].can_keep)]
+    # Clusters keeping members count as feasible, as Karmada lets the clusters of the previous result pass its
+    # NoSchedule filter; taken before a scale-down, which must not decide whether minGroups can be met.
+    short = short_of_groups(_pool(candidates, kept), spreads)
+    if short is not None:
+        raise Infeasible(_too_few_groups(*short), _details(candidates, Counter(s.cluster for s in kept), {}), short[0])
     caps_now = caps_for(_usable(_pool(candidates, kept), levels_all))  # before maxGroups: the strictest
     levels = sorted(caps_now, key=level_rank)
     state = _State(by_name, levels)
@@ -183,9 +188,6 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
         kept, gone = _scale_down(kept, excess, state, caps_now, spreads, total)
         removed += gone
     pool = _pool(candidates, kept)
-    short = short_of_groups(pool, spreads)
-    if short is not None:
-        raise Infeasible(_too_few_groups(*short), _details(candidates, Counter(s.cluster for s in kept), {}), short[0])
     chosen = _choose(total, total - len(kept), pool, Counter(s.cluster for s in kept), state, spreads, caps_for,
                      levels_all)
     if chosen.picks is None:
