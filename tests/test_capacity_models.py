@@ -244,14 +244,19 @@ def test_explain_names_the_estimate_of_every_cluster(tmp_path: Path) -> None:
                                         "detail": "fits 2 (cpu: 3 free, 1500m per member)"}
 
 
-def test_a_cluster_the_models_leave_no_room_in_says_so(tmp_path: Path) -> None:
+def _explain(tmp_path: Path, cluster: dict[str, Any], members: int, *options: str) -> Any:
+    """``explain`` of team/db, ``members`` members of 1.5 CPUs, over the one ``cluster``."""
     clusters = tmp_path / "clusters.yaml"
-    clusters.write_text(yaml.safe_dump(CLUSTER))
+    clusters.write_text(yaml.safe_dump(cluster))
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
                                     "metadata": {"name": "db", "namespace": "team"},
-                                    "spec": {"replicaset": 2, "resource": {"requests": {"cpu": "1500m"}}}}))
-    result = run(["explain", "--specs", str(spec), "--clusters", str(clusters)])
+                                    "spec": {"replicaset": members, "resource": {"requests": {"cpu": "1500m"}}}}))
+    return run(["explain", "--specs", str(spec), "--clusters", str(clusters), *options])
+
+
+def test_a_cluster_the_models_leave_no_room_in_says_so(tmp_path: Path) -> None:
+    result = _explain(tmp_path, CLUSTER, 2)
     assert result.exit_code == 1  # the summary's 3 CPUs would have taken both members
     assert "2 members don't fit: the 1 eligible clusters can hold 1" in result.stderr
     assert "modelled: fits 1, may hold 1" in result.stderr
@@ -378,3 +383,211 @@ def test_fits_are_what_karmada_reads_from_the_rendered_statefulset(
         unit = 1000 if name == "cpu" else 1
         fits = min(fits, math.ceil(free * unit) // math.ceil(want * unit))
     assert result.instances[0].rows["modelled"].fits == fits
+
+
+# --- any models: refused where Karmada's API server refuses them, else estimated as its estimator does ----------
+
+SUPPORTED = ("cpu", "memory", "storage", "ephemeral-storage")
+UNIT = {"cpu": "m", "memory": "Mi", "storage": "Mi", "ephemeral-storage": "Mi"}
+
+
+def _amount(name: str, value: int) -> str:
+    return f"{value}{UNIT.get(name, '')}"
+
+
+@st.composite
+def any_models(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Models Karmada accepts (contiguous ranges, one name list for all grades: possibly empty, possibly naming a
+    resource twice), then now and then one change it may refuse: a duplicate grade, a name it doesn't support,
+    a name out of order, a gap, a max not above its min, a range too many."""
+    size = draw(st.integers(1, 4))
+    grades = draw(st.lists(st.integers(0, 9), min_size=size, max_size=size, unique=True))
+    names = draw(st.lists(st.sampled_from(["cpu", "memory", "cpu", "memory", "storage", "ephemeral-storage"]),
+                          max_size=3))
+    edges = {j: [0, *sorted(draw(st.lists(st.integers(1, 6000), min_size=size - 1, max_size=size - 1,
+                                          unique=True)))] for j in range(len(names))}
+    ordered = sorted(grades)
+    raw = [{"grade": g, "ranges": [
+        {"name": name, "min": _amount(name, edges[j][i]),
+         "max": MAX if i == size - 1 else _amount(name, edges[j][i + 1])} for j, name in enumerate(names)]}
+        for i, g in enumerate(ordered)]
+    change = draw(st.sampled_from(["none"] * 3 + ["grade", "unsupported", "rename", "gap", "max", "extra",
+                                                  "lowest-min", "last-max"]))
+    at = draw(st.integers(0, size - 1))
+    ranges = raw[at]["ranges"]
+    if change == "grade" and size > 1:
+        raw[at]["grade"] = raw[at - 1]["grade"]
+    elif change == "unsupported" and ranges:  # in one model, or in every model alike
+        other = draw(st.sampled_from(["gpu", "pods", "nvidia.com/gpu", "hugepages-2Mi"]))
+        for model in raw if draw(st.booleans()) else [raw[at]]:
+            model["ranges"][0]["name"] = other
+    elif change == "rename" and ranges:
+        ranges[-1]["name"] = "memory" if ranges[-1]["name"] != "memory" else "cpu"
+    elif change == "gap" and ranges and at > 0:
+        ranges[0]["min"] = _amount(ranges[0]["name"], edges[0][at] + 1)
+    elif change == "max" and ranges and at < size - 1:
+        ranges[0]["max"] = ranges[0]["min"]
+    elif change == "extra":
+        ranges.append({"name": "cpu", "min": "0", "max": MAX})
+    elif change == "lowest-min" and ranges:  # the API server sets it to 0: accepted
+        raw[0]["ranges"][0]["min"] = _amount(raw[0]["ranges"][0]["name"], draw(st.integers(-5, 5)))
+    elif change == "last-max" and ranges:  # the API server makes it unbounded: accepted
+        raw[-1]["ranges"][0]["max"] = _amount(raw[-1]["ranges"][0]["name"], draw(st.integers(-5, 5)))
+    event(f"change {change}")
+    return list(draw(st.permutations(raw)))
+
+
+def karmada_refuses(raw: list[dict[str, Any]]) -> bool:
+    """``StandardizeClusterResourceModels`` (sort by grade, the lowest minimums 0, the highest maximums
+    unbounded), then ``ValidateClusterResourceModels`` (pkg/apis/cluster/validation/validation.go), comparing
+    quantities by value."""
+    from fedrender.models.quantity import parse_quantity as q
+    models = copy.deepcopy(sorted(raw, key=lambda m: m["grade"]))
+    for r in models[0]["ranges"] if models else []:
+        r["min"] = "0"
+    for r in models[-1]["ranges"] if models else []:
+        r["max"] = MAX
+    for i, model in enumerate(models):
+        before = models[i - 1] if i else None
+        if before and (model["grade"] == before["grade"] or len(model["ranges"]) != len(before["ranges"])):
+            return True
+        for j, r in enumerate(model["ranges"]):
+            if r["name"] not in SUPPORTED or q(r["max"]) <= q(r["min"]):
+                return True
+            if before and (before["ranges"][j]["name"] != r["name"] or q(before["ranges"][j]["max"]) != q(r["min"])):
+                return True
+    return False
+
+
+def karmada_estimate(raw: list[dict[str, Any]], modelings: list[tuple[int, int]], pods: int, cpu_free_m: int,
+                     request: dict[str, int]) -> tuple[int, str]:
+    """Karmada v1.18's general estimate, written from its description: models when ``allocatableModelings`` is
+    not empty, there are models, and no count is negative (else the summary); a node per counted node of each
+    modelled grade (counts of a grade added up) holding the grade's minimums (the lowest grade 0, a resource
+    listed twice at its last range, a resource not listed 0) and 110 pods; members first-fit, at most ``pods``.
+    ``request``: millicores of cpu, bytes of the rest."""
+    from fedrender.models.quantity import parse_quantity as q
+    if pods <= 0:  # maxAvailableReplicas returns before it looks at anything else
+        return 0, "resourceSummary"
+    if not modelings or not raw or any(count < 0 for _, count in modelings):
+        free = {"cpu": cpu_free_m, "memory": 60 * GI}
+        fits = min([pods, *(free.get(name, 0) // v for name, v in request.items() if v)])
+        return max(fits, 0), "resourceSummary"
+    counts: dict[int, int] = {}
+    for grade, count in modelings:
+        counts[grade] = counts.get(grade, 0) + count
+    nodes = []
+    for index, model in enumerate(sorted(raw, key=lambda m: m["grade"])):
+        capacity = {"pods": 110}
+        for r in model["ranges"]:
+            amount = q(r["min"]) * (1000 if r["name"] == "cpu" else 1)
+            capacity[r["name"]] = 0 if index == 0 else math.ceil(amount)
+        nodes += [dict(capacity) for _ in range(counts.get(model["grade"], 0))]
+    placed = 0
+    while placed < pods:
+        node = next((n for n in nodes if n["pods"] >= 1 and all(n.get(k, 0) >= v for k, v in request.items())), None)
+        if node is None:
+            break
+        node["pods"] -= 1
+        for k, v in request.items():
+            if v:
+                node[k] -= v
+        placed += 1
+    return placed, "resourceModels"
+
+
+@PURE
+@given(raw=any_models(),
+       modelings=st.lists(st.tuples(st.integers(0, 10), st.integers(-1, 3).filter(lambda c: c >= 0 or c == -1)),
+                          max_size=5),
+       pods=st.integers(0, 300), cpu_m=st.integers(1, 3_000), mem_mi=st.integers(0, 2_048))
+def test_any_models_are_refused_at_their_field_or_estimated_as_karmada_does(
+        raw: list[dict[str, Any]], modelings: list[tuple[int, int]], pods: int, cpu_m: int, mem_mi: int) -> None:
+    from fedrender.models.diagnostics import InputError
+    from fedrender.pipeline.load import load_clusters
+    cluster = _with(("spec", "resourceModels"), raw)
+    cluster["status"]["resourceSummary"] = {
+        "allocatable": {"cpu": "3", "memory": "60Gi", "pods": str(pods)},
+        "allocatableModelings": [{"grade": g, "count": c} for g, c in modelings]}
+    refused = karmada_refuses(raw)
+    with sandbox() as box:
+        path = box.write("clusters.yaml", cluster)
+        if refused:
+            with pytest.raises(InputError) as caught:
+                load_clusters(path)
+            lines = len(path.read_text().splitlines())
+            for d in caught.value.diagnostics:
+                assert d.location is not None, d.render()
+                assert d.location.file == str(path), d.render()
+                assert 1 <= d.location.line <= lines, d.render()
+                assert d.field_path.startswith("spec.resourceModels"), d.render()
+            event("refused")
+            return
+        [loaded] = load_clusters(path)
+    assert loaded.status is not None
+    requests = {"cpu": F(cpu_m, 1000), "memory": F(mem_mi * 2**20)}
+    fit = estimate(loaded.status.resourceSummary, requests, loaded.spec.resourceModels)
+    want = karmada_estimate(raw, modelings, pods, 3000, {"cpu": cpu_m, "memory": mem_mi * 2**20})
+    assert (fit.members, fit.estimate) == want, fit.explanation
+    event(f"estimated by {fit.estimate}")
+
+
+def test_a_resource_karmada_does_not_model_is_refused_even_in_every_grade() -> None:
+    cluster = copy.deepcopy(CLUSTER)
+    for model in cluster["spec"]["resourceModels"]:
+        model["ranges"][0]["name"] = "nvidia.com/gpu"
+    with sandbox() as box:
+        clusters = box.write("clusters.yaml", cluster)
+        spec = box.write("spec.yaml", {"apiVersion": "middleware.fedstate.io/v1alpha1", "kind": "MultiCloudMongoDB",
+                                       "metadata": {"name": "db", "namespace": "team"}, "spec": {"replicaset": 1}})
+        before = picture(box.root)
+        result = box.render(spec, clusters=clusters)
+        box.assert_refused(result, before, clusters, "spec.resourceModels[0].ranges[0].name")
+    assert ("spec.resourceModels[0].ranges[0].name: grade 0 range 0 is 'nvidia.com/gpu', but a resource model "
+            "describes only cpu, memory, storage, ephemeral-storage (Karmada's API server refuses others); use one of "
+            "them or remove this range from every model") in result.stderr
+    assert "spec.resourceModels[2].ranges[0].name: grade 2 range 0 is 'nvidia.com/gpu'" in result.stderr
+
+
+ACCEPTED = [  # (models, allocatableModelings, what the estimate says, members, estimate)
+    (default_models(3), [(2, 1), (2, 2)], "allocatableModelings list grade 2 twice: Karmada adds up their counts "
+     "(3 nodes)", 3, "resourceModels"),
+    (default_models(3), [(2, 1), (7, 4)], "allocatableModelings grade 7 (4 nodes) is not a grade of "
+     "spec.resourceModels: ignored, as Karmada ignores it", 1, "resourceModels"),
+    (default_models(3), [(2, 1), (1, -1)], "the resource models are not used: allocatableModelings counts -1 nodes of "
+     "grade 1 (Karmada's estimator refuses a negative count)", 2, "resourceSummary"),
+    (default_models(3), [], "the resource models are not used: status.resourceSummary.allocatableModelings is empty",
+     2, "resourceSummary"),
+    ([{"grade": 0, "ranges": []}, {"grade": 1, "ranges": []}], [(1, 3)],
+     "the models describe no cpu: a model node holds none (Karmada counts it as 0)", 0, "resourceModels"),
+    ([{"grade": 0, "ranges": [{"name": "cpu", "min": "4", "max": "2"}]}], [(0, 2)],
+     "grade 0 nodes hold nothing: Karmada's API server sets the lowest grade's minimum to 0 (the snapshot says cpu 4)",
+     0, "resourceModels"),
+    ([{"grade": 0, "ranges": [{"name": "cpu", "min": "0", "max": "1"}, {"name": "cpu", "min": "0", "max": "4"}]},
+      {"grade": 1, "ranges": [{"name": "cpu", "min": "1", "max": MAX}, {"name": "cpu", "min": "4", "max": MAX}]}],
+     [(1, 1)], "grade 1 lists cpu twice: its last range counts, as in Karmada", 2, "resourceModels"),
+]
+
+
+@pytest.mark.parametrize(("raw", "modelings", "said", "members", "kind"), ACCEPTED, ids=[a[2][:40] for a in ACCEPTED])
+def test_what_karmada_accepts_is_estimated_as_it_does_and_said(
+        raw: list[dict[str, Any]], modelings: list[tuple[int, int]], said: str, members: int, kind: str) -> None:
+    from fedrender.models.cluster import ClusterSpec
+    spec = ClusterSpec.model_validate({"syncMode": "Push", "resourceModels": raw})  # the API server accepts it
+    cluster = summary({"cpu": "3", "memory": "60Gi", "pods": "100"}, None,
+                      allocatableModelings=[{"grade": g, "count": c} for g, c in modelings])
+    fit = estimate(cluster, {"cpu": F(3, 2)}, spec.resourceModels)
+    assert (fit.members, fit.estimate) == (members, kind), fit.explanation
+    assert said in fit.explanation
+
+
+def test_explain_says_why_resource_models_were_not_used(tmp_path: Path) -> None:
+    cluster = copy.deepcopy(CLUSTER)
+    cluster["status"]["resourceSummary"]["allocatableModelings"] = [{"grade": 2, "count": 1},
+                                                                    {"grade": 0, "count": -2}]
+    result = _explain(tmp_path, cluster, 1, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    capacity = json.loads(result.stdout)["instances"][0]["capacity"]["modelled"]
+    assert capacity == {"fits": 2, "estimate": "resourceSummary", "detail": (
+        "fits 2 (cpu: 3 free, 1500m per member); the resource models are not used: allocatableModelings counts "
+        "-2 nodes of grade 0 (Karmada's estimator refuses a negative count)")}

@@ -102,7 +102,8 @@ def _infeasible(tmp: Path) -> tuple[Any, list[str]]:
 def _spread_infeasible(tmp: Path) -> tuple[Any, list[str]]:
     spread = {"spreadConstraints": [{"spreadByField": "region", "minGroups": 5}]}
     specs = _write(tmp / "specs.yaml", _spec(replicaset=5, spreadConstraints=spread))
-    return _render(tmp, specs), ["spreadConstraints need members in 5 groups"]
+    return _render(tmp, specs), ["spec.spreadConstraints.spreadConstraints[0].minGroups: shop/orders: "
+                                 "spreadConstraints (spreadByField: region, minGroups: 5) need 5 regions"]
 
 
 def _damaged_state(text: str, needle: str) -> Case:

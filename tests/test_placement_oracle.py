@@ -1,6 +1,6 @@
 """Placement never refuses a placement its own rules allow: a brute-force search over every assignment of members
-to clusters is the oracle. Small worlds (2-6 clusters in regions, zones and providers, 1-7 members, spread
-constraints by region and cluster, an optional earlier placement) keep it fast.
+to clusters is the oracle. Small worlds (2-6 clusters in regions, zones, providers and values of a label, 1-7
+members, spread constraints at every level, an optional earlier placement) keep it fast.
 
 The rules, as README.md ("How members are placed", "Placement over time") states them, written here without
 the scheduler's code:
@@ -11,7 +11,10 @@ the scheduler's code:
   among the groups the coarser levels left; the caps (the pack's no-majority rule, mirrored below) are
   computed from the groups the choice leaves: fewer than three relax them;
 * a group that gets new members stays within its cap; after a scale-down every group does;
-* ``minGroups`` groups hold members (or all members, when fewer).
+* ``minGroups`` groups hold members (or all members, when fewer), and at least ``minGroups`` groups have clusters
+  that may hold members (eligible, or keeping members), whatever the member count, as Karmada's scheduler
+  refuses fewer (``select_clusters_by_cluster.go``, ``select_clusters_by_region.go``); a cluster without a
+  value for the level (no such label) is in no group of it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from hypothesis import strategies as st
 
 from fedrender.scheduler.placement import CLUSTER, Candidate, Infeasible, Slot, Spread, place
 from tests.topology import CAPPED, no_majority
+
+LABEL = "label:tier"
+ORDER = ("provider", "region", "zone", LABEL, CLUSTER)
+"""The levels whose maxGroups choose groups, coarsest first (README: "chosen coarsest level first")."""
 
 
 def group_of(c: Candidate, level: str) -> str:
@@ -55,7 +62,7 @@ def kept_and_lost(world: World) -> tuple[Counter[str], int]:
 
 def choices(world: World, pool: list[Candidate], kept: Counter[str]) -> Iterator[list[Candidate]]:
     """Every set of clusters the spread constraints' maxGroups may leave, coarser levels first."""
-    limited = sorted((s for s in world.spreads if s.max_groups), key=lambda s: s.level == CLUSTER)
+    limited = sorted((s for s in world.spreads if s.max_groups), key=lambda s: ORDER.index(s.level))
 
     def walk(i: int, clusters: list[Candidate]) -> Iterator[list[Candidate]]:
         if i == len(limited):
@@ -96,13 +103,15 @@ def relaxed_levels(world: World, counts: Mapping[str, int], capped: bool = True)
             return None
         if count > held and not (name in by_name and by_name[name].eligible and count <= by_name[name].fits):
             return None
+    pool = [c for c in world.candidates if c.eligible or (c.can_keep and kept[c.name])]
     for spread in world.spreads:
-        used = {group_of(by_name[n], spread.level) for n, count in counts.items() if count}
+        used = {group_of(by_name[n], spread.level) for n, count in counts.items() if count} - {""}
         if len(used) < min(spread.min_groups, total):
+            return None
+        if len({group_of(c, spread.level) for c in pool} - {""}) < spread.min_groups:
             return None
     if not capped:
         return 0
-    pool = [c for c in world.candidates if c.eligible or (c.can_keep and kept[c.name])]
     new = {n for n, count in counts.items() if count > kept[n]}
     best: int | None = None
     for clusters in choices(world, pool, kept):
@@ -168,13 +177,14 @@ def worlds(draw: st.DrawFn) -> World:
             f"c{i}", state == "eligible", "" if state == "eligible" else f"c{i} is {state}", fits,
             score=draw(st.integers(0, 3)), weight=draw(st.sampled_from([1, 1, max(fits, 0)])),
             keeps=None if state == "eligible" else state == "keeps",
-            groups={level: draw(st.sampled_from([f"{level[0]}{j}" for j in (1, 2, 3)]))
-                    for level in ("region", "zone", "provider")}))
+            groups={**{level: draw(st.sampled_from([f"{level[0]}{j}" for j in (1, 2, 3)]))
+                       for level in ("region", "zone", "provider")},
+                    LABEL: draw(st.sampled_from(["t1", "t2", ""]))}))
     spreads = []
-    for level, most in (("region", 3), (CLUSTER, 4)):
-        if draw(st.booleans()):
-            low = draw(st.integers(1, 3))
-            high = draw(st.one_of(st.none(), st.integers(low, max(low, most))))
+    for level in ORDER:
+        if draw(st.integers(0, 2)) == 0:
+            low = draw(st.integers(1, 4))
+            high = draw(st.one_of(st.none(), st.integers(low, low + 2)))
             spreads.append(Spread(level, low, high))
     previous: list[Slot] = []
     if draw(st.booleans()):

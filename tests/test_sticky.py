@@ -171,5 +171,5 @@ def test_max_groups_keeps_members_in_the_groups_they_use() -> None:
 
 def test_min_groups_that_cannot_be_met_are_infeasible() -> None:
     clusters = [Candidate(n, True, fits=10, groups={"region": "eu"}) for n in "ab"]
-    with pytest.raises(Infeasible, match="need members in 2 groups by region, but only 1 could be used"):
+    with pytest.raises(Infeasible, match="need 2 regions, but only 1 have clusters that may hold members"):
         place(3, clusters, 3, spreads=[Spread("region", 2, None)])

@@ -8,8 +8,13 @@ FedState's convention for a member cluster's external address, must be an IPv4 a
 address can't be a label value: give it in the overlay). Quantities stay lenient (:data:`QuantityStr`), as
 kubectl may print them as numbers. ``spec.resourceModels`` is refused where Karmada's API server refuses it
 (``ValidateClusterResourceModels`` in pkg/apis/cluster/validation, after ``StandardizeClusterResourceModels``
-sorted the models by grade and made the first minimum 0 and the last maximum unbounded); grades are ``uint``
-in Karmada's Go types and int32 in its schema, counts int32.
+sorted the models by grade and made the first minimum 0 and the last maximum unbounded): a range names cpu,
+memory, storage or ephemeral-storage (``supportedResourceNames``), every model lists the same names in the same
+order, each ``max`` is above its ``min``, a grade's ranges start where the grade below ends (compared by value:
+Karmada compares the ``Quantity`` structs, so ``1`` and ``1000m`` only meet by value here), no grade twice;
+grades are ``uint`` in Karmada's Go types and int32 in its schema, counts int32. ``status`` is not validated by
+Karmada's API server (its status strategy validates nothing): what it accepts there (a negative count, a grade
+listed twice or not modelled) is estimated as Karmada's estimator does (``fedrender.scheduler.capacity``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class Taint(Strict):
     timeAdded: str | None = None
 
 
+MODEL_RESOURCES = ("cpu", "memory", "storage", "ephemeral-storage")
+"""The resources a resource model may describe (``supportedResourceNames`` in Karmada's validation.go)."""
 Grade = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
@@ -58,7 +65,12 @@ class ResourceModel(Strict):
 def resource_model_problems(models: list[ResourceModel]) -> list[tuple[tuple[str | int, ...], str, object]]:
     """(path below ``resourceModels``, problem, value) for models Karmada's API server refuses."""
     order = sorted(range(len(models)), key=lambda i: models[i].grade)
-    out: list[tuple[tuple[str | int, ...], str, object]] = []
+    out: list[tuple[tuple[str | int, ...], str, object]] = [
+        ((index, "ranges", j, "name"), f"grade {model.grade} range {j} is {item.name!r}, but a resource model "
+         f"describes only {', '.join(MODEL_RESOURCES)} (Karmada's API server refuses others); use one of them or "
+         "remove this range from every model", item.name)
+        for index, model in enumerate(models) for j, item in enumerate(model.ranges)
+        if item.name not in MODEL_RESOURCES]
     for position, index in enumerate(order):
         model = models[index]
         if position == 0:

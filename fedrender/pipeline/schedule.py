@@ -16,6 +16,7 @@ from fedrender.models.source import SourceDoc, format_path, origin
 from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline.load import SpecInput
+from fedrender.pipeline.spreads import above_members, spread_location
 from fedrender.rules import evaluate
 from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import Pack
@@ -348,16 +349,19 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
         path = pack.member_count_path
         details = {name: f"{why}: {views[name].capacity}" if name in views and why.startswith("fits ")
                    and views[name].capacity else why for name, why in exc.details.items()}
-        diagnostics.add(Diagnostic(f"{inst.subject}: {Infeasible(exc.message, details)}",
-                                   spec.doc.location(tuple(p for p in path.split(".") if p)), path))
+        where, path = spread_location(spec.doc, spreads, exc.spread, path) if exc.spread else (
+            spec.doc.location(tuple(p for p in path.split(".") if p)), path)
+        diagnostics.add(Diagnostic(f"{inst.subject}: {Infeasible(exc.message, details)}", where, path))
         return None
+    notes = above_members(spec.doc, inst.subject, spreads, total, pack.member_count_path)
+    diagnostics.extend(notes)
     rows = {c.name: ClusterRow("yes" if c.eligible else "keep" if c.can_keep and before[c.name] else "no",
                                c.reason, c.fits, c.score, before[c.name], placement.counts.get(c.name, 0),
                                views[c.name].estimate, views[c.name].capacity)
             for c in candidates}
     for name in sorted(set(before) - set(views)):
         rows[name] = ClusterRow("no", "is gone from the snapshot", 0, 0, before[name], 0)
-    warnings = [d.message for d in problems if d.severity == "warning"]
+    warnings = [d.message for d in [*problems, *notes] if d.severity == "warning"]
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
                             placement.moves, placement.init_cluster, arbiter, warnings=warnings,

@@ -12,6 +12,12 @@ nothing fits as many times. Then one of two estimates, the smaller of it and the
   first-fit, so each node takes ``min over requested resources of floor(node / request)`` (at most 110) and
   the estimate is the sum over nodes. A resource the models don't describe is 0 on every node. Without
   ``spec.resourceModels`` or with a negative count Karmada falls back to the summary.
+
+  Karmada's API server validates ``spec.resourceModels`` (``fedrender.models.cluster`` refuses what it refuses)
+  but not ``status``, and its estimator takes what it finds: counts listed twice for a grade are added up, a
+  grade the models don't define is ignored, a resource a model lists twice takes the last range's minimum.
+  fedrender estimates the same and says each of these, and why a model node holds nothing, in the estimate's
+  explanation (``explain``: capacity detail), and why the models were not used when they are not.
 - **resource summary** otherwise: for every requested resource, a resource the cluster doesn't report fits
   nothing, else ``floor((allocatable - allocated - allocating) / request)``.
 
@@ -71,12 +77,14 @@ class ResourceModels:
 
     grades: tuple[ModelGrade, ...] = ()
     unusable: str = ""
+    notes: tuple[str, ...] = ()
+    """What Karmada accepted and the estimate follows, worth saying (a grade counted twice, one not modelled)."""
 
 
 @dataclass(frozen=True)
 class ClusterResources:
     """What a cluster offers: free resources by the summary (None without one) and its resource models (None
-    when ``allocatableModelings`` is empty, so Karmada doesn't look at them)."""
+    when the cluster has neither ``spec.resourceModels`` nor ``allocatableModelings``)."""
 
     free: Mapping[str, Fraction] | None
     models: ResourceModels | None = field(default=None)
@@ -155,30 +163,55 @@ def free_resources(summary: ResourceSummary | None) -> dict[str, Fraction] | Non
 
 
 def resource_models(models: Sequence[ResourceModel], modelings: Sequence[AllocatableModeling]) -> ResourceModels | None:
-    """Karmada's ``buildModelNodes``: None when ``modelings`` (``allocatableModelings``) is empty; grades of
-    ``models`` (``spec.resourceModels``) with their node counts otherwise (grades the models don't define are
-    ignored, as Karmada ignores them)."""
+    """Karmada's ``buildModelNodes`` (v1.18 ``pkg/estimator/client/general.go``): None without ``models``
+    (``spec.resourceModels``) and ``modelings`` (``allocatableModelings``); unusable (Karmada estimates from the
+    summary) when either is empty or a count is negative; else the grades of ``models`` with their node counts
+    (counts listed twice for a grade added up, grades the models don't define ignored, a resource listed twice
+    in a model at its last range: as Karmada does), with a note for each of these."""
     if not modelings:
-        return None
+        return ResourceModels(unusable="status.resourceSummary.allocatableModelings is empty (Karmada's estimator "
+                                       "uses the models only once the cluster reports them)") if models else None
     if not models:
         return ResourceModels(unusable="allocatableModelings is set but spec.resourceModels is empty")
     counts: dict[int, int] = {}
+    listed: dict[int, int] = {}
     for modeling in modelings:
         if modeling.count < 0:
             return ResourceModels(unusable=f"allocatableModelings counts {modeling.count} nodes of grade "
-                                           f"{modeling.grade}")
+                                           f"{modeling.grade} (Karmada's estimator refuses a negative count)")
         counts[modeling.grade] = counts.get(modeling.grade, 0) + modeling.count
+        listed[modeling.grade] = listed.get(modeling.grade, 0) + 1
     ordered = sorted(models, key=lambda m: m.grade)
+    modelled = {m.grade for m in models}
+    notes = [f"allocatableModelings list grade {g} {_times(n)}: Karmada adds up their counts ({_nodes(counts[g])})"
+             for g, n in sorted(listed.items()) if n > 1]
+    notes += [f"allocatableModelings grade {g} ({_nodes(counts[g])}) is not a grade of spec.resourceModels: ignored, "
+              "as Karmada ignores it" for g in sorted(counts) if g not in modelled and counts[g]]
     grades = []
     for index, model in enumerate(ordered):
         capacity: dict[str, int] = {}
+        names = [item.name for item in model.ranges]
+        notes += [f"grade {model.grade} lists {name} {_times(names.count(name))}: its last range counts, as in Karmada"
+                  for name in sorted(set(names)) if names.count(name) > 1 and counts.get(model.grade, 0) > 0]
         for item in model.ranges:
             if counted(item.name):
                 capacity[item.name] = 0 if index == 0 else _units(item.name, parse_quantity(item.min))
         capacity["pods"] = MAX_PODS_PER_NODE
         if counts.get(model.grade, 0) > 0:
             grades.append(ModelGrade(model.grade, counts[model.grade], capacity))
-    return ResourceModels(tuple(grades))
+    written = [f"{item.name} {item.min}" for item in ordered[0].ranges if parse_quantity(item.min) != 0]
+    if grades and grades[0].grade == ordered[0].grade and written:
+        notes.append(f"grade {ordered[0].grade} nodes hold nothing: Karmada's API server sets the lowest grade's "
+                     f"minimum to 0 (the snapshot says {', '.join(written)})")
+    return ResourceModels(tuple(grades), notes=tuple(notes))
+
+
+def _times(n: int) -> str:
+    return "twice" if n == 2 else f"{n} times"
+
+
+def _nodes(n: int) -> str:
+    return f"{n} node{'s' if n != 1 else ''}"
 
 
 def estimate(summary: ResourceSummary | None, requests: Mapping[str, Fraction],
@@ -202,7 +235,9 @@ def estimate_free(cluster: ClusterResources, requests: Mapping[str, Fraction], k
     wanted = {name: _units(name, value) for name, value in sorted(requests.items())
               if counted(name) and name != "pods" and _units(name, value) > 0}
     if not wanted:
-        return Fit(pods, f"fits {pods} (pods: {pods} free)")
+        unused = f"; the resource models are not used: {cluster.models.unusable}" \
+            if cluster.models is not None and cluster.models.unusable else ""
+        return Fit(pods, f"fits {pods} (pods: {pods} free){unused}")
     if cluster.models is not None and not cluster.models.unusable:
         return _by_models(cluster.models, wanted, pods, kept)
     fit = _by_summary(free, requests, wanted, pods)
@@ -236,12 +271,17 @@ def _by_models(models: ResourceModels, wanted: Mapping[str, int], pods: int, kep
     for grade in models.grades:
         each = _node_fits(grade.capacity, wanted)
         total += grade.count * each
-        parts.append(f"grade {grade.grade}: {grade.count} node{'s' if grade.count != 1 else ''} x {each}")
+        parts.append(f"grade {grade.grade}: {_nodes(grade.count)} x {each}")
     per_member = ", ".join(f"{name} {_show(name, Fraction(units, 1000) if name == 'cpu' else Fraction(units))}"
                            for name, units in wanted.items())
     held = total + kept
     nodes = "; ".join(parts) if parts else "allocatableModelings count no node of a modelled grade"
+    described = {name for grade in models.grades for name in grade.capacity}
+    missing = [name for name in wanted if name not in described]
+    notes = ([f"the models describe no {', '.join(missing)}: a model node holds none (Karmada counts it as 0)"]
+             if missing and models.grades else []) + list(models.notes)
     kept_text = f", plus {kept} member{'s' if kept != 1 else ''} already there" if kept else ""
+    kept_text += "".join(f"; {note}" for note in notes)
     if pods < held:
         return Fit(pods, f"fits {pods} (pods: {pods} free; the resource models hold {held}: {nodes}; "
                          f"{per_member} per member{kept_text})", "resourceModels")

@@ -48,6 +48,32 @@ class Spread:
     min_groups: int = 1
     max_groups: int | None = None
 
+    def describe(self) -> str:
+        """The constraint as the spec writes it, e.g. ``spreadByField: region, minGroups: 3``."""
+        label = self.level.startswith("label:")
+        field = f"spreadByLabel: {self.level[6:]}" if label else f"spreadByField: {self.level}"
+        return f"{field}, minGroups: {self.min_groups}" + (f", maxGroups: {self.max_groups}" if self.max_groups else "")
+
+    def plural(self, count: int = 2) -> str:
+        """What ``count`` of its groups are called: ``clusters``, ``region``, ``values of label x``."""
+        s = "s" if count != 1 else ""
+        return f"value{s} of label {self.level[6:]}" if self.level.startswith("label:") else f"{self.level}{s}"
+
+
+def short_of_groups(pool: Sequence[Member], spreads: Sequence[Spread]) -> tuple[Spread, list[str]] | None:
+    """The first spread whose ``minGroups`` is more than the groups the clusters of ``pool`` make up (with those
+    groups), else None. A cluster without a value for the level (no region, no such label) is in no group of it.
+
+    Karmada refuses such a placement whatever the replicas ("the number of feasible clusters is less than
+    spreadConstraint.MinGroups", ``select_clusters_by_cluster.go``; "the number of feasible region ...",
+    ``select_clusters_by_region.go``; ``generateRegionInfo`` in ``group_clusters.go`` skips a cluster without a
+    region); fedrender does the same at every level."""
+    for spread in spreads:
+        groups = sorted({c.group(spread.level) for c in pool} - {""})
+        if len(groups) < spread.min_groups:
+            return spread, groups
+    return None
+
 
 @dataclass(frozen=True)
 class Selection:

@@ -15,6 +15,12 @@ A change happens only when:
   goes to the cluster holding fewer members (Karmada's rule), then to less loaded coarser groups, the higher
   score, the smaller name. ``minGroups`` makes unused groups go first.
 
+``minGroups`` is refused, as Karmada's scheduler refuses it, when fewer groups than it have clusters that may
+hold members (:func:`groups.short_of_groups`), whatever the member count. With enough groups but fewer members
+than ``minGroups``, each member goes to a group of its own (Karmada selects ``minGroups`` clusters and leaves the
+extra ones without replicas); the pipeline warns about it. A cluster without a value for the level (no region)
+counts towards no group.
+
 ``maxGroups`` limits the groups (:func:`groups.selections`): the caps are computed from the groups that the
 chosen ones leave (fewer than three clusters, or regions, relax the pack's no-majority cap), and every choice
 is tried, best first, before a placement is refused. Kept members are never moved to satisfy a cap; the
@@ -31,7 +37,7 @@ from functools import partial
 from types import MappingProxyType
 
 from fedrender.scheduler.feasible import Budget, Problem, completable, upper_bound
-from fedrender.scheduler.groups import CLUSTER, Selection, Spread, level_rank, selections
+from fedrender.scheduler.groups import CLUSTER, Selection, Spread, level_rank, selections, short_of_groups
 
 __all__ = ["CLUSTER", "Candidate", "CapsFor", "Infeasible", "Move", "Placement", "Slot", "Spread", "place",
            "place_arbiter"]
@@ -99,11 +105,13 @@ class Placement:
 
 
 class Infeasible(Exception):
-    """No placement satisfies the limits; ``details`` say, per cluster, why it was excluded or what fits."""
+    """No placement satisfies the limits; ``details`` say, per cluster, why it was excluded or what fits;
+    ``spread`` is the spread constraint whose ``minGroups`` could not be met, when that is the cause."""
 
-    def __init__(self, message: str, details: dict[str, str]) -> None:
+    def __init__(self, message: str, details: dict[str, str], spread: Spread | None = None) -> None:
         self.message = message
         self.details = details
+        self.spread = spread
         super().__init__(message + "".join(f"\n  {name}: {why}" for name, why in sorted(details.items())))
 
 
@@ -126,8 +134,8 @@ class _State:
                       {level: Counter(c) for level, c in self.groups.items()})
 
     def used_groups(self, level: str) -> set[str]:
-        """The groups of ``level`` that hold members now."""
-        return {self.by_name[n].group(level) for n, count in self.counts.items() if count}
+        """The groups of ``level`` that hold members now (a cluster without a value for ``level`` is in none)."""
+        return {self.by_name[n].group(level) for n, count in self.counts.items() if count} - {""}
 
     def room(self, name: str, caps: Mapping[str, int]) -> bool:
         c = self.by_name[name]
@@ -158,6 +166,11 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
     members = sorted(previous, key=lambda s: s.id)
     kept = [s for s in members if s.cluster in by_name and by_name[s.cluster].can_keep]
     lost = [s for s in members if not (s.cluster in by_name and by_name[s.cluster].can_keep)]
+    # Clusters keeping members count as feasible, as Karmada lets the clusters of the previous result pass its
+    # NoSchedule filter; taken before a scale-down, which must not decide whether minGroups can be met.
+    short = short_of_groups(_pool(candidates, kept), spreads)
+    if short is not None:
+        raise Infeasible(_too_few_groups(*short), _details(candidates, Counter(s.cluster for s in kept), {}), short[0])
     caps_now = caps_for(_usable(_pool(candidates, kept), levels_all))  # before maxGroups: the strictest
     levels = sorted(caps_now, key=level_rank)
     state = _State(by_name, levels)
@@ -182,10 +195,11 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
         details = _details(candidates, held, chosen.caps, chosen.selection)
         if chosen.short_groups is not None:
             spread, used = chosen.short_groups
-            available = {c.group(spread.level) for c in pool if c.eligible}
-            raise Infeasible(f"spreadConstraints need members in {spread.min_groups} groups by {spread.level}, "
-                             f"but only {used} could be used ({len(available)} eligible: "
-                             f"{', '.join(sorted(available)) or 'none'})", details)
+            available = sorted({c.group(spread.level) for c in pool} - {""})
+            raise Infeasible(f"spreadConstraints ({spread.describe()}) need members in {spread.min_groups} "
+                             f"{spread.plural()}, but only {used} could be used within the room and caps of the "
+                             f"{len(available)} that may hold members ({', '.join(available)}); free room in "
+                             f"them or lower minGroups to {used}", details, spread)
         raise Infeasible(_infeasible_message(total, candidates, chosen, len(kept) + chosen.greedy), details)
     picks, state, cap_map = chosen.picks, chosen.state, chosen.caps
     next_ordinal = dict.fromkeys(by_name, 0)
@@ -333,7 +347,7 @@ def _needed_groups(state: _State, spreads: Sequence[Spread], total: int) -> list
     out = []
     for spread in spreads:
         holders: Counter[str] = Counter(state.by_name[n].group(spread.level) for n, count in state.counts.items()
-                                        if count > 0)
+                                        if count > 0 and state.by_name[n].group(spread.level))
         if len(holders) <= min(spread.min_groups, total):
             out.append((spread.level, {group for group, clusters in holders.items() if clusters == 1}))
     return out
@@ -445,7 +459,8 @@ def _problem(state: _State, allowed: list[str], spreads: Sequence[Spread], caps:
     for spread in spreads:
         wanted = max(min(spread.min_groups, total), minimums.get(spread.level, (0, frozenset()))[0])
         minimums[spread.level] = (wanted, frozenset(state.used_groups(spread.level)))
-    spread_groups = {n: {level: by_name[n].group(level) for level in minimums} for n in allowed}
+    spread_groups = {n: {level: by_name[n].group(level) for level in minimums if by_name[n].group(level)}
+                     for n in allowed}
     return Problem(room, groups, residual, minimums, spread_groups)
 
 
@@ -453,11 +468,26 @@ def _pick_key(n: str, *, state: _State, spreads: Sequence[Spread], used: list[se
     """Order for the next pick: unmet minGroups first, then Webster's priority, then (Karmada's tie rule) the
     cluster holding fewer members, then less loaded coarser groups, higher score, smaller name."""
     c = state.by_name[n]
-    unmet = [len(u) < spread.min_groups and c.group(spread.level) not in u
+    unmet = [len(u) < spread.min_groups and c.group(spread.level) not in u | {""}
              for spread, u in zip(spreads, used, strict=True)]
     priority = Fraction(max(c.weight, 0), 2 * state.counts[n] + 1)
     coarse = tuple(state.groups.get(level, Counter())[c.group(level)] for level in state.levels if level != CLUSTER)
     return (*[not u for u in unmet], -priority, state.counts[n], *coarse, -c.score, n)
+
+
+def _too_few_groups(spread: Spread, groups: list[str]) -> str:
+    """Why fewer groups than ``minGroups`` may hold members is refused, and the fix."""
+    missing = spread.min_groups - len(groups)
+    if spread.level == CLUSTER:
+        have = f"only {len(groups)} clusters may hold members"
+        more = f"make {missing} more cluster{'s' if missing > 1 else ''} eligible"
+    else:
+        have = f"only {len(groups)} have clusters that may hold members"
+        more = f"make clusters in {missing} more {spread.plural(missing)} eligible"
+    lower = f"lower minGroups to {len(groups)}" if groups else "remove the constraint"
+    return (f"spreadConstraints ({spread.describe()}) need {spread.min_groups} {spread.plural()}, but {have} "
+            f"({', '.join(groups) or 'none'}); Karmada's scheduler refuses fewer groups than minGroups too, whatever "
+            f"the member count; {lower} or {more} (below: why each cluster is excluded, or what it fits)")
 
 
 def _infeasible_message(total: int, candidates: Sequence[Candidate], chosen: _Choice, held: int) -> str:
