@@ -18,7 +18,7 @@ import yaml
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.load import STDIN, STDIN_NAME
-from fedrender.pipeline.signals import Interrupted
+from fedrender.pipeline.signals import Interrupted, Stopped
 
 
 def progress() -> Callable[[int, int], None] | None:
@@ -232,3 +232,18 @@ def interrupted(exc: Interrupted, outcome: str) -> NoReturn:
     """Say which signal ended the command and what it left (``outcome``), then exit 128 + its number."""
     click.echo(f"fedrender: {exc} {'after' if exc.completed else 'before'} the write completed; {outcome}", err=True)
     sys.exit(exc.exit_code)
+
+
+_DONE = "fedrender.done"
+"""The key in ``click.Context.meta`` (shared by a command and its group) of what a finished change left."""
+
+
+def done(outcome: str) -> None:
+    """Record that the command's change is complete: a signal from now on is reported with ``outcome``."""
+    click.get_current_context().meta[_DONE] = outcome
+
+
+def stopped(exc: Stopped, ctx: click.Context | None) -> NoReturn:
+    """A signal outside a deferred change ended the command: say so as :func:`interrupted` does, exit 128 + n."""
+    outcome = ctx.meta.get(_DONE) if ctx is not None else None
+    interrupted(Interrupted(exc.signo, completed=outcome is not None), outcome or "nothing was written")
