@@ -239,8 +239,10 @@ def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnost
     out = []
     for rule in pack.checks:
         if rule.program.eval(data, inst.subject) is not True:
+            path = tuple(p for p in rule.field_path.split(".") if p)
             out.append(Diagnostic(f"{inst.subject}: {_message(rule, data, inst.subject)} [{pack.name}/{rule.name}]",
-                                  inst.doc.location(), severity="error" if rule.severity == "deny" else "warning"))
+                                  inst.doc.location(path), rule.field_path,
+                                  "error" if rule.severity == "deny" else "warning"))
     return out
 
 
