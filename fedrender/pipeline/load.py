@@ -238,6 +238,7 @@ def load_clusters(path: Path, stdin: bytes = b"") -> list[Cluster]:
             except InputError as exc:
                 diagnostics.extend(exc.diagnostics)
                 continue
+            cluster.record_vip_location(sub.location(("metadata", "labels", "vip")))
             if cluster.metadata.name in clusters:
                 diagnostics.add(Diagnostic(f"duplicate cluster {cluster.metadata.name!r}",
                                            sub.location(("metadata", "name")), "metadata.name"))
