@@ -296,3 +296,18 @@ def test_the_search_gives_up_when_its_budget_is_spent() -> None:
     assert completable(problem, 2, Budget())
     assert not completable(problem, 2, Budget(0))
     assert not completable(problem, 3, Budget())
+
+
+def test_a_refusal_within_the_groups_max_groups_chose_says_so() -> None:
+    """minGroups 3 by region, but maxGroups 1 by a label leaves two regions whichever value is chosen: the refusal
+    names the choice of groups and how many were tried, not only room (found by an attack, whose refusal blamed
+    room that was plentiful)."""
+    clusters = [Candidate(name, True, fits=10, score=10, groups={"region": region, "label:grp": value})
+                for name, region, value in (("a", "r1", "g1"), ("b", "r2", "g1"), ("c", "r3", "g2"))]
+    spreads = [Spread("label:grp", 1, 1), Spread("region", 3, None)]
+    with pytest.raises(Infeasible) as refused:
+        place(3, clusters, pack_caps(3), spreads=spreads)
+    assert ("but only 2 could be used within the room and caps of the 3 that may hold members (r1, r2, r3) and "
+            "within the groups spreadConstraints' maxGroups let members use (best first: label:grp g1; 2 choices of "
+            "groups tried, none fits); free room in them, raise maxGroups, or lower minGroups to 2") \
+        in refused.value.message
