@@ -270,7 +270,7 @@ ALLOWED = {
     ("fedrender/pipeline/load.py", "spec_files"): "a --specs path that does not exist",
     ("fedrender/pipeline/empty.py", "refuse_empty"): "the --specs paths define no instance: paths, no line",
     ("fedrender/pipeline/load.py", "load_overlay"): "an --overlay path that is not a directory",
-    ("fedrender/pipeline/load.py", "load_clusters"): "--clusters is a directory: a path, no line",
+    ("fedrender/pipeline/load.py", "load_snapshot"): "--clusters is a directory: a path, no line",
     ("fedrender/pipeline/publish.py", "publish"): "the repository's state (not a work tree, dirty)",
     ("fedrender/pipeline/publish.py", "_publish"): "the push never got through (others keep pushing)",
     ("fedrender/pipeline/outfile.py", "write_file"): "snapshot --output-file can't be written (not a regular file, "

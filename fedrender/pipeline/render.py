@@ -5,27 +5,29 @@ Returns the whole output in memory; writing it is :mod:`fedrender.pipeline.write
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
+from fedrender.day2 import observe
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.inputfile import read_text
+from fedrender.models.observed import ObservedReplicaSet
 from fedrender.models.overlay import Overlay
 from fedrender.models.state import PATH as STATE_FILE
-from fedrender.models.state import SCHEMA_VERSION, State, state_location
+from fedrender.models.state import READ_VERSIONS, InstanceState, State, state_location
 from fedrender.models.views import MetadataView
 from fedrender.pipeline import compose
 from fedrender.pipeline.load import (
     SpecInput,
     digest,
-    load_clusters,
     load_overlay,
     load_packs,
+    load_snapshot,
     load_specs,
     overlay_files,
     yaml_files,
@@ -84,7 +86,8 @@ def parse_state(text: str | bytes, name: str) -> State:
     except ValidationError as exc:
         first = exc.errors()[0]
         found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
-        hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads version {SCHEMA_VERSION}"
+        hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads versions "
+                f"{' and '.join(map(str, READ_VERSIONS))}"
                 if found else f"it is not a fedrender state file ({first['msg']})")
         where, field_path = state_location(name, text, tuple(first["loc"]))
         raise InputError([Diagnostic(f"cannot use the state file: {hint}. Restore it from Git, or delete it to "
@@ -101,7 +104,8 @@ def render(inputs: Inputs, previous: State | None = None,
     diagnostics = Diagnostics()
     specs = load_specs(inputs.specs, packs, diagnostics, inputs.stdin)
     try:
-        clusters = load_clusters(inputs.clusters, inputs.stdin)
+        loaded = load_snapshot(inputs.clusters, inputs.stdin)
+        clusters, observed = loaded.clusters, loaded.observed
         overlay = load_overlay(inputs.overlays)
     except InputError as exc:  # without clusters nothing can be scheduled: report what we have
         diagnostics.extend(exc.diagnostics)
@@ -146,6 +150,7 @@ def render(inputs: Inputs, previous: State | None = None,
             diagnostics.add(evaluate.failure(exc, ready.spec.doc))
             continue
         if item is not None:
+            _observe(item.result, observed, before)
             planned.append(item)
     diagnostics.raise_if_errors()
     planned.sort(key=lambda p: (p.result.namespace, p.result.name))
@@ -155,6 +160,17 @@ def render(inputs: Inputs, previous: State | None = None,
     sources = digest([*yaml_files(inputs.specs), inputs.clusters, *overlay_files(inputs.overlays)], inputs.stdin)
     files[STATE_FILE] = compose.state(packs, sources, results, sorted(files))
     return RenderResult(results, dict(sorted(files.items())), diagnostics.warnings)
+
+
+def _observe(result: InstanceResult, observed: Mapping[str, ObservedReplicaSet],
+             previous: InstanceState | None) -> None:
+    """The observed state of one instance into its result: the summary ``explain`` shows, and ``initialized``
+    (the previous state's or the observation's; never false again once true)."""
+    key = f"{result.namespace}/{result.name}"
+    observation = observe.observe(key, observed.get(key), previous)
+    result.observed = observation.summary()
+    result.observed_text = observation.text()
+    result.initialized = observe.initialized(previous, observation)
 
 
 def _metadata(spec: SpecInput) -> MetadataView:
