@@ -25,7 +25,8 @@ from fedrender.pipeline.schemas import builtin_schemas, pack_schema
 @click.option("--rules", type=PATH, default=None, help="Rule pack directory (default: the shipped packs).")
 def schema_command(kind: str, rules: Path | None) -> None:
     """Print the JSON Schema of an input KIND (any case), for editors and validators: a rule pack's input kind,
-    or one of fedrender's own inputs (Cluster, Overlay, RulePack, RuleTests, State)."""
+    or one of fedrender's own inputs (Cluster: the snapshot, Clusters and MongoReplicaSets; Overlay, RulePack,
+    RuleTests, State)."""
     builtin = {name.lower(): data for name, data in builtin_schemas().items()}
     if kind.lower() in builtin:
         click.echo(json.dumps(builtin[kind.lower()], indent=2, sort_keys=True))
