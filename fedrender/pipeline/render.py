@@ -16,6 +16,7 @@ from fedrender.day2 import observe
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.inputfile import read_text
+from fedrender.models.observed import KIND as OBSERVED_KIND
 from fedrender.models.observed import ObservedReplicaSet
 from fedrender.models.overlay import Overlay
 from fedrender.models.state import PATH as STATE_FILE
@@ -35,6 +36,7 @@ from fedrender.pipeline.load import (
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, Snapshot, plan, prepare
 from fedrender.rules import evaluate
 from fedrender.rules import settings as pack_settings
+from fedrender.rules.pack import Pack
 
 __all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "parse_state", "read_state", "render"]
 
@@ -150,7 +152,7 @@ def render(inputs: Inputs, previous: State | None = None,
             diagnostics.add(evaluate.failure(exc, ready.spec.doc))
             continue
         if item is not None:
-            _observe(item.result, observed, before)
+            _observe(ready.spec.pack, item.result, observed, before)
             planned.append(item)
     diagnostics.raise_if_errors()
     planned.sort(key=lambda p: (p.result.namespace, p.result.name))
@@ -162,10 +164,13 @@ def render(inputs: Inputs, previous: State | None = None,
     return RenderResult(results, dict(sorted(files.items())), diagnostics.warnings)
 
 
-def _observe(result: InstanceResult, observed: Mapping[str, ObservedReplicaSet],
+def _observe(pack: Pack, result: InstanceResult, observed: Mapping[str, ObservedReplicaSet],
              previous: InstanceState | None) -> None:
     """The observed state of one instance into its result: the summary ``explain`` shows, and ``initialized``
-    (the previous state's or the observation's; never false again once true)."""
+    (the previous state's or the observation's; never false again once true). Only for packs that render a
+    MongoReplicaSet: the object whose aggregated status is observed."""
+    if not any(t.template.kind == OBSERVED_KIND for t in pack.templates):
+        return  # the pack renders no MongoReplicaSet: there is nothing to observe
     key = f"{result.namespace}/{result.name}"
     observation = observe.observe(key, observed.get(key), previous)
     result.observed = observation.summary()

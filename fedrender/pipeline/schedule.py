@@ -207,10 +207,10 @@ class InstanceResult:
     """Members of the previous render whose rendered votes change, with why (set when roles are evaluated)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The pack's settings in effect (an overlay's ``values.<pack>`` over the defaults)."""
-    observed: dict[str, Any] = field(default_factory=dict)
+    observed: dict[str, Any] | None = None
     """What the snapshot's MongoReplicaSet says and whether it counts (``fedrender.day2.observe.Observation``'s
     summary: present, generation, observedGeneration, usable, reason, initialized, configVersion, phase, members);
-    set by the render pipeline after planning."""
+    set by the render pipeline after planning; None for a pack that renders no MongoReplicaSet."""
     observed_text: str = ""
     """The same in one line, for text ``explain``."""
     initialized: bool = False
