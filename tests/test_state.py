@@ -135,13 +135,17 @@ def test_an_explicit_state_file_must_exist(tmp_path: Path) -> None:
     assert "state.jsn: error: no such state file" in result.stderr
 
 
-def test_a_state_file_without_a_version_is_not_ours(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("content", "message"), [
+    ({"x": 1}, "it is not a fedrender state file"),
+    ({"schemaVersion": 3}, "it has schemaVersion 3; this fedrender reads versions 1 and 2"),
+], ids=["no version", "a newer version"])
+def test_a_state_file_without_a_version_is_not_ours(tmp_path: Path, content: dict[str, Any], message: str) -> None:
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"x": 1}))
+    state.write_text(json.dumps(content))
     result = run(["explain", "--specs", str(_specs(tmp_path / "s.yaml", _scaled(3))), "--clusters", str(CLUSTERS),
                   "--state", str(state)])
     assert result.exit_code == 1
-    assert "it is not a fedrender state file" in result.stderr
+    assert message in result.stderr
 
 
 def test_a_v1_state_file_is_read_and_rewritten_as_v2(tmp_path: Path) -> None:
@@ -163,15 +167,6 @@ def test_a_v1_state_file_is_read_and_rewritten_as_v2(tmp_path: Path) -> None:
     result = _render(specs, out)
     assert result.exit_code == 0, result.stderr
     assert _state(out) == state  # the same placement, written as version 2
-
-
-def test_a_state_file_of_a_newer_version_names_the_versions_read(tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    state.write_text(json.dumps({"schemaVersion": 3}))
-    result = run(["explain", "--specs", str(_specs(tmp_path / "s.yaml", _scaled(3))), "--clusters", str(CLUSTERS),
-                  "--state", str(state)])
-    assert result.exit_code == 1
-    assert "it has schemaVersion 3; this fedrender reads versions 1 and 2" in result.stderr
 
 
 def test_a_leaving_member_does_not_vote() -> None:

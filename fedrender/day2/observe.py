@@ -24,7 +24,7 @@ version upgrades, storage growth): each names what it waits for, and :func:`wait
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fedrender.models.observed import ObservedReplicaSet
@@ -97,7 +97,7 @@ def observe(key: str, observed: ObservedReplicaSet | None, previous: InstanceSta
     base = Observation(key, True, False, "", generation, seen, observed_initialized(observed),
                        status.configVersion if status else 0, status.phase if status else "", members)
     reason = _unusable(observed, previous)
-    return Observation(**{**base.__dict__, "usable": not reason, "reason": reason})
+    return replace(base, usable=not reason, reason=reason)
 
 
 def _unusable(observed: ObservedReplicaSet, previous: InstanceState | None) -> str:
