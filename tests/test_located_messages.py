@@ -261,6 +261,8 @@ ALLOWED = {
     ("fedrender/cli/render.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
     ("fedrender/cli/karmada.py", "snapshot_command"): "the Karmada API failed; no input file",
     ("fedrender/cli/karmada.py", "status_command"): "the Karmada API failed; no input file",
+    ("fedrender/cli/karmada.py", "_warn"): "snapshot captured the Clusters only (MongoReplicaSets refused by the API): "
+                                           "no input file",
     ("fedrender/cli/console.py", "read_stdin"): "standard input is too large: no line",
     ("fedrender/models/inputfile.py", "read_input"): "the file can't be read at all: missing, unreadable, not a "
                                                      "regular file (a FIFO), too large",
