@@ -24,7 +24,15 @@ from hypothesis import strategies as st
 
 from fedrender.models.cluster import ResourceModel, ResourceSummary
 from fedrender.pipeline.render import Inputs, render
-from fedrender.scheduler.capacity import ClusterResources, estimate, estimate_free, member_requests, resource_models
+from fedrender.scheduler.capacity import (
+    ClusterResources,
+    allocatable_resources,
+    estimate,
+    estimate_free,
+    free_resources,
+    member_requests,
+    resource_models,
+)
 from tests.conftest import ROOT, run
 from tests.refusal import sandbox
 from tests.sandbox import picture
@@ -591,3 +599,18 @@ def test_explain_says_why_resource_models_were_not_used(tmp_path: Path) -> None:
     assert capacity == {"fits": 2, "estimate": "resourceSummary", "detail": (
         "fits 2 (cpu: 3 free, 1500m per member); the resource models are not used: allocatableModelings counts "
         "-2 nodes of grade 0 (Karmada's estimator refuses a negative count)")}
+
+
+@PURE
+@given(allocatable=st.integers(1, 64), allocated=st.integers(0, 64), kept=st.integers(0, 8), cpu=st.integers(1, 8))
+def test_members_already_there_never_make_a_cluster_bigger_than_it_is(allocatable: int, allocated: int, kept: int,
+                                                                    cpu: int) -> None:
+    """Members kept in a cluster are counted back into its free room (the snapshot's ``allocated`` holds their
+    pods), but never beyond ``allocatable``: a snapshot whose ``allocated`` misses them (stale, or written by
+    hand) gave a 2-CPU cluster two 2-CPU members (found by a new-user walkthrough)."""
+    cluster = summary({"cpu": str(allocatable), "pods": "110"}, allocated={"cpu": str(min(allocated, allocatable))})
+    built = ClusterResources(free_resources(cluster), None, allocatable_resources(cluster))
+    fit = estimate_free(built, {"cpu": F(cpu)}, kept)
+    assert fit.members <= allocatable // cpu
+    used = min(allocated, allocatable)
+    assert fit.members == min(allocatable, allocatable - used + kept * cpu) // cpu

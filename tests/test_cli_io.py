@@ -271,3 +271,18 @@ def test_a_missing_or_wrong_directory_is_named_as_such(tmp_path: Path, words: li
     assert result.exit_code == 1
     assert f"{target}: error: {why}; " in result.stderr
     assert "no rule pack (pack.yaml) found" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["Cluster", "Overlay", "RulePack", "RuleTests", "State", "MultiCloudMongoDB"])
+@pytest.mark.parametrize("bad", ["missing", "empty-dir", "a-file"])
+def test_fedrender_schema_refuses_a_bad_rules_path_for_every_kind(tmp_path: Path, kind: str, bad: str) -> None:
+    """`schema Cluster --rules /nonexistent` was exit 0, the path ignored; a pack's kind was refused."""
+    path = tmp_path / bad
+    if bad == "empty-dir":
+        path.mkdir()
+    elif bad == "a-file":
+        path.write_text("kind: Cluster\n")
+    result = run(["schema", kind, "--rules", str(path)])
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith(f"{path}: error: ")
+    assert result.stdout == ""

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fedrender.models import names
-from tests.conftest import ROOT
 from tests.refusal import mongodb, sandbox
 from tests.sandbox import picture
 
@@ -66,11 +65,17 @@ def test_a_registry_mirror_that_is_not_a_registry_is_refused_at_the_overlay(mirr
     refused_with_overlay({"registryMirrors": {"eu-central-1": mirror}}, None, "registryMirrors.eu-central-1: ")
 
 
-@pytest.mark.parametrize("image", ["x y; \n rm", "https://ghcr.io/x:1", "ghcr.io/UPPER/x:1", "x:tag with space"])
-def test_an_overlay_image_that_is_not_an_image_reference_is_refused_where_it_is_rendered(image: str) -> None:
-    refused_with_overlay({"values": {"reconcilerImage": image}},
-                         ROOT / "rules" / "mongodb" / "platform" / "deployment.yaml",
-                         "spec.template.spec.containers[0].image: ")
+@pytest.mark.parametrize("image", ["x y; \n rm", "https://ghcr.io/x:1", "ghcr.io/UPPER/x:1", "x:tag with space",
+                                   5, ["a"], None, True, {"a": 1}, "mirror.example.com:99999/x:1"])
+@pytest.mark.parametrize("key", ["mongodb", ""])
+def test_an_overlay_image_that_is_not_an_image_reference_is_refused_at_the_overlay(image: object, key: str) -> None:
+    """values.mongodb.reconcilerImage (and the deprecated values.reconcilerImage) is a typed setting: a wrong one
+    is refused at the overlay's line naming the field, never in the pack's template (was an internal CEL error
+    there, or image: '5')."""
+    values = {"mongodb": {"reconcilerImage": image}} if key else {"reconcilerImage": image}
+    field = "values.mongodb.reconcilerImage: " if key else "values.reconcilerImage: "
+    refused_with_overlay({"values": values}, None, field + ("expected a string" if not isinstance(image, str)
+                                                            else ""))
 
 
 _COMPONENT = st.from_regex(r"[a-z0-9]{1,8}([._-][a-z0-9]{1,8}){0,2}", fullmatch=True)

@@ -24,7 +24,8 @@ from fedrender.pipeline.preview import preview
 from fedrender.pipeline.render import Inputs, render
 from tests import karmada_image
 from tests.conftest import CLUSTERS, OVERLAY, ROOT, run
-from tests.refusal import sandbox
+from tests.refusal import mongodb, sandbox
+from tests.sandbox import picture
 
 PURE = settings(deadline=None, max_examples=300)
 RENDERS = settings(deadline=None, max_examples=6, suppress_health_check=[HealthCheck.too_slow])
@@ -257,3 +258,38 @@ def test_the_readme_example_pulls_library_mongo_through_the_mirror() -> None:
     rule = {"imageOverrider": [{"component": "Registry", "operator": "replace", "value": MIRROR}]}
     assert apply_overriders(sts, rule)["spec"]["template"]["spec"]["containers"][0]["image"] == \
         f"{MIRROR}/library/mongo:7.0"
+
+
+@PURE
+@given(port=st.integers(0, 10**7), host=st.sampled_from(["mirror.example.com", "localhost", "[::1]", "[fd00::5]",
+                                                            "registry", "10.0.0.1"]))
+def test_a_registry_port_outside_tcps_range_is_refused_wherever_a_registry_is_read(port: int, host: str) -> None:
+    """Overlay registryMirrors (names.registry) and every image (names.image_reference): a port of 1-65535,
+    whichever form the host takes (distribution/reference's grammar takes any digits)."""
+    valid = 1 <= port <= 65535
+    assert (names.registry(f"{host}:{port}/dockerhub") == []) is valid
+    assert (names.registry(f"{host}:{port}") == []) is valid
+    assert (names.image_reference(f"{host}:{port}/library/mongo:8.0") == []) is valid
+    if valid:
+        assert Image.parse(f"{host}:{port}/library/mongo:8.0").hostname == f"{host}:{port}"
+
+
+@pytest.mark.parametrize("image", ["[::1]:5000/mongo:8.0", "[fd00::1]/library/mongo:8.0", "registry:5000/mongo:8.0",
+                                   "Harbor.Example.com/dockerhub/library/mongo:8.0"])
+def test_the_official_image_from_any_registry_karmada_reads_is_accepted(image: str) -> None:
+    assert names.image_reference(image) == []
+    assert Image.parse(image).hostname == image.split("/")[0]
+    with sandbox() as box:
+        result = box.render(box.write("db.yaml", mongodb(imageSetting={"image": image})))
+        assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("mirror", ["mirror.example.com:99999/x", "mirror.example.com:0", "[::1]:65536/x"])
+def test_an_overlay_mirror_with_a_port_out_of_range_is_refused_at_its_line(mirror: str) -> None:
+    with sandbox() as box:
+        overlay = box.write("overlay/mirrors.yaml", {"registryMirrors": {"eu-central-1": mirror}})
+        specs = box.write("db.yaml", mongodb())
+        before = picture(box.root)
+        result = box.render(specs, "--overlay", str(overlay.parent))
+        box.assert_refused(result, before, overlay, "registryMirrors.eu-central-1")
+        assert "outside 1-65535" in result.stderr

@@ -125,14 +125,19 @@ def test_a_warning_names_the_overlay_key_while_the_default_reconciler_image_is_u
     (warning,) = [line for line in default.stderr.splitlines() if "reconciler-image-set" in line]
     assert ": warning: " in warning
     assert f"default image ghcr.io/fedrender/fedrender-reconciler:{VERSION}" in warning
-    assert "values.reconcilerImage" in warning
-    overlay = tmp_path / "images-overlay"
-    overlay.mkdir()
+    assert "values.mongodb.reconcilerImage" in warning
     image = "registry.example.com/platform/fedrender-reconciler:0.1.0"
-    (overlay / "values.yaml").write_text(yaml.safe_dump({"values": {"reconcilerImage": image}}))
-    chosen = run(["render", *DEMO_ARGS, "--overlay", str(overlay), "--out", str(tmp_path / "chosen")])
-    assert chosen.exit_code == 0, chosen.stderr
-    assert "reconciler-image-set" not in chosen.stderr
-    path = tmp_path / "chosen" / "platform" / "mongodb" / "deployment-fedrender-reconciler.yaml"
-    (container,) = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == image
+    for values in ({"mongodb": {"reconcilerImage": image}}, {"reconcilerImage": image}):
+        overlay = tmp_path / f"images-overlay-{len(tmp_path.name)}-{'mongodb' in values}"
+        overlay.mkdir()
+        (overlay / "values.yaml").write_text(yaml.safe_dump({"values": values}))
+        out = tmp_path / f"chosen-{'mongodb' in values}"
+        chosen = run(["render", *DEMO_ARGS, "--overlay", str(overlay), "--out", str(out)])
+        assert chosen.exit_code == 0, chosen.stderr
+        assert "reconciler-image-set" not in chosen.stderr
+        deprecated = f"{overlay / 'values.yaml'}:2:3: warning: values.reconcilerImage: values.reconcilerImage is " \
+            "deprecated: write values.mongodb.reconcilerImage"
+        assert (deprecated in chosen.stderr) is ("mongodb" not in values), chosen.stderr
+        path = out / "platform" / "mongodb" / "deployment-fedrender-reconciler.yaml"
+        (container,) = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == image

@@ -130,8 +130,8 @@ def test_another_kind_in_the_snapshot_names_both_kinds_it_takes(tmp_path: Path) 
 
 # --- when an observation counts (pure)
 
-MEMBERS = [MemberState(id=i, cluster=c, ordinal=0, host=f"10.0.0.{i}:3100{i}", nodePort=31000 + i, votes=1,
-                       priority=1) for i, c in enumerate("abc")]
+MEMBERS = [MemberState(id=i, cluster=c, ordinal=0, host=f"10.0.0.{i}:31000", nodePort=31000, votes=1, priority=1)
+           for i, c in enumerate("abc")]
 PREVIOUS = InstanceState(pack="mongodb", initCluster="a", placement={"a": 1, "b": 1, "c": 1}, members=MEMBERS,
                          nodePorts={"0": 31000})
 
@@ -172,11 +172,11 @@ def test_only_an_observation_of_the_current_generation_is_usable(generation: int
 
 
 def test_an_observation_of_another_roster_is_not_usable() -> None:
-    moved = [*MEMBERS[:2], MEMBERS[2].model_copy(update={"host": "10.9.9.9:31002"})]
+    moved = [*MEMBERS[:2], MEMBERS[2].model_copy(update={"host": "10.9.9.9:31000"})]
     found = observe.observe("team/db", mrs_of(moved, 4, 4), PREVIOUS)
     assert not found.usable
-    assert found.reason == ("its roster (0 10.0.0.0:31000, 1 10.0.0.1:31001, 2 10.9.9.9:31002) is not the last "
-                            "render's (0 10.0.0.0:31000, 1 10.0.0.1:31001, 2 10.0.0.2:31002): the last render is not "
+    assert found.reason == ("its roster (0 10.0.0.0:31000, 1 10.0.0.1:31000, 2 10.9.9.9:31000) is not the last "
+                            "render's (0 10.0.0.0:31000, 1 10.0.0.1:31000, 2 10.0.0.2:31000): the last render is not "
                             "synced to the Karmada control plane yet")
     assert found.initialized  # the same replica set, one roster older: it was initiated all the same
 

@@ -48,7 +48,7 @@ FIX = re.compile(r"(?:write|did you mean) '([^']*)'")
 def kubernetes_takes(text: str, resource: str) -> bool:
     """Whether ``text`` is an amount of ``resource`` (cpu, memory or a volume's storage) Kubernetes takes as
     written: by its grammar, then by value; and not one of the amounts fedrender refuses on purpose as mistakes
-    (bytes in m, u, n; a bare number of bytes below 1Mi: ``resources.BARE_BYTES_MIN``)."""
+    (bytes in m, u, n; an amount of bytes below 1Mi: ``resources.BARE_BYTES_MIN``)."""
     if not go_accepts(text):
         return False
     try:  # the few spellings Go reads as 0 and fedrender refuses ("Ki"), or exponents Go truncates
@@ -61,7 +61,7 @@ def kubernetes_takes(text: str, resource: str) -> bool:
         suffix = re.sub(r"^[+-]?[0-9.]*", "", text)
         if value.denominator != 1 or suffix in ("m", "u", "n"):
             return False
-        if re.fullmatch(r"\+?[0-9]+", text) and 0 < value < 2**20:  # fedrender's stricter rule: bare bytes
+        if 0 < value < 2**20:  # fedrender's stricter rule: no memory or volume is smaller than 1Mi
             return False
     return not (resource == "storage" and value == 0)
 
@@ -179,6 +179,9 @@ def test_a_crd_defined_kind_is_held_to_the_same_rules_at_its_own_lines(text: str
     ("1.5", "'1.5' of memory is not a whole number of bytes; write e.g. '1.5Mi'"),
     ("512", "'512' of memory is 512 bytes (an amount without a suffix counts bytes); write '512Mi'"),
     (512, "'512' of memory is 512 bytes (an amount without a suffix counts bytes); write '512Mi'"),
+    ("1Ki", "'1Ki' of memory is 1024 bytes (nothing runs in less than 1Mi); write '1Mi'"),
+    ("64k", "'64k' of memory is 64000 bytes (nothing runs in less than 1Mi); write '64M'"),
+    ("1e3", "'1e3' of memory is 1000 bytes (nothing runs in less than 1Mi); write '1000Mi'"),
 ])
 def test_memory_mistakes_are_refused_with_the_fix(text: str | int, fix: str) -> None:
     with sandbox() as box:

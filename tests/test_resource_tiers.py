@@ -70,19 +70,25 @@ def test_a_tier_larger_than_its_cluster_leaves_no_room_there(tmp_path: Path) -> 
     assert row.split()[:3] == ["big", "no", "0"]
 
 
-def test_a_pack_whose_overrides_change_requests_it_does_not_count_is_refused(tmp_path: Path) -> None:
-    # The MongoDB pack before this fix: memberRequests counted the spec's resources in every cluster while the
-    # resources-by-tier override gave tiered clusters others. Render names the clusters and the rule.
+def pack_with_requests(tmp_path: Path, member_requests: str) -> tuple[Path, Path]:
+    """A copy of the shipped rules whose MongoDB pack has ``member_requests`` as its memberRequests; (rules, pack)."""
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
     pack = rules / "mongodb" / "pack.yaml"
     text = pack.read_text()
     start, end = text.index("    memberRequests: >-"), text.index("    # The keyfile init container.")
-    pack.write_text(text[:start] + '''    memberRequests: >-
+    pack.write_text(text[:start] + "    memberRequests: >-\n" + member_requests + text[end:])
+    return rules, pack
+
+
+def test_a_pack_whose_overrides_change_requests_it_does_not_count_is_refused(tmp_path: Path) -> None:
+    # The MongoDB pack before this fix: memberRequests counted the spec's resources in every cluster while the
+    # resources-by-tier override gave tiered clusters others. Render names the clusters and the rule.
+    rules, pack = pack_with_requests(tmp_path, '''\
       [has(spec.resource) ? dyn(spec.resource) : {"requests": {"cpu": "500m", "memory": "512Mi"}}]
       + (spec.export.enable ? [has(spec.export.resource) ? dyn(spec.export.resource)
          : {"requests": {"cpu": "50m", "memory": "100Mi"}}] : [])
-''' + text[end:])
+''')
     clusters = [cluster("a", "r1", "16", "large"), cluster("b", "r2", "16", "large"), cluster("c", "r3", "16")]
     tiers = {"large": {"requests": {"cpu": "4", "memory": "8Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}}}
     out = tmp_path / "out"
@@ -98,14 +104,9 @@ def test_a_pack_whose_overrides_change_requests_it_does_not_count_is_refused(tmp
 
 def test_member_requests_that_read_cluster_are_type_checked_without_what_fits(tmp_path: Path) -> None:
     # cluster.fits follows from what a member asks for: memberRequests can't read it (a load-time type error).
-    rules = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules)
-    pack = rules / "mongodb" / "pack.yaml"
-    text = pack.read_text()
-    start, end = text.index("    memberRequests: >-"), text.index("    # The keyfile init container.")
-    pack.write_text(text[:start] + '''    memberRequests: >-
+    rules, pack = pack_with_requests(tmp_path, '''\
       [{"requests": {"cpu": cluster.fits > 1 ? "1" : "500m"}}]
-''' + text[end:])
+''')
     result = run(["rules", "check", str(rules)])
     assert result.exit_code == 1
     line = next(n for n, t in enumerate(pack.read_text().splitlines(), 1) if t.startswith("    memberRequests:"))

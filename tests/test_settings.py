@@ -19,6 +19,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import Setting
 from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import load_pack
+from tests import karmada_image
 from tests.conftest import CLUSTERS, ROOT, run
 from tests.refusal import mongodb, sandbox
 from tests.sandbox import picture
@@ -34,11 +35,17 @@ def valid(setting: Setting, value: Any) -> bool:
             (setting.maximum is None or value <= setting.maximum)
     if setting.type == "boolean":
         return type(value) is bool
+    if setting.format == "image" and type(value) is str and value:
+        try:
+            karmada_image.parse(value)
+        except ValueError:
+            return False
     return type(value) is str and (not setting.enum or value in setting.enum)
 
 
 values = st.one_of(st.integers(-10, 10**6), st.booleans(), st.none(), st.floats(allow_nan=False),
-                   st.sampled_from(["preferred", "required", "Required", "600", "", "yes"]),
+                   st.sampled_from(["preferred", "required", "Required", "600", "", "yes", "r.example.com/x:1",
+                                    "[::1]:5000/x@sha256:" + "a" * 64, "https://r.example.com/x", "x y"]),
                    st.lists(st.integers(), max_size=2))
 
 
@@ -55,7 +62,8 @@ def test_a_setting_takes_exactly_what_its_declaration_allows(name: str, value: A
 
 def test_defaults_apply_when_no_overlay_sets_them() -> None:
     assert pack_settings.values("mongodb", MONGODB.settings, Overlay()) == {
-        "terminationGracePeriodSeconds": 600, "podAntiAffinity": "preferred", "startupSeconds": 7200}
+        "terminationGracePeriodSeconds": 600, "podAntiAffinity": "preferred", "startupSeconds": 7200,
+        "reconcilerImage": ""}
 
 
 @pytest.mark.parametrize(("given", "message"), [
@@ -90,7 +98,7 @@ def test_the_settings_of_a_pack_are_a_mapping() -> None:
 
 def test_other_values_stay_free_form() -> None:
     with sandbox() as box:
-        overlay = box.write("overlay/values.yaml", {"values": {"reconcilerImage": "r.example.com/x:1", "mine": [1]}})
+        overlay = box.write("overlay/values.yaml", {"values": {"theirs": "r.example.com/x:1", "mine": [1]}})
         spec = box.write("spec.yaml", mongodb())
         assert box.render(spec, "--overlay", str(overlay.parent)).exit_code == 0
 
@@ -145,11 +153,11 @@ def test_explain_shows_the_settings_in_effect() -> None:
         args = ["explain", "--specs", str(spec), "--clusters", str(CLUSTERS), "--overlay", str(overlay.parent)]
         text = run(args)
         assert text.exit_code == 0, text.stderr
-        assert 'settings: podAntiAffinity="required", startupSeconds=7200, terminationGracePeriodSeconds=600' \
-            in text.stdout
+        assert 'settings: podAntiAffinity="required", reconcilerImage="", startupSeconds=7200, ' \
+            'terminationGracePeriodSeconds=600' in text.stdout
         data = json.loads(run([*args, "-o", "json"]).stdout)
-        assert data["instances"][0]["settings"] == {"podAntiAffinity": "required", "startupSeconds": 7200,
-                                                    "terminationGracePeriodSeconds": 600}
+        assert data["instances"][0]["settings"] == {"podAntiAffinity": "required", "reconcilerImage": "",
+                                                    "startupSeconds": 7200, "terminationGracePeriodSeconds": 600}
 
 
 @pytest.mark.parametrize("key", ["mongdb", "MongoDB", "mongodb-", "redsi"])
@@ -166,3 +174,14 @@ def test_a_misspelt_pack_name_under_values_is_warned_about(key: str) -> None:
         assert "overlay/settings.yaml:2:" in warned[0]
         assert "did you mean values." in warned[0]
         assert "values.free-form" not in result.stderr
+
+
+def test_the_shipped_platforms_read_only_typed_overlay_inputs() -> None:
+    """What a pack's platform templates and platformChecks read from an overlay is type-checked and located at the
+    overlay: a setting (values.<pack>.<name>) or a typed overlay field, never free-form overlay.values (a wrong
+    value there surfaced as an internal CEL error in the installed pack, or rendered as image: '5')."""
+    for pack_yaml in sorted((ROOT / "rules").glob("*/pack.yaml")):
+        spec = yaml.safe_load(pack_yaml.read_text())["spec"]
+        sources = [(pack_yaml.parent / t["file"]).read_text() for t in spec.get("platform", [])]
+        sources += [json.dumps(check) for check in spec.get("platformChecks", [])]
+        assert not [s for s in sources if "overlay.values" in s], pack_yaml

@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,45 @@ def test_the_previous_handlers_are_restored(tmp_path: Path) -> None:
     before = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)]
     assert run(render_args(write_specs(tmp_path / "specs", 0), tmp_path / "out")).exit_code == 0
     assert [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)] == before
+
+
+def _catches(pid: int, signo: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signo`` (the SigCgt mask of /proc/<pid>/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(mask >> (signo - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/<pid>/status")
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("command", ["render", "explain"])
+def test_a_signal_before_the_write_ends_the_command_as_during_it(tmp_path: Path, signo: int, command: str) -> None:
+    """Ctrl-C while the inputs are still being read or rendered: exit 128 + n and one line saying nothing was
+    written (was click's "Aborted!" and exit 1 for SIGINT, and a silent death for SIGTERM and SIGHUP).
+
+    The child reads its specs from a pipe the test never closes, so it is before its write for sure; the test
+    signals it once it has its handlers (SIGHUP, the last one installed, is caught)."""
+    out = tmp_path / "out"
+    specs = write_specs(tmp_path / "specs", 0)
+    assert run(render_args(specs, out)).exit_code == 0
+    before = picture(out)
+    argv = [str(Path(sys.executable).parent / "fedrender"), command, "--specs", "-", "--clusters", str(CLUSTERS),
+            *(["--out", str(out)] if command == "render" else [])]
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60  # a guard against waiting forever, not a measurement
+        while child.poll() is None and not _catches(child.pid, signal.SIGHUP) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        child.send_signal(signo)
+        _, stderr = child.communicate()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        assert child.stdin is not None
+        child.stdin.close()
+    name = signal.Signals(signo).name
+    assert (child.returncode, stderr.decode()) == \
+        (128 + signo, f"fedrender: interrupted by {name} before the write completed; nothing was written\n")
+    assert picture(out) == before

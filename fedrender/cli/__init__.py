@@ -11,12 +11,13 @@ from typing import Any
 import click
 
 from fedrender import __version__
-from fedrender.cli.console import closed_pipes_discarded
+from fedrender.cli.console import closed_pipes_discarded, stopped
 from fedrender.cli.karmada import snapshot_command, status_command
 from fedrender.cli.options import NonEmptyPath, examples
 from fedrender.cli.publish import diff_command, publish_command
 from fedrender.cli.render import explain_command, preview_command, render_command
 from fedrender.cli.rules import rules_group, schema_command
+from fedrender.pipeline.signals import Stopped, stopping_signals
 
 __all__ = ["NonEmptyPath", "main"]
 
@@ -28,11 +29,24 @@ class _Command(click.Group):
     Click turns EPIPE into exit 1 and stops the command where it was. Here what is left to print on a closed
     stdout or stderr is discarded (:func:`~fedrender.cli.console.closed_pipes_discarded`) and the command runs
     to its end: its exit code (0, 1 for wrong inputs, 2 for usage, 3 for ``diff --exit-code``) and its writes
-    are what they would have been with the reader still there; ``--help`` and ``--version`` exit 0."""
+    are what they would have been with the reader still there; ``--help`` and ``--version`` exit 0.
+
+    SIGINT (Ctrl-C), SIGTERM and SIGHUP end every command the same way, before or during its write: one line
+    "fedrender: interrupted by SIGINT before the write completed; nothing was written" (or what the finished
+    change left) and exit 128 + the signal number (130 for Ctrl-C), never click's "Aborted!" and 1."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        with closed_pipes_discarded():
-            return super().main(*args, **kwargs)
+        with closed_pipes_discarded(), stopping_signals():
+            try:
+                return super().main(*args, **kwargs)
+            except Stopped as exc:  # while the arguments were parsed, before any command ran
+                stopped(exc, None)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Stopped as exc:
+            stopped(exc, ctx)
 
 
 @click.group(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(

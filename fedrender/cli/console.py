@@ -18,7 +18,7 @@ import yaml
 from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.inputfile import MAX_FILE_BYTES
 from fedrender.pipeline.load import STDIN, STDIN_NAME
-from fedrender.pipeline.signals import Interrupted
+from fedrender.pipeline.signals import Interrupted, Stopped
 
 
 def progress() -> Callable[[int, int], None] | None:
@@ -81,26 +81,36 @@ class _ClosedPipeSafe(io.TextIOBase):
     ``fedrender ... | head -1`` must not turn into an error, and must not hide one either: when the pipe closes,
     the file descriptor is pointed at /dev/null (so the interpreter's flush at exit succeeds too) and the
     command runs on to its own end and exit code (1 for wrong inputs, 3 for ``diff --exit-code``), its writes
-    to ``--out`` included. ``encoding`` and ``errors`` are the stream's, so click writes to it unchanged."""
+    to ``--out`` included. A stream closed before the command started (``fedrender ... >&-``: ``stream`` is None)
+    is discarded from the start. Any other failed write (``>/dev/full``: ENOSPC, EIO) of standard output
+    (``fatal``) says so in one line on stderr and exits 1 (:func:`_write_failed`); of stderr, nobody can read it
+    either, so it is discarded. ``encoding`` and ``errors`` are the stream's, so click writes to it unchanged."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, fd: int, fatal: bool) -> None:
         super().__init__()
         self._stream = stream
-        self._gone = False
+        self._fd = fd
+        self._fatal = fatal
+        self._gone = stream is None
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self._stream, "encoding", "utf-8"))
+        return str(getattr(self._stream, "encoding", None) or "utf-8")
 
     @property
     def errors(self) -> str | None:  # type: ignore[override]
         return getattr(self._stream, "errors", None)
 
     def isatty(self) -> bool:
-        return bool(self._stream.isatty())
+        if self._gone:
+            return False
+        try:
+            return bool(self._stream.isatty())
+        except (OSError, ValueError):
+            return False
 
     def fileno(self) -> int:
-        return int(self._stream.fileno())
+        return self._fd
 
     def writable(self) -> bool:
         return True
@@ -116,8 +126,9 @@ class _ClosedPipeSafe(io.TextIOBase):
             try:
                 self._stream.flush()
                 self._stream.buffer.write(data)
-            except BrokenPipeError:
-                self._discard()
+                self._stream.buffer.flush()
+            except OSError as exc:
+                self._failed(exc)
         return len(data)
 
     def write(self, text: str) -> int:
@@ -126,23 +137,41 @@ class _ClosedPipeSafe(io.TextIOBase):
         if not self._gone:
             try:
                 self._stream.write(text)
-            except BrokenPipeError:
-                self._discard()
+            except OSError as exc:
+                self._failed(exc)
         return len(text)
 
     def flush(self) -> None:
         if not self._gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._discard()
+            except OSError as exc:
+                self._failed(exc)
 
-    def _discard(self) -> None:
+    def _failed(self, exc: OSError) -> None:
+        """Discard from now on; unless the reader went away (EPIPE), a failed stdout ends the command."""
         self._gone = True
-        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
+        _to_devnull(self._fd)
+        if self._fatal and not isinstance(exc, BrokenPipeError):
+            _write_failed(exc)
+
+
+def _to_devnull(fd: int) -> None:
+    """Point ``fd`` at /dev/null: the interpreter's flush at exit, and a child process, write there safely."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_RDWR)
+        if devnull != fd:
+            os.dup2(devnull, fd)
             os.close(devnull)
+
+
+def _write_failed(exc: OSError) -> NoReturn:
+    """Standard output can't be written (``>/dev/full``): say so in one line and exit 1."""
+    reason = exc.strerror or str(exc)
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"fedrender: cannot write to standard output: {reason}\n")
+        sys.stderr.flush()
+    sys.exit(1)
 
 
 class _ClosedPipeSafeBytes(io.RawIOBase):
@@ -164,21 +193,57 @@ class _ClosedPipeSafeBytes(io.RawIOBase):
         self._text.flush()
 
 
+def _closed_fds_to_devnull() -> None:
+    """Point standard input, output and error at /dev/null when they were closed at exec (``cmd >&-``).
+
+    Otherwise the next file fedrender opens would get the number 1 or 2, and a child process (git) writing to
+    its stdout or stderr would write into it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _to_devnull(fd)
+
+
 @contextlib.contextmanager
 def closed_pipes_discarded() -> Iterator[None]:
-    """Run the block with ``sys.stdout`` and ``sys.stderr`` wrapped in :class:`_ClosedPipeSafe`; restored after."""
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ClosedPipeSafe(saved[0]), _ClosedPipeSafe(saved[1])
+    """Run the block with ``sys.stdout`` and ``sys.stderr`` wrapped in :class:`_ClosedPipeSafe`; restored after.
+
+    A standard stream closed at exec (Python then sets it to None) is discarded, its descriptor pointed at
+    /dev/null; a closed standard input reads as empty."""
+    _closed_fds_to_devnull()
+    saved = sys.stdin, sys.stdout, sys.stderr
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False, encoding="utf-8")  # noqa: SIM115 - fd 0 stays open, restored below
+    sys.stdout, sys.stderr = _ClosedPipeSafe(saved[1], 1, True), _ClosedPipeSafe(saved[2], 2, False)
     try:
         yield
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
-        sys.stdout, sys.stderr = saved
+        if sys.stdin is not saved[0]:
+            with contextlib.suppress(Exception):
+                sys.stdin.close()
+        sys.stdin, sys.stdout, sys.stderr = saved
 
 
 def interrupted(exc: Interrupted, outcome: str) -> NoReturn:
     """Say which signal ended the command and what it left (``outcome``), then exit 128 + its number."""
     click.echo(f"fedrender: {exc} {'after' if exc.completed else 'before'} the write completed; {outcome}", err=True)
     sys.exit(exc.exit_code)
+
+
+_DONE = "fedrender.done"
+"""The key in ``click.Context.meta`` (shared by a command and its group) of what a finished change left."""
+
+
+def done(outcome: str) -> None:
+    """Record that the command's change is complete: a signal from now on is reported with ``outcome``."""
+    click.get_current_context().meta[_DONE] = outcome
+
+
+def stopped(exc: Stopped, ctx: click.Context | None) -> NoReturn:
+    """A signal outside a deferred change ended the command: say so as :func:`interrupted` does, exit 128 + n."""
+    outcome = ctx.meta.get(_DONE) if ctx is not None else None
+    interrupted(Interrupted(exc.signo, completed=outcome is not None), outcome or "nothing was written")

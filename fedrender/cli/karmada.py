@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fedrender.adapters import karmada
-from fedrender.cli.console import emit, fail, interrupted
+from fedrender.cli.console import done, emit, fail, interrupted
 from fedrender.cli.options import PATH, F, examples, output_option
 from fedrender.emitter import dump_all
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
@@ -56,6 +56,7 @@ def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: 
                     else f"nothing was written: {output_file} is as it was")
     except InputError as exc:
         fail(exc.diagnostics)
+    done(f"{output_file} holds the new snapshot")
     click.echo(f"wrote {output_file}", err=True)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from fedrender.cli.console import emit, fail, read_stdin
+from fedrender.cli.console import done, emit, fail, read_stdin
 from fedrender.cli.options import DEMO, PATH, allow_empty_option, examples, inputs_from_repo, output_option
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.pipeline.empty import PUBLISHING, refuse_empty
@@ -70,7 +70,7 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
     except PublishPathError as exc:
         raise click.BadParameter(str(exc), param_hint="'--path'") from None
     try:
-        done = publish(Inputs(list(specs), clusters, rules, list(overlays), read_stdin(specs, clusters)), repo,
+        published = publish(Inputs(list(specs), clusters, rules, list(overlays), read_stdin(specs, clusters)), repo,
                        branch, subdir or "", message, remote, allow_empty)
     except PublishPathError as exc:
         raise click.BadParameter(str(exc), param_hint="'--path'") from None
@@ -78,16 +78,19 @@ def publish_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None,
         fail(exc.diagnostics)
     except FedrenderError as exc:
         fail([Diagnostic(str(exc))])
-    if done.result is not None:
-        for warning in done.result.warnings:
+    if published.commit:
+        done(f"{repo} has commit {published.commit[:12]} on {branch}" + (" (pushed)" if published.pushed else ""))
+    if published.result is not None:
+        for warning in published.result.warnings:
             click.echo(warning.render(), err=True)
-    if not done.commit:
+    if not published.commit:
         click.echo("no changes; nothing committed", err=True)
         return
-    click.echo(f"committed {done.commit[:12]}: {done.summary.title()} ({len(done.changed)} files)", err=True)
+    click.echo(f"committed {published.commit[:12]}: {published.summary.title()} ({len(published.changed)} files)",
+               err=True)
     if remote:
-        click.echo(f"pushed to {remote}/{branch}" + (f" after {done.attempts} attempts" if done.attempts > 1 else ""),
-                   err=True)
+        again = f" after {published.attempts} attempts" if published.attempts > 1 else ""
+        click.echo(f"pushed to {remote}/{branch}{again}", err=True)
 
 
 @click.command("diff", epilog=examples(

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fedrender.cel.engine import EvalError
-from fedrender.cli.console import emit, fail, interrupted, progress, read_stdin
+from fedrender.cli.console import done, emit, fail, interrupted, progress, read_stdin
 from fedrender.cli.options import DEMO, PATH, allow_empty_option, examples, inputs, output_option
 from fedrender.models.diagnostics import Diagnostic, FedrenderError, InputError, Location
 from fedrender.pipeline.empty import SHOWING, refuse_empty
@@ -84,6 +84,7 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
     except WriteFailed as exc:
         fail([Diagnostic(str(exc), Location(str(out)))],
              what="nothing was written" if exc.undone else "and the output could not be fully restored")
+    done(f"{out} holds the new render")
     click.echo(f"rendered {len(result.instances)} instance(s) into {out}: {len(report.written)} written, "
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed", err=True)
 

@@ -26,15 +26,15 @@ from fedrender.pipeline.schemas import builtin_schemas, pack_schema
 def schema_command(kind: str, rules: Path | None) -> None:
     """Print the JSON Schema of an input KIND (any case), for editors and validators: a rule pack's input kind,
     or one of fedrender's own inputs (Cluster: the snapshot, Clusters and MongoReplicaSets; Overlay, RulePack,
-    RuleTests, State)."""
+    RuleTests, State). --rules, when given, must hold valid packs whichever KIND is asked for."""
     builtin = {name.lower(): data for name, data in builtin_schemas().items()}
+    try:  # --rules is read whichever KIND is asked for: a wrong path is never silently ignored
+        packs = load_packs(rules) if rules is not None or kind.lower() not in builtin else []
+    except InputError as exc:
+        fail(exc.diagnostics, what="found in the rule packs")
     if kind.lower() in builtin:
         click.echo(json.dumps(builtin[kind.lower()], indent=2, sort_keys=True))
         return
-    try:
-        packs = load_packs(rules)
-    except InputError as exc:
-        fail(exc.diagnostics, what="found in the rule packs")
     found = [pack for pack in packs if pack.kind.lower() == kind.lower()]
     if not found:
         raise click.BadParameter(f"no rule pack takes {kind!r} and it is none of fedrender's inputs; the packs "

@@ -250,8 +250,10 @@ def vip_label_value(address: str) -> str:
     return address if not label_value(address) else ""
 
 
-# Image references as the container runtime parses them (github.com/distribution/reference, regexp.go).
-_DOMAIN = (r"(?:localhost|\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
+# Image references as the container runtime parses them (github.com/distribution/reference, regexp.go: the
+# domain is a DNS name, or an IPv6 address in brackets, with an optional port of digits). The grammar takes any
+# digits as the port; a TCP port above 65535 (or 0) reaches no registry, so it is refused here as well.
+_DOMAIN = (r"(?:localhost|\[[0-9A-Fa-f:]+\]|(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)"
            r"(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*)(?::[0-9]+)?")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REGISTRY = re.compile(rf"{_DOMAIN}(?:/{_COMPONENT})*")
@@ -261,19 +263,32 @@ _IMAGE = re.compile(rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.
 
 def image_reference(value: object, what: str = "image") -> list[str]:
     """Problems with a container image reference (``[registry[:port]/]path[:tag][@digest]``), as
-    github.com/distribution/reference parses it; the name part is at most 255 characters."""
+    github.com/distribution/reference parses it; the name part is at most 255 characters, the port 1-65535."""
     if not isinstance(value, str) or not _IMAGE.fullmatch(value) or len(value.split("@")[0].rsplit(":", 1)[0]) > 255:
         return [f"{_show(value)} is not a valid {what} reference: [registry[:port]/]path[:tag][@digest], e.g. "
                 "'docker.io/library/mongo:8.0' (lowercase path, no spaces or scheme)"]
-    return []
+    first, slash, _ = value.partition("/")
+    is_domain = slash and (first == "localhost" or any(ch in first for ch in ".:[") or first.lower() != first)
+    return _port_problems(value, first, what) if is_domain else []
 
 
 def registry(value: object, what: str = "registry") -> list[str]:
-    """Problems with a registry host and optional path, as an image reference starts (``host[:port][/path]``)."""
+    """Problems with a registry host and optional path, as an image reference starts (``host[:port][/path]``);
+    the port 1-65535."""
     if not isinstance(value, str) or not _REGISTRY.fullmatch(value):
         return [f"{_show(value)} is not a valid {what}: a host with an optional port and path, e.g. "
                 "'mirror.example.com/dockerhub' (no scheme such as https://, no spaces)"]
-    return []
+    return _port_problems(value, value.partition("/")[0], what)
+
+
+def _port_problems(value: str, domain: str, what: str) -> list[str]:
+    """The port of ``domain`` (``host:port``, ``[v6]:port``) outside TCP's 1-65535, as a problem of ``value``."""
+    host, colon, port = domain.rpartition(":")
+    if not colon or host.endswith(":") or (host.startswith("[") and not host.endswith("]")) or not port.isdigit():
+        return []  # no port: a bracketed IPv6 address alone, or a host without ':'
+    if 1 <= int(port) <= 65535:
+        return []
+    return [f"{_show(value)} is not a valid {what}: its registry port {int(port)} is outside 1-65535 (a TCP port)"]
 
 
 def split_image(value: str) -> tuple[str, str, str]:

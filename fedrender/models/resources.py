@@ -28,9 +28,9 @@ _BYTES: Final = re.compile(r"memory|ephemeral-storage|storage|hugepages-.+")
 _SUFFIXES: Final = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "m")
 _FRACTIONS: Final = {"m": "thousandths", "u": "millionths", "n": "billionths"}
 BARE_BYTES_MIN: Final = 2**20
-"""A memory or storage amount written as a bare number below 1Mi is refused: ``memory: 512`` is 512 bytes, a
-mistake for ``512Mi`` (Kubernetes takes it; the container then can't start, and a volume gets its provisioner's
-minimum). Stricter than Kubernetes on purpose, as ``512m`` is."""
+"""A memory or storage amount above 0 and below 1Mi is refused, however it is written: ``memory: 512`` is 512
+bytes, a mistake for ``512Mi``, and ``1Ki`` or ``1e3`` are no better (Kubernetes takes them; the container then
+can't start, and a volume gets its provisioner's minimum). Stricter than Kubernetes on purpose, as ``512m`` is."""
 
 
 def suggest(text: str, resource: str = "") -> str | None:
@@ -99,6 +99,11 @@ def _meant(name: str, text: str) -> str:
         meant = str(math.ceil(value))
     if _BYTES.fullmatch(name) and meant.isdigit() and 0 < int(meant) < BARE_BYTES_MIN:
         meant += "Gi" if name == "storage" else "Mi"
+    elif _BYTES.fullmatch(name) and 0 < parse_quantity(meant) < BARE_BYTES_MIN:  # 1Ki, 1k, 1e3: a unit too small
+        unit = "Gi" if name == "storage" else "Mi"
+        larger = [number + u for u in ({"Ki": (unit,), "k": ("M", unit)}.get(suffix, ()))]
+        meant = next((c for c in larger if parse_quantity(c).denominator == 1 and parse_quantity(c) >= BARE_BYTES_MIN),
+                     f"{math.ceil(parse_quantity(meant))}{unit}")
     return meant
 
 
@@ -121,9 +126,10 @@ def byte_problems(name: str, text: str) -> list[str]:
                 f"write {meant!r} {unit}"]
     if value.denominator != 1:
         return [f"{text!r} of {name} is not a whole number of bytes; write e.g. {meant!r}"]
-    bare = re.fullmatch(r"\s*\+?([0-9]+)\s*", text)
-    if bare and 0 < value < BARE_BYTES_MIN:  # 512 is 512 bytes: nothing runs in that, and no volume is that small
-        return [f"{text!r} of {name} is {value} bytes (an amount without a suffix counts bytes); write {meant!r}"]
+    if 0 < value < BARE_BYTES_MIN:  # 512 is 512 bytes: nothing runs in that, and no volume is that small
+        bare = re.fullmatch(r"\s*\+?[0-9]+\s*", text)
+        why = "an amount without a suffix counts bytes" if bare else "nothing runs in less than 1Mi"
+        return [f"{text!r} of {name} is {value} bytes ({why}); write {meant!r}"]
     return []
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
+from fedrender.models import names
 from fedrender.models.base import Strict
 from fedrender.models.parse import type_message
 
@@ -55,6 +56,12 @@ class Setting(Strict):
     minimum: StrictInt | None = None
     maximum: StrictInt | None = None
     enum: list[str] = Field(default_factory=list, description="the allowed values of a string setting")
+    format: Literal["image"] | None = Field(default=None, description="of a string setting: 'image', a container "
+                                            "image reference (distribution/reference), or empty for the default")
+    formerly: str = Field(default="", pattern=r"^([a-z][A-Za-z0-9]*)?$",
+                          description="a key directly under overlay values that set this before it was a setting: "
+                                      "values.<formerly> is still read (when values.<pack>.<name> is not set), "
+                                      "checked the same way, with a warning to move it")
     description: str = ""
 
     @model_validator(mode="after")
@@ -63,6 +70,8 @@ class Setting(Strict):
             raise ValueError("minimum and maximum bound integer settings only")
         if self.enum and self.type != "string":
             raise ValueError("enum lists the values of a string setting only")
+        if self.format and self.type != "string":
+            raise ValueError("format describes a string setting only")
         problem = setting_problem(self, self.default)
         if problem:
             raise ValueError(f"default: {problem}")
@@ -74,7 +83,8 @@ _SETTING_TYPES = {"integer": (int, "an integer"), "boolean": (bool, "true or fal
 
 def setting_problem(setting: Setting, value: object) -> str:
     """Why ``value`` can't be ``setting`` (empty when it can): the wrong type (no coercion: ``"600"`` is not
-    an integer, as the API server would say), out of bounds, or not one of ``enum``."""
+    an integer, as the API server would say), out of bounds, not one of ``enum``, or not of its ``format``
+    (an image reference as :func:`fedrender.models.names.image_reference` reads it)."""
     kind, what = _SETTING_TYPES[setting.type]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         return type_message([what], value)  # as every input's wrong types are told: "got a string '600'"
@@ -85,6 +95,9 @@ def setting_problem(setting: Setting, value: object) -> str:
             return f"{value} is above the maximum {setting.maximum}"
     if setting.enum and value not in setting.enum:
         return f"{value!r} is not one of {', '.join(setting.enum)}"
+    if setting.format == "image" and value != "":
+        problems = names.image_reference(value)
+        return problems[0] if problems else ""
     return ""
 
 

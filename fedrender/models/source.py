@@ -24,11 +24,12 @@ import yaml
 
 from fedrender.models.diagnostics import Diagnostic, InputError, Location, is_secret_field
 from fedrender.models.inputfile import read_text
+from fedrender.models.yamlnumbers import SPECIAL_FLOATS, go_number, starts_like_a_number
 
 try:
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 PathKey = tuple[str | int, ...]
 
@@ -43,6 +44,24 @@ _ALIAS_RATIO_LOW, _ALIAS_RATIO_HIGH = 400_000, 4_000_000  # go-yaml decode.go, a
 _INT64 = (-(2**63), 2**63 - 1)
 _MERGE = "tag:yaml.org,2002:merge"
 _INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Loader(_SafeLoader):
+    """PyYAML's safe loader, resolving plain scalars that look like numbers as Kubernetes does (go-yaml v2,
+    :mod:`fedrender.models.yamlnumbers`): ``10:00`` is a string there, not 600; ``0o17`` is 15."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is not yaml.ScalarNode or not implicit[0] or not starts_like_a_number(value) or len(value) > 100:
+            return tag  # an int of over 100 characters is refused as such when it is built
+        number = go_number(value)
+        if tag in (_INT, _FLOAT):
+            return _STR if number is None else tag  # base 60 (10:00) is a string to go-yaml
+        # A string to PyYAML that go-yaml reads as an integer (0o17) is one; one it reads as a float (1e3, 09)
+        # stays a string: an integer or quantity field takes it as Kubernetes does, or refuses it at its line.
+        return _INT if isinstance(number, int) else tag
 
 
 @dataclass(frozen=True)
@@ -318,7 +337,8 @@ class _Builder:
         if node.tag == _INT and len(node.value) > 100:  # int64 in binary with _ fits; Python's int() limit stays far
             raise InputError([self.at(node, f"integer of {len(node.value)} characters: a Kubernetes object holds "
                                       "64-bit integers (quote it to make it a string)", path)])
-        value = self.loader.construct_object(node)
+        value = self._number(node, path) if node.tag in (_INT, _FLOAT) and node.value.lower() not in SPECIAL_FLOATS \
+            else self.loader.construct_object(node)
         if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
             shown = "an integer" if is_secret_field(path) else f"integer {value}"
             raise InputError([self.at(node, f"{shown} is out of the 64-bit range of Kubernetes objects "
@@ -328,6 +348,15 @@ class _Builder:
             raise InputError([self.at(node, f"{shown} is not a JSON number (Kubernetes objects are JSON); "
                                       "quote it to make it a string", path)])
         return value
+
+    def _number(self, node: yaml.Node, path: PathKey) -> int | float:
+        """A scalar resolved (or tagged ``!!int``/``!!float``) as a number, read as go-yaml v2 reads it."""
+        number = go_number(str(node.value))
+        if number is None or (node.tag == _INT and isinstance(number, float)):
+            shown = "the value" if is_secret_field(path) else repr(node.value)
+            kind = "an integer" if node.tag == _INT else "a number"
+            raise InputError([self.at(node, f"{shown} is not {kind} as Kubernetes reads YAML (go-yaml)", path)])
+        return float(number) if node.tag == _FLOAT else number
 
     def at(self, node: yaml.Node, message: str, path: PathKey | str = "") -> Diagnostic:
         mark = _mark(node)

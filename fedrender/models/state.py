@@ -8,13 +8,15 @@ whenever its meaning does.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Final, Literal
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from fedrender.models import names
 from fedrender.models.base import ClusterName, Strict, checked
-from fedrender.models.diagnostics import InputError, Location
+from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.source import format_path, load_text
 
 SCHEMA_VERSION: Final = 2
@@ -35,6 +37,14 @@ InstanceKey = Annotated[str, checked(_instance_key)]
 
 
 INT32_MAX: Final = 2**31 - 1
+NodePort = Annotated[int, Field(ge=1, le=65535)]
+"""A Service's ``nodePort`` as the API server takes it: 1-65535 (core/v1 ServicePort)."""
+
+
+def _refuse(message: str, *at: str | int) -> PydanticCustomError:
+    """An inconsistency of the state at the field path ``at`` below the model that finds it (``parse_state``
+    locates it there: the line of the offending entry, not of the whole instance)."""
+    return PydanticCustomError("inconsistent_state", message, {"at": at})
 
 
 class MemberState(Strict):
@@ -71,7 +81,8 @@ class InstanceState(Strict):
     initCluster: ClusterName
     placement: dict[ClusterName, int]
     members: list[MemberState]
-    nodePorts: dict[str, int] = Field(description="pod ordinal (as a string) -> nodePort")
+    nodePorts: dict[str, NodePort] = Field(description="member Service (pod ordinal as a string, \"arbiter\", "
+                                           "or \"<ordinal>/<port name>\") -> nodePort")
     initialized: bool = Field(default=False, description=(
         "an observed state showed the replica set initiated: the roster says so from then on and never again "
         "false, so no reconciler initiates it again, even in a new init cluster"))
@@ -99,7 +110,49 @@ class InstanceState(Strict):
             missing = sorted(str(o) for o in ordinals if str(o) not in self.nodePorts)
             if missing:
                 raise ValueError(f"nodePorts has no port for ordinal {', '.join(missing)}")
+        self._ports_agree()
         return self
+
+    def _ports_agree(self) -> None:
+        """NodePorts and hosts as a render writes them: every Service its own nodePort (the API server refuses
+        two Services with one), each member on the nodePort of its ordinal (or of the arbiter), its host
+        ``<VIP of its cluster>:<nodePort>``, no two members with one host (MongoDB refuses a replica set
+        config that repeats a host), and the init cluster holding members."""
+        seen: dict[int, str] = {}
+        for key, port in self.nodePorts.items():
+            if port in seen:
+                raise _refuse(f"nodePorts gives {key!r} the nodePort {port} of {seen[port]!r}: each member Service "
+                              "needs its own nodePort (the API server refuses two Services with one, and the "
+                              "members would share a host, which MongoDB refuses in a replica set config)",
+                              "nodePorts", key)
+            seen[port] = key
+        addresses: dict[str, tuple[str, int]] = {}
+        hosts: dict[str, int] = {}
+        for index, m in enumerate(self.members):
+            key = "arbiter" if m.arbiterOnly else str(m.ordinal)
+            if key not in self.nodePorts:
+                raise _refuse(f"nodePorts has no port for the {key if m.arbiterOnly else 'ordinal ' + key} of "
+                              f"member {m.id}", "members", index)
+            if m.nodePort != self.nodePorts[key]:
+                raise _refuse(f"member {m.id} has nodePort {m.nodePort} but nodePorts gives its "
+                              f"{'arbiter' if m.arbiterOnly else 'ordinal ' + key} {self.nodePorts[key]}",
+                              "members", index, "nodePort")
+            address, colon, host_port = m.host.rpartition(":")
+            if not colon or host_port != str(m.nodePort) or not address:
+                raise _refuse(f"member {m.id} has host {m.host!r}; a member's host is the VIP of its cluster and "
+                              f"its nodePort ({m.nodePort})", "members", index, "host")
+            if m.host in hosts:
+                raise _refuse(f"members {self.members[hosts[m.host]].id} and {m.id} have the same host {m.host!r}; "
+                              "MongoDB refuses a replica set config that repeats a host", "members", index, "host")
+            hosts[m.host] = index
+            known = addresses.setdefault(m.cluster, (address, index))
+            if known[0] != address:
+                raise _refuse(f"member {m.id} in {m.cluster} has the address {address!r}, member "
+                              f"{self.members[known[1]].id} in the same cluster {known[0]!r}; the members of a "
+                              "cluster share its VIP", "members", index, "host")
+        if self.members and self.initCluster not in addresses:
+            raise _refuse(f"initCluster {self.initCluster!r} holds no member (members are in "
+                          f"{', '.join(sorted(addresses))})", "initCluster")
 
 
 class Tool(Strict):
@@ -119,6 +172,61 @@ class State(Strict):
     inputs: dict[str, str]
     instances: dict[InstanceKey, InstanceState] = Field(description="keyed by namespace/name")
     files: list[str]
+
+    @model_validator(mode="after")
+    def _ports_unique(self) -> State:
+        """NodePorts are allocated collision-free across everything rendered: two instances never share one."""
+        seen: dict[int, tuple[str, str]] = {}
+        for name, instance in self.instances.items():
+            for key, port in instance.nodePorts.items():
+                if port in seen and seen[port][0] != name:
+                    raise _refuse(f"instance {name} has the nodePort {port} of instance {seen[port][0]} (its "
+                                  f"{seen[port][1]!r}): each member Service needs its own nodePort (the API server "
+                                  "refuses two Services with one)", "instances", name, "nodePorts", key)
+                seen.setdefault(port, (name, key))
+        return self
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r}")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """``object_pairs_hook`` of :func:`json.loads` that refuses a key repeated in one object."""
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def duplicate_key(name: str, text: str | bytes) -> Diagnostic | None:
+    """``duplicate key 'files'`` at its line and column when a state file repeats a key in one JSON object
+    (``{"files": [], ..., "files": [...]}``), else None (also when it is no JSON: its reader reports that).
+
+    Python's and pydantic's JSON readers keep the last value without a word: a repeated ``files`` would hide
+    the list pruning reads. Located by the YAML reader (JSON is YAML), which refuses duplicate keys at their
+    line and column."""
+    try:
+        json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as dup:
+        try:
+            load_text(text.decode(errors="replace") if isinstance(text, bytes) else text, name)
+        except InputError as exc:
+            first = exc.diagnostics[0]
+            if first.message == str(dup):
+                return first
+        shown = text.decode(errors="replace") if isinstance(text, bytes) else text
+        keys = [m.start() for m in re.finditer(re.escape(json.dumps(dup.key)) + r"\s*:", shown)]
+        at = keys[1] if len(keys) > 1 else keys[0] if keys else 0  # the YAML reader failed first: the second one
+        line = shown.count("\n", 0, at) + 1
+        return Diagnostic(str(dup), Location(name, line, at - shown.rfind("\n", 0, at)))
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def state_location(name: str, text: str | bytes, loc: tuple[str | int, ...]) -> tuple[Location, str]:

@@ -13,8 +13,9 @@ class TaintView(Strict):
     effect: str
 
 
-class ClusterView(Strict):
-    """``cluster`` in filter, score and override rules."""
+class ClusterTargetView(Strict):
+    """``cluster`` in ``memberRequests`` and ``memberInitRequests``: the cluster whose members ask for these
+    resources (its tier label, provider, region), without what fits there, which follows from them."""
 
     name: str
     labels: dict[str, str] = Field(default_factory=dict)
@@ -22,6 +23,11 @@ class ClusterView(Strict):
     region: str = ""
     zone: str = ""
     zones: list[str] = Field(default_factory=list)
+
+
+class ClusterView(ClusterTargetView):
+    """``cluster`` in filter, score, ``memberLimit`` and override rules: the cluster and what fits there."""
+
     ready: bool = Field(description="the Ready condition is True")
     readyReason: str = Field(default="", description="reason and message of a Ready condition that is not True")
     taints: list[TaintView] = Field(default_factory=list)
@@ -38,18 +44,6 @@ class ClusterView(Strict):
     estimate: str = Field(default="resourceSummary", description=(
         "which of Karmada's estimates gave `fits`: resourceModels (the cluster's resource models and "
         "allocatableModelings) or resourceSummary"))
-
-
-class ClusterTargetView(Strict):
-    """``cluster`` in ``memberRequests`` and ``memberInitRequests``: the cluster whose members ask for these
-    resources (its tier label, provider, region), without what fits there, which follows from them."""
-
-    name: str
-    labels: dict[str, str] = Field(default_factory=dict)
-    provider: str = ""
-    region: str = ""
-    zone: str = ""
-    zones: list[str] = Field(default_factory=list)
 
 
 class MetadataView(Strict):

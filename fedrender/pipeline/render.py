@@ -20,7 +20,7 @@ from fedrender.models.observed import KIND as OBSERVED_KIND
 from fedrender.models.observed import ObservedReplicaSet
 from fedrender.models.overlay import Overlay
 from fedrender.models.state import PATH as STATE_FILE
-from fedrender.models.state import READ_VERSIONS, InstanceState, State, state_location
+from fedrender.models.state import READ_VERSIONS, InstanceState, State, duplicate_key, state_location
 from fedrender.models.views import MetadataView
 from fedrender.pipeline import compose
 from fedrender.pipeline.load import (
@@ -82,7 +82,13 @@ def read_state(out: Path | None, state_file: Path | None = None) -> State | None
 
 
 def parse_state(text: str | bytes, name: str) -> State:
-    """A state file's contents as a State; InputError at the line and column of the first problem."""
+    """A state file's contents as a State; InputError at the line and column of the first problem (a key
+    repeated in one object first: JSON readers would silently keep its last value)."""
+    repeated = duplicate_key(name, text)
+    if repeated is not None:
+        raise InputError([Diagnostic(f"cannot use the state file: {repeated.message}. Restore it from Git, or "
+                                     "delete it to place every member afresh", repeated.location,
+                                     repeated.field_path)])
     try:
         return State.model_validate_json(text)
     except ValidationError as exc:
@@ -90,8 +96,10 @@ def parse_state(text: str | bytes, name: str) -> State:
         found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
         hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads versions "
                 f"{' and '.join(map(str, READ_VERSIONS))}"
-                if found else f"it is not a fedrender state file ({first['msg']})")
-        where, field_path = state_location(name, text, tuple(first["loc"]))
+                if found else f"its parts disagree: {first['msg']}" if first["type"] == "inconsistent_state"
+                else f"it is not a fedrender state file ({first['msg']})")
+        below = tuple(first.get("ctx", {}).get("at", ()))  # an inconsistency found by a model: its entry
+        where, field_path = state_location(name, text, (*first["loc"], *below))
         raise InputError([Diagnostic(f"cannot use the state file: {hint}. Restore it from Git, or delete it to "
                                      "place every member afresh", where, field_path)]) from None
 

@@ -22,6 +22,7 @@ from fedrender.rules import settings as pack_settings
 from fedrender.rules.pack import Pack
 from fedrender.scheduler.capacity import (
     ClusterResources,
+    allocatable_resources,
     estimate_free,
     free_resources,
     member_requests,
@@ -62,7 +63,8 @@ class Snapshot:
         for cluster in self.clusters:
             summary = cluster.status.resourceSummary if cluster.status else None
             models = resource_models(cluster.spec.resourceModels, summary.allocatableModelings) if summary else None
-            self.resources[cluster.metadata.name] = ClusterResources(free_resources(summary), models)
+            self.resources[cluster.metadata.name] = ClusterResources(free_resources(summary), models,
+                                                                     allocatable_resources(summary))
 
     def views(self, requests: Mapping[str, dict[str, Fraction]], kept: Mapping[str, int]) -> dict[str, ClusterView]:
         """Each cluster's view for members asking for ``requests[cluster]``, ``kept[cluster]`` of them there."""
@@ -102,13 +104,14 @@ class Snapshot:
         out = {}
         for name, view in views.items():
             found = evaluate.member_limit(pack, inst, self.message(pack, view), name)
-            if found is not None and found[0] < view.fits:
+            if found is not None and (found[0] < 0 or found[0] < view.fits):
                 key = (id(view), pack.name, *found)  # kept, so that message()'s cache by id stays right
                 if key not in self._limited:
                     limit, reason = found
-                    self._limited[key] = view.model_copy(update={"fits": limit, "capacity": (
-                        f"{view.capacity}; at most {limit} (memberLimit of pack {pack.name}: "
-                        f"{reason or 'no reason given'})")})
+                    capped = {"fits": limit, "capacity": f"{view.capacity}; at most {limit} (memberLimit of pack "
+                                                        f"{pack.name}: {reason or 'no reason given'})"}
+                    self._limited[key] = view.model_copy(update=capped if limit >= 0 else {
+                        "capacity": f"{view.capacity}; not limited by memberLimit of pack {pack.name}: {reason}"})
                 view = self._limited[key]
             out[name] = view
         return out

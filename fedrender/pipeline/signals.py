@@ -4,7 +4,10 @@ While :func:`deferred_signals` is active, SIGTERM, SIGINT and SIGHUP are recorde
 process. The code that changes files calls :meth:`Guard.check` between steps that can still be undone
 (it raises :class:`Interrupted`, and the caller undoes what it did) and :meth:`Guard.after` once the change
 is complete. The caller then exits with ``128 + signal number``, the code a shell reports for a process a
-signal ended (POSIX ``sh``, "Exit Status for Commands"). Handlers are installed with :func:`signal.signal`,
+signal ended (POSIX ``sh``, "Exit Status for Commands"). Outside such a change, :func:`stopping_signals`
+makes the same signals raise :class:`Stopped` where the command is (nothing written yet, or its change done),
+so that the command says so and exits with the same code (Ctrl-C before the write: 130, not click's
+"Aborted!" and 1). Handlers are installed with :func:`signal.signal`,
 only in the main thread (Python runs handlers nowhere else), and the previous ones restored after; a signal
 the process ignores (``nohup``) stays ignored.
 """
@@ -37,6 +40,15 @@ class Interrupted(FedrenderError):
     @property
     def exit_code(self) -> int:
         return 128 + self.signo
+
+
+class Stopped(BaseException):
+    """A termination signal outside a deferred change (:func:`stopping_signals`). A BaseException, as
+    KeyboardInterrupt is, so that no ``except Exception`` on the way takes it for an input error."""
+
+    def __init__(self, signo: int) -> None:
+        self.signo = signo
+        super().__init__(signal.Signals(signo).name)
 
 
 @dataclass
@@ -76,4 +88,27 @@ def deferred_signals() -> Iterator[Guard]:
         yield guard
     finally:
         for signo, handler in reversed(previous):  # None: installed outside Python, so the default
+            signal.signal(signo, signal.SIG_DFL if handler is None else handler)
+
+
+@contextmanager
+def stopping_signals() -> Iterator[None]:
+    """Until the block ends, SIGTERM, SIGINT and SIGHUP raise :class:`Stopped` in the main thread (a signal the
+    process ignores stays ignored); the previous handlers are restored after. :func:`deferred_signals` inside
+    the block records them instead while files change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signo: int, frame: FrameType | None) -> None:
+        raise Stopped(signo)
+
+    previous = []
+    try:
+        for signo in DEFERRED:
+            if signal.getsignal(signo) is not signal.SIG_IGN:
+                previous.append((signo, signal.signal(signo, stop)))
+        yield
+    finally:
+        for signo, handler in reversed(previous):
             signal.signal(signo, signal.SIG_DFL if handler is None else handler)

@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.state import PATH as STATE_FILE
-from fedrender.models.state import state_location
+from fedrender.models.state import duplicate_key, state_location
 from fedrender.pipeline.signals import Guard
 from fedrender.pipeline.switch import Rename as Rename
 from fedrender.pipeline.switch import WriteFailed as WriteFailed
@@ -94,6 +94,11 @@ def owned_files(out: Path, shown: Path | None = None) -> list[str]:
         text = read_nofollow(out, STATE_FILE).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return []
+    repeated = duplicate_key(str(state_path), text)
+    if repeated is not None:  # a second "files" would hide the first from pruning
+        raise WriteRefused([Diagnostic(f"{repeated.message} (fedrender only prunes files it wrote, below the "
+                                       "output directory); restore the state file from Git", repeated.location,
+                                       repeated.field_path)])
     try:
         state = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's JSON decoder goes

@@ -156,14 +156,15 @@ def cluster_message(pack: Pack, view: ClusterView) -> Message:
 
 
 def member_limit(pack: Pack, inst: Instance, cluster: Message, name: str) -> tuple[int, str] | None:
-    """The pack's ``memberLimit`` in one cluster and why, or None when it sets none or no limit there."""
+    """The pack's ``memberLimit`` in one cluster (negative: none) and its reason, or None when the pack sets none
+    or there is neither a limit nor a reason."""
     if pack.member_limit is None:
         return None
     expression, reason = pack.member_limit
     data = inst.data(cluster=cluster)
     subject = f"{inst.subject} on cluster {name}"
-    limit = int(expression.eval(data, subject))
-    return None if limit < 0 else (limit, str(reason.eval(data, subject)))
+    limit, why = int(expression.eval(data, subject)), str(reason.eval(data, subject))
+    return None if limit < 0 and not why else (limit, why)
 
 
 def verdict(pack: Pack, inst: Instance, cluster: Message, name: str) -> Verdict:

@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fedrender.models.diagnostics import Diagnostic
+from fedrender.models.diagnostics import Diagnostic, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.rulepack import Setting, setting_problem
 
@@ -24,17 +24,18 @@ def schema(settings: Sequence[Setting]) -> dict[str, Any]:
 
 
 def problems(pack: str, settings: Sequence[Setting], overlay: Overlay) -> list[Diagnostic]:
-    """Every problem with ``values.<pack>`` in ``overlay``, at the overlay line that sets it."""
+    """Every problem with ``values.<pack>`` in ``overlay``, at the overlay line that sets it; and with
+    ``values.<formerly>`` of a setting that has moved under the pack (each with a warning to move it)."""
+    out = _former_keys(pack, settings, overlay)
     given = overlay.values.get(pack)
     if given is None:
-        return []
+        return out
     where = f"values.{pack}"
     if not isinstance(given, Mapping):
-        return [Diagnostic(f"{where} holds the settings of pack {pack}, a mapping of setting names to values "
-                           f"({_names(settings)}), not a {type(given).__name__}", overlay.source("values", pack),
-                           where)]
+        return [*out, Diagnostic(f"{where} holds the settings of pack {pack}, a mapping of setting names to values "
+                                 f"({_names(settings)}), not a {type(given).__name__}",
+                                 overlay.source("values", pack), where)]
     declared = {s.name: s for s in settings}
-    out = []
     for key, value in sorted(given.items()):
         location = overlay.source("values", pack, key)
         setting = declared.get(key)
@@ -44,10 +45,32 @@ def problems(pack: str, settings: Sequence[Setting], overlay: Overlay) -> list[D
             out.append(Diagnostic(f"pack {pack} has no setting {key!r}{hint} (its settings: {_names(settings)})",
                                   location, f"{where}.{key}"))
             continue
-        problem = setting_problem(setting, value)
-        if problem:
-            out.append(Diagnostic(f"{problem} ({setting.description or 'see the settings of pack ' + pack})",
-                                  location, f"{where}.{key}"))
+        out += _checked(pack, setting, value, location, f"{where}.{key}")
+    return out
+
+
+def _checked(pack: str, setting: Setting, value: Any, location: Location | None, where: str) -> list[Diagnostic]:
+    problem = setting_problem(setting, value)
+    if not problem:
+        return []
+    return [Diagnostic(f"{problem} ({setting.description or 'see the settings of pack ' + pack})", location, where)]
+
+
+def _former_keys(pack: str, settings: Sequence[Setting], overlay: Overlay) -> list[Diagnostic]:
+    """``values.<formerly>`` of each setting that declares one: checked as the setting (when the pack's own key
+    does not set it), and a warning that names the key to write instead."""
+    out = []
+    given = overlay.values.get(pack)
+    for setting in settings:
+        if not setting.formerly or setting.formerly not in overlay.values:
+            continue
+        where, location = f"values.{setting.formerly}", overlay.source("values", setting.formerly)
+        shadowed = isinstance(given, Mapping) and setting.name in given
+        if not shadowed:
+            out += _checked(pack, setting, overlay.values[setting.formerly], location, where)
+        out.append(Diagnostic(f"{where} is deprecated: write values.{pack}.{setting.name}, the setting of pack "
+                              f"{pack}" + (f" (it is set too and wins: {where} is ignored)" if shadowed else ""),
+                              location, where, severity="warning"))
     return out
 
 
@@ -68,10 +91,12 @@ def misnamed_packs(packs: Sequence[str], overlay: Overlay) -> list[Diagnostic]:
 
 
 def values(pack: str, settings: Sequence[Setting], overlay: Overlay) -> dict[str, Any]:
-    """Each setting's value: the overlay's (already checked by :func:`problems`) or its default."""
+    """Each setting's value: the overlay's (already checked by :func:`problems`; ``values.<pack>.<name>``, else
+    ``values.<formerly>``) or its default."""
     given = overlay.values.get(pack)
     chosen = given if isinstance(given, Mapping) else {}
-    return {s.name: chosen.get(s.name, s.default) for s in settings}
+    return {s.name: chosen.get(s.name, overlay.values.get(s.formerly, s.default) if s.formerly else s.default)
+            for s in settings}
 
 
 def _names(settings: Sequence[Setting]) -> str:

@@ -88,6 +88,9 @@ class ClusterResources:
 
     free: Mapping[str, Fraction] | None
     models: ResourceModels | None = field(default=None)
+    allocatable: Mapping[str, Fraction] = field(default_factory=dict)
+    """``status.resourceSummary.allocatable`` (and ``pods``): members already there are counted back into the free
+    room up to it, never beyond (a snapshot whose ``allocated`` misses them can't make a cluster bigger)."""
 
 
 def counted(name: str) -> bool:
@@ -218,17 +221,28 @@ def estimate(summary: ResourceSummary | None, requests: Mapping[str, Fraction],
              models: Sequence[ResourceModel] = ()) -> Fit:
     """Karmada's general estimate of how many members (pods with ``requests``) fit into the cluster."""
     built = resource_models(models, summary.allocatableModelings) if summary else None
-    return estimate_free(ClusterResources(free_resources(summary), built), requests)
+    return estimate_free(ClusterResources(free_resources(summary), built, allocatable_resources(summary)), requests)
+
+
+def allocatable_resources(summary: ResourceSummary | None) -> dict[str, Fraction]:
+    """``status.resourceSummary.allocatable`` per resource (pods included, 0 when not reported)."""
+    if summary is None:
+        return {}
+    return {name: parse_quantity(summary.allocatable.get(name, "0")) for name in sorted({*summary.allocatable, "pods"})}
 
 
 def estimate_free(cluster: ClusterResources, requests: Mapping[str, Fraction], kept: int = 0) -> Fit:
-    """:func:`estimate` from resources already computed; ``kept`` members of this kind already run there."""
+    """:func:`estimate` from resources already computed; ``kept`` members of this kind already run there: the
+    snapshot's ``allocated`` counts them, so their requests are added back to the free room, up to
+    ``allocatable`` (a deliberate difference from Karmada, whose estimate is for new pods only; README)."""
     free = cluster.free
     if free is None:
         return Fit(0, "the cluster reports no resourceSummary")
     if kept:
-        free = {name: value + kept * requests.get(name, Fraction(0)) for name, value in free.items()}
-        free["pods"] = free.get("pods", Fraction(0)) + kept
+        back = {name: kept * requests.get(name, Fraction(0)) for name in free}
+        back["pods"] = Fraction(kept)
+        free = {name: min(value + back[name], cluster.allocatable[name]) if name in cluster.allocatable
+                else value + back[name] for name, value in free.items()}
     pods = max(0, _units("pods", free["pods"]))
     if pods <= 0:
         return Fit(0, "no pods left (allocatable - allocated - allocating pods is 0)")
