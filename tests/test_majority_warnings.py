@@ -172,3 +172,16 @@ def test_the_arbiter_stays_within_the_clusters_max_groups_chose() -> None:
     placement = place(4, clusters, 5, spreads=[Spread("cluster", 1, 2)])
     assert placement.counts == {"a": 2, "b": 2}
     assert place_arbiter(clusters, placement, None)[0].cluster == "a"
+
+
+def test_clusters_listing_several_zones_are_named_as_one_group_of_those_zones(tmp_path: Path) -> None:
+    """A cluster whose Karmada Cluster lists zones [z1, z2] is one group of those zones (it fails as one); the
+    warning names that group {z1,z2}, not a zone "z1,z2" the fleet doesn't have (found by a new-user walkthrough)."""
+    clusters = [cluster_doc("a", "eu", provider="aws"), cluster_doc("b", "us", provider="gcp"),
+                cluster_doc("c", "ap", provider="azure")]
+    for doc, zones in zip(clusters, (["z1", "z2"], ["z1"], ["z2", "z1"]), strict=True):
+        doc["spec"]["zones"] = zones
+    [warning] = _majority_warnings(_explain(write_inputs(tmp_path, clusters)))
+    assert warning.startswith("team/db: zone {z1,z2} holds 2 of the 3 votes (in a, c)")
+    assert "only 2 zones (z1, {z1,z2}) have clusters that can hold members" in warning
+    assert "(clusters that list several zones count as one group of those zones)" in warning

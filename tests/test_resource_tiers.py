@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -167,3 +168,27 @@ def test_every_cluster_is_counted_with_what_its_members_ask_for(
     shutil.rmtree(out, ignore_errors=True)
     rendered = run(["render", *args, "--out", str(out)])
     assert rendered.exit_code == 0, rendered.stderr
+
+
+SHAPES = [("{'requests': 5}", "not an int"), ("{'requests': ['cpu']}", "not a list"),
+          ("{'limits': 'x'}", "not a string"), ("{'requests': {1: '1'}}", "not an int -> a string"),
+          ("{'requests': {'cpu': true}}", "not a string -> a bool"),
+          ("{'requests': {'cpu': duration('1s')}}", "not a string -> a duration"),
+          ("{'requests': {'cpu': b'1'}}", "not a string -> bytes"), ("{'requests': {'cpu': 1.5}}", "-> a double")]
+
+
+@pytest.mark.parametrize(("shape", "said"), SHAPES)
+def test_member_requests_of_the_wrong_shape_are_refused_at_the_rule(tmp_path: Path, shape: str, said: str) -> None:
+    """Whatever a hostile pack's memberRequests gives, a located error at the rule, never a traceback nor a
+    message that blames the spec (found by an attack: an int key was traced to the spec's cpu: '1')."""
+    rules, pack = pack_with_requests(tmp_path, f"      [dyn({shape})]\n")
+    clusters = [cluster("a", "r1", "16"), cluster("b", "r2", "16"), cluster("c", "r3", "16")]
+    out = tmp_path / "out"
+    result = run(["render", *write_inputs(tmp_path, clusters, {}), "--rules", str(rules), "--out", str(out)])
+    assert result.exit_code == 1, result.stdout
+    line = next(n for n, t in enumerate(pack.read_text().splitlines(), 1) if t.startswith("    memberRequests:"))
+    assert f"{pack}:{line}:" in result.stderr
+    assert "memberRequests must give" in result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()

@@ -157,7 +157,7 @@ def test_every_choice_of_groups_is_tried_before_refusing() -> None:
     """The best-ranked region has no room for all members: the next one is used, not a refusal."""
     clusters = [cluster("a", "r1", 1, score=10), cluster("b", "r2", 3, score=1)]
     assert place(3, clusters, pack_caps(3), spreads=[Spread("region", 1, 1)]).counts == {"b": 3}
-    with pytest.raises(Infeasible, match="no other choice of groups fits either"):
+    with pytest.raises(Infeasible, match="none of the other choices fits either"):
         place(4, clusters, pack_caps(4), spreads=[Spread("region", 1, 1)])
 
 

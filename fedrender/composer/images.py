@@ -103,4 +103,10 @@ def damage(image: str, new: str, component: str, operator: str) -> list[str]:
         out.append(f"Karmada's imageOverrider turns {image} into {new}: it replaces only the registry, and "
                    f"the image is Docker Hub's {normalized}, which a Docker Hub mirror serves under {path}; write "
                    f"the image fully qualified ({normalized}; CEL: normalizedImage(...))")
+    mirror = split_hostname(names.split_image(names.normalized_image(new))[0])[0] if new != image else domain
+    if component == "Registry" and operator != "remove" and domain != "docker.io" and mirror != domain:
+        out.append(f"Karmada's imageOverrider turns {image} into {new}: the image comes from {domain}, not Docker "
+                   f"Hub, so the mirror must serve {domain}'s images under that path (a pull-through mirror of "
+                   f"Docker Hub does not); mirror {domain} there, or pull the image from a registry the mirror "
+                   "serves")
     return out

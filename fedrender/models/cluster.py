@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from fedrender.models import names
 from fedrender.models.base import ObjectMeta, QuantityStr, ResourceList, Strict, fail_at
+from fedrender.models.diagnostics import Location
 from fedrender.models.quantity import parse_quantity
 
 API_VERSION = "cluster.karmada.io/v1alpha1"
@@ -184,6 +185,16 @@ class Cluster(Strict):
     metadata: ObjectMeta = Field()
     spec: ClusterSpec
     status: ClusterStatus | None = None
+    _vip_location: Location | None = PrivateAttr(default=None)
+
+    def record_vip_location(self, location: Location | None) -> None:
+        """Where the snapshot sets the ``vip`` label (the loader calls this; not part of the schema)."""
+        self._vip_location = location
+
+    @property
+    def vip_location(self) -> Location | None:
+        """Where the snapshot sets the ``vip`` label, when the loader said."""
+        return self._vip_location
 
     @model_validator(mode="after")
     def _name_and_vip(self) -> Cluster:

@@ -207,6 +207,13 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def canonical_address(value: str) -> str:
+    """One spelling per address: an IP address in its compressed form (``2001:db8:0::1`` -> ``2001:db8::1``), a DNS
+    name in lowercase (two VIPs are the same address when these are equal)."""
+    address = _ip(value)
+    return address.compressed if address is not None else value.lower()
+
+
 def vip(value: str) -> list[str]:
     """A member cluster's VIP: an IPv4 or IPv6 address or a DNS name (lowercase DNS-1123 subdomain), never a URL
     or ``host:port`` (fedrender adds the NodePort of each member, and brackets around an IPv6 address)."""

@@ -129,7 +129,10 @@ def byte_problems(name: str, text: str) -> list[str]:
     if 0 < value < BARE_BYTES_MIN:  # 512 is 512 bytes: nothing runs in that, and no volume is that small
         bare = re.fullmatch(r"\s*\+?[0-9]+\s*", text)
         why = "an amount without a suffix counts bytes" if bare else "nothing runs in less than 1Mi"
-        return [f"{text!r} of {name} is {value} bytes ({why}); write {meant!r}"]
+        # A unit added to a large number is no likely meaning (999999 -> 999999Gi): show the form instead.
+        fix = repr(meant) if parse_quantity(meant) <= 4096 * 2**30 else "an amount with a unit, e.g. " + (
+            "'10Gi'" if name == "storage" else "'512Mi'")
+        return [f"{text!r} of {name} is {value} bytes ({why}); write {fix}"]
     return []
 
 
@@ -138,6 +141,7 @@ def storage_size(value: Any) -> str:
     ``storageSize`` (``type: string``: the API server refuses an integer)."""
     if isinstance(value, int) and not isinstance(value, bool):
         fix = _meant("storage", str(value)) if value > 0 else "10Gi"
+        fix = fix if parse_quantity(fix) <= 4096 * 2**30 or value >= BARE_BYTES_MIN else "10Gi"
         raise invalid(f"{value} is not a string: storageSize is a quantity string in the MultiCloudMongoDB CRD "
                       f"(an integer would be refused by the API server); write {fix!r}")
     text = _text(value, "storage")

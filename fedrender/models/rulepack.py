@@ -142,12 +142,14 @@ class MemberLimit(Strict):
 
 
 class PlacementCheck(Strict):
-    """A check over the finished placement (``placement``, ``members``, ``eligible``)."""
+    """A check over the finished placement (``placement``, ``members``, ``eligible``), reported at ``fieldPath``
+    of the instance's file (its first line without one)."""
 
     name: str
     expression: CEL
     message: str = ""
     messageExpression: CEL | None = None
+    fieldPath: str = ""
     severity: Literal["deny", "warn"] = "deny"
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.cel.template import Template
@@ -17,7 +19,7 @@ from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
 from fedrender.models import names as k8s
 from fedrender.models import resources
-from fedrender.models.diagnostics import Diagnostic, Diagnostics, Location
+from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc, format_path, origin
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
@@ -470,8 +472,21 @@ def _check_overrides(obj: dict[str, Any], rules: list[tuple[dict[str, Any], eval
 
 def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],
           files: Sequence[str]) -> bytes:
-    """The state file's bytes: sorted, stable, one trailing newline."""
-    value = State(
+    """The state file's bytes: sorted, stable, one trailing newline. InputError (nothing is written) when the
+    state would break its own consistency rules: the inputs let through something the checks before missed."""
+    try:
+        value = _state(packs, inputs, results, files)
+    except ValidationError as exc:
+        raise InputError([Diagnostic(
+            f"the state this render would write is inconsistent, so nothing is written: "
+            f"{'; '.join(e['msg'] for e in exc.errors())} (fedrender should have refused the input that leads here "
+            "at its line: please report it)")]) from None
+    return (json.dumps(value.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()
+
+
+def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],
+           files: Sequence[str]) -> State:
+    return State(
         schemaVersion=SCHEMA_VERSION,
         tool=Tool(name="fedrender", version=__version__),
         rulePacks={p.name: PackState(version=p.version, digest=p.digest) for p in packs},
@@ -488,4 +503,3 @@ def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Insta
         ) for r in results},
         files=list(files),
     )
-    return (json.dumps(value.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()

@@ -273,6 +273,7 @@ def load_snapshot(path: Path, stdin: bytes = b"") -> SnapshotInput:
             except InputError as exc:
                 diagnostics.extend(exc.diagnostics)
                 continue
+            cluster.record_vip_location(sub.location(("metadata", "labels", "vip")))
             if cluster.metadata.name in clusters:
                 diagnostics.add(Diagnostic(f"duplicate cluster {cluster.metadata.name!r}",
                                            sub.location(("metadata", "name")), "metadata.name"))

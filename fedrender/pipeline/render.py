@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
 from fedrender.day2 import observe
+from fedrender.models import names
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.inputfile import read_text
@@ -122,6 +123,7 @@ def render(inputs: Inputs, previous: State | None = None,
         diagnostics.raise_if_errors()
     snapshot = Snapshot(clusters, overlay)
     diagnostics.extend(_unknown_overlay_clusters(overlay, clusters))
+    diagnostics.extend(_shared_vips(overlay, clusters))
     wrong_settings = [p for pack in packs for p in pack_settings.problems(pack.name, pack.settings, overlay)]
     diagnostics.extend(wrong_settings)
     diagnostics.extend(pack_settings.misnamed_packs([pack.name for pack in packs], overlay))
@@ -190,6 +192,30 @@ def _metadata(spec: SpecInput) -> MetadataView:
     meta = spec.model.model_dump(by_alias=True)["metadata"]
     return MetadataView(name=meta["name"], namespace=meta.get("namespace") or "default",
                         labels=meta.get("labels") or {}, annotations=meta.get("annotations") or {})
+
+
+def _shared_vips(overlay: Overlay, clusters: Sequence[Cluster]) -> list[Diagnostic]:
+    """An error for each cluster whose VIP (the overlay's ``clusters.<name>.vip``, else its ``vip`` label) another
+    cluster has too: members of one instance in both would get the same host (``VIP:nodePort``, the nodePort being
+    the ordinal's), which MongoDB refuses in a replica set config; located where the later one is set."""
+    owners: dict[str, str] = {}
+    out = []
+    for cluster in clusters:  # sorted by name
+        name = cluster.metadata.name
+        from_overlay = name in overlay.clusters and overlay.clusters[name].vip
+        vip = overlay.clusters[name].vip if from_overlay else cluster.metadata.labels.get("vip", "")
+        if not vip:
+            continue
+        key = names.canonical_address(vip)
+        if key in owners:
+            where, field = ((overlay.source("clusters", name, "vip"), f"clusters.{name}.vip") if from_overlay
+                            else (cluster.vip_location, "metadata.labels.vip"))
+            out.append(Diagnostic(f"clusters {owners[key]} and {name} have the same VIP {vip}: members of one "
+                                  "instance in both would get the same host (VIP:nodePort), which MongoDB refuses in "
+                                  "a replica set; give each cluster its own address", where, field))
+        else:
+            owners[key] = name
+    return out
 
 
 def _unknown_overlay_clusters(overlay: Overlay, clusters: Sequence[Cluster]) -> list[Diagnostic]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,8 +148,33 @@ def member_requests(pack: Pack, inst: Instance, init: bool = False, cluster: Mes
     data = inst.data(cluster=cluster) if cluster is not None else inst.data()
     subject = f"{inst.subject} on cluster {cluster_name}" if cluster_name else inst.subject
     value = _list_of_maps(program, inst, name, "{requests, limits} maps", data, subject)
-    return [{k: {str(n): str(q) for n, q in dict(v.get(k, {})).items()} for k in ("requests", "limits")}
-            for v in value]
+    out = []
+    for index, container in enumerate(value):
+        entry: dict[str, dict[str, str]] = {}
+        for key in ("requests", "limits"):
+            amounts = container.get(key)
+            if amounts is not None and not isinstance(amounts, Mapping):
+                raise EvalError(f"{name} must give {key} as a map of resource names to quantities for {subject}, "
+                                f"not {_cel_type(amounts)} (container {index})", program.expr.location())
+            entry[key] = {}
+            for resource, amount in dict(amounts or {}).items():
+                if not isinstance(resource, str) or isinstance(amount, bool) or not isinstance(amount, (str, int)):
+                    raise EvalError(f"{name} must give {key} as a map of resource names (strings) to quantities "
+                                    f"(strings or ints) for {subject}, not {_cel_type(resource)} -> "
+                                    f"{_cel_type(amount)} (container {index})", program.expr.location())
+                entry[key][resource] = str(amount)
+        out.append(entry)
+    return out
+
+
+def _cel_type(value: object) -> str:
+    """A CEL value's type as CEL names it (messages about rules that return the wrong shape)."""
+    for kind, word in ((bool, "a bool"), (int, "an int"), (float, "a double"), (str, "a string"),
+                       ((bytes, bytearray), "bytes"), (Mapping, "a map"), ((list, tuple), "a list"),
+                       (datetime.timedelta, "a duration"), (datetime.datetime, "a timestamp")):
+        if isinstance(value, kind):
+            return word
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def cluster_message(pack: Pack, view: ClusterView) -> Message:
@@ -241,8 +267,10 @@ def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnost
     out = []
     for rule in pack.checks:
         if rule.program.eval(data, inst.subject) is not True:
+            path = tuple(p for p in rule.field_path.split(".") if p)
             out.append(Diagnostic(f"{inst.subject}: {_message(rule, data, inst.subject)} [{pack.name}/{rule.name}]",
-                                  inst.doc.location(), severity="error" if rule.severity == "deny" else "warning"))
+                                  inst.doc.location(path), rule.field_path,
+                                  "error" if rule.severity == "deny" else "warning"))
     return out
 
 

@@ -30,8 +30,20 @@ class Majority:
     constrained: bool = False
 
     def message(self) -> str:
-        return (f"{self.level} {self.group} holds {self.votes} of the {self.voters} votes (in "
-                f"{', '.join(self.clusters)}), so if it fails the replica set has no primary: {self.why}; {self.fix}")
+        spanning = (" (clusters that list several zones count as one group of those zones)"
+                    if "," in self.group or "{" in self.why else "")
+        return (f"{self.level} {_shown(self.group)} holds {self.votes} of the {self.voters} votes (in "
+                f"{', '.join(self.clusters)}), so if it fails the replica set has no primary: {self.why}; "
+                f"{self.fix}{spanning}")
+
+
+def _shown(group: str) -> str:
+    """A group's name as messages show it: the zones of a cluster that lists several as ``{z1,z2}``."""
+    return f"{{{group}}}" if "," in group else group
+
+
+def _listed(groups: Sequence[str]) -> str:
+    return ", ".join(_shown(g) for g in groups)
 
 
 def voting_majorities(votes: Mapping[str, int], groups: Mapping[str, Mapping[str, str]], levels: Sequence[str],
@@ -84,11 +96,11 @@ def _cause(level: str, group: str, usable: Sequence[str], available: Sequence[st
     if len(usable) < 3 and len(usable) < len(available):
         limits = ", ".join(f"maxGroups {s.max_groups} by {s.level}" for s in spreads if s.max_groups)
         return (f"spreadConstraints ({limits}) let members use only {len(usable)} of the {len(available)} {plural} "
-                f"that can hold members ({', '.join(usable)} of {', '.join(available)}), so it can't be avoided",
+                f"that can hold members ({_listed(usable)} of {_listed(available)}), so it can't be avoided",
                 f"raise maxGroups in spec.spreadConstraints so that members can use three {plural}"
                 + (f", and {third}" if third else ""), True)
     if len(usable) < 3:
-        return (f"only {len(available)} {plural} ({', '.join(available) or 'none'}) have clusters that can hold "
+        return (f"only {len(available)} {plural} ({_listed(available) or 'none'}) have clusters that can hold "
                 "members, so it can't be avoided", f"{third}, so that no {level} holds a majority", False)
     if inherited:
         return ("members placed earlier put it there, and fedrender doesn't move healthy members on its own",

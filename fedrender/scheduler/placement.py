@@ -37,7 +37,15 @@ from functools import partial
 from types import MappingProxyType
 
 from fedrender.scheduler.feasible import Budget, Problem, completable, upper_bound
-from fedrender.scheduler.groups import CLUSTER, Selection, Spread, level_rank, selections, short_of_groups
+from fedrender.scheduler.groups import (
+    CLUSTER,
+    MAX_SELECTIONS,
+    Selection,
+    Spread,
+    level_rank,
+    selections,
+    short_of_groups,
+)
 
 __all__ = ["CLUSTER", "Candidate", "CapsFor", "Infeasible", "Move", "Placement", "Slot", "Spread", "place",
            "place_arbiter"]
@@ -196,10 +204,12 @@ def place(total: int, candidates: Sequence[Candidate], caps: int | Mapping[str, 
         if chosen.short_groups is not None:
             spread, used = chosen.short_groups
             available = sorted({c.group(spread.level) for c in pool} - {""})
+            limited = _limited_by(chosen)
             raise Infeasible(f"spreadConstraints ({spread.describe()}) need members in {spread.min_groups} "
                              f"{spread.plural()}, but only {used} could be used within the room and caps of the "
-                             f"{len(available)} that may hold members ({', '.join(available)}); free room in "
-                             f"them or lower minGroups to {used}", details, spread)
+                             f"{len(available)} that may hold members ({_some(available)}){limited}; free room in "
+                             f"them, {'raise maxGroups, ' if limited else ''}or lower minGroups to {used}", details,
+                             spread)
         raise Infeasible(_infeasible_message(total, candidates, chosen, len(kept) + chosen.greedy), details)
     picks, state, cap_map = chosen.picks, chosen.state, chosen.caps
     next_ordinal = dict.fromkeys(by_name, 0)
@@ -287,6 +297,8 @@ class _Choice:
     selection: Selection
     greedy: int = 0
     short_groups: tuple[Spread, int] | None = None
+    tried: int = 0
+    """How many choices of groups were tried (at most groups.MAX_SELECTIONS)."""
 
 
 def _choose(total: int, need: int, pool: list[Candidate], kept: Counter[str], state: _State,
@@ -313,6 +325,7 @@ def _choose(total: int, need: int, pool: list[Candidate], kept: Counter[str], st
             return _Choice(picks, trial, caps, selection)
         first = first or _Choice(None, state, caps, selection, greedy, short)
     assert first is not None
+    first.tried = len(options)
     return first
 
 
@@ -490,6 +503,22 @@ def _too_few_groups(spread: Spread, groups: list[str]) -> str:
             f"the member count; {lower} or {more} (below: why each cluster is excluded, or what it fits)")
 
 
+def _some(names: Sequence[str], shown: int = 8) -> str:
+    """``a, b, c`` or, for a long list, its first ``shown`` and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _limited_by(chosen: _Choice) -> str:
+    """How the choice of groups under maxGroups limited a placement that failed, for its message ("" without)."""
+    if not chosen.selection.chosen:
+        return ""
+    groups = "; ".join(f"{level} {_some(groups)}" for level, groups in sorted(chosen.selection.chosen.items()))
+    most = ", the most fedrender tries" if chosen.tried >= MAX_SELECTIONS else ""
+    return (f" and within the groups spreadConstraints' maxGroups let members use (best first: {groups}; "
+            f"{chosen.tried} choices of groups tried{most}, none fits)")
+
+
 def _infeasible_message(total: int, candidates: Sequence[Candidate], chosen: _Choice, held: int) -> str:
     eligible = [c for c in candidates if c.eligible]
     if not eligible and not held:
@@ -497,9 +526,10 @@ def _infeasible_message(total: int, candidates: Sequence[Candidate], chosen: _Ch
     limits = " and ".join(f"at most {cap} per {level}" for level, cap in sorted(chosen.caps.items()))
     text = f"{total} members don't fit: the {len(eligible)} eligible clusters can hold {held} with {limits}"
     if chosen.selection.chosen:
-        groups = "; ".join(f"{level} {', '.join(groups)}" for level, groups in sorted(chosen.selection.chosen.items()))
-        text += (f" (spreadConstraints maxGroups let members use only some groups, best first: {groups}; no "
-                 f"other choice of groups fits either)")
+        groups = "; ".join(f"{level} {_some(groups)}" for level, groups in sorted(chosen.selection.chosen.items()))
+        others = ("none of the other choices fits either" if chosen.tried < MAX_SELECTIONS else
+                  f"none of the {chosen.tried - 1} next best choices fits either, and fedrender tries no more")
+        text += f" (spreadConstraints maxGroups let members use only some groups, best first: {groups}; {others})"
     return text
 
 
