@@ -58,7 +58,7 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
     else:
         phase, reason = "Reconfiguring", error_reason or "Reconfiguring"
     members = [{"_id": m.id, "host": m.host, "stateStr": observed.states.get(m.host, "UNKNOWN"),
-                "health": 1 if observed.states.get(m.host) in HEALTHY_STATES else 0,
+                "health": 1 if observed.states.get(m.host) in HEALTHY_STATES else 0, "votes": m.votes,
                 "syncSource": observed.sync_sources.get(m.host, ""), "lagSeconds": observed.lag_seconds.get(m.host, 0)}
                for m in observed.config]
     before = {str(c.get("type")): c for c in previous}

@@ -34,6 +34,9 @@ class KubeSim:
         self.watches = 0
         self.oldest = 0
         self.close_watch_after: int | None = None
+        self.mrs_refusal: int | None = None
+        """An HTTP status for every MongoReplicaSet request: 404 as when the CRD is not installed, 403 as when
+        RBAC refuses it."""
         self.lock = threading.Condition()
         sim = self
 
@@ -99,6 +102,8 @@ class KubeSim:
         if url.path == "/apis/cluster.karmada.io/v1alpha1/clusters":
             self.reply(h, 200, {"apiVersion": "cluster.karmada.io/v1alpha1", "kind": "ClusterList",
                                 "metadata": {"resourceVersion": str(self.version)}, "items": self.clusters})
+        elif MRS.match(url.path) and self.mrs_refusal is not None:
+            self.status(h, self.mrs_refusal, {403: "Forbidden", 404: "NotFound"}.get(self.mrs_refusal, "Error"))
         elif m := MRS.match(url.path):
             if query.get("watch") in ("true", "1"):
                 self.watch(h, m.group("ns"), int(query.get("resourceVersion") or 0),

@@ -25,7 +25,10 @@ def test_explain_json_shape() -> None:
     for inst in doc["instances"]:
         assert sum(inst["placement"].values()) + (inst["arbiter"] is not None) == len(inst["members"])
         assert set(inst) == {"namespace", "name", "placement", "members", "excluded", "moves", "voteChanges",
-                             "arbiter", "capacity", "warnings", "settings"}
+                             "arbiter", "capacity", "warnings", "settings", "initialized", "observed", "waiting"}
+        assert inst["waiting"] == []
+        assert inst["initialized"] is False  # the example snapshot has no MongoReplicaSet
+        assert (inst["observed"] is None) == (inst["name"] == "cache")  # Redis renders no MongoReplicaSet
         assert {c["estimate"] for c in inst["capacity"].values()} == {"resourceSummary"}  # the examples have no models
         assert inst["moves"] == []
         assert inst["voteChanges"] == []

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run
 
 MODELINE = re.compile(r"# yaml-language-server: \$schema=(?P<path>\S+)\n")
 FILES = sorted([*ROOT.glob("examples/*/*.yaml"), *ROOT.glob("overlays/*/*.yaml"),
@@ -51,3 +51,24 @@ def test_a_list_and_a_single_cluster_both_validate_and_a_wrong_kind_does_not() -
     assert not list(validator.iter_errors(cluster))
     assert not list(validator.iter_errors({"apiVersion": "v1", "kind": "List", "items": [cluster]}))
     assert list(validator.iter_errors({"apiVersion": "v1", "kind": "List", "items": [{**cluster, "spec": 3}]}))
+
+
+def test_the_snapshot_schema_takes_mongoreplicasets_beside_the_clusters() -> None:
+    """`fedrender schema Cluster` describes what --clusters reads: Clusters and the observed MongoReplicaSets, in one
+    List as `kubectl get clusters.cluster.karmada.io,mongoreplicasets.fedrender.io -A -o yaml` prints them."""
+    result = run(["schema", "cluster"])
+    assert result.exit_code == 0
+    validator = jsonschema.Draft202012Validator(json.loads(result.stdout))
+    cluster = {"apiVersion": "cluster.karmada.io/v1alpha1", "kind": "Cluster", "metadata": {"name": "m1"},
+               "spec": {"syncMode": "Push"}}
+    mrs = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet",
+           "metadata": {"name": "db", "namespace": "team", "generation": 2},
+           "spec": {"replicaSetName": "db", "statefulSetName": "db", "initCluster": "m1", "keyFileSecret": "db-keyfile",
+                    "users": {"root": {"secretName": "db-root"}},
+                    "members": [{"_id": 0, "host": "10.0.0.1:31000", "cluster": "m1", "ordinal": 0, "votes": 1,
+                                 "priority": 1}]},
+           "status": {"observedGeneration": 2, "initialized": True, "aNewerField": {"x": 1}}}
+    assert not list(validator.iter_errors({"apiVersion": "v1", "kind": "List", "items": [cluster, mrs]}))
+    assert not list(validator.iter_errors(mrs))
+    wrong = {**mrs, "spec": {**mrs["spec"], "unknown": 1}}  # the spec is fedrender's: strict
+    assert list(validator.iter_errors({"apiVersion": "v1", "kind": "List", "items": [cluster, wrong]}))

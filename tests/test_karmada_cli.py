@@ -15,6 +15,7 @@ import yaml
 
 from tests.conftest import CLUSTERS, ROOT, SPECS, run
 from tests.kubesim import KubeSim
+from tests.observed import aggregated
 from tests.sandbox import picture
 
 
@@ -168,3 +169,55 @@ def test_an_os_failure_while_writing_leaves_the_previous_snapshot(karmada: tuple
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"{target}: error: cannot write the output file: File too large"), done.stderr
     assert picture(tmp_path / "snap") == before
+
+
+def test_snapshot_captures_clusters_and_mongoreplicasets(karmada: tuple[KubeSim, Path], tmp_path: Path) -> None:
+    """One List, Clusters first, then the MongoReplicaSets with their aggregated status, as `kubectl get
+    clusters.cluster.karmada.io,mongoreplicasets.fedrender.io -A -o yaml` prints them; render reads them."""
+    api, kubeconfig = karmada
+    api.clusters = yaml.safe_load(CLUSTERS.read_text())["items"]
+    out = tmp_path / "out"
+    spec = SPECS / "fedstate-readme-sample.yaml"
+    assert run(["render", "--specs", str(spec), "--clusters", str(CLUSTERS), "--out", str(out)]).exit_code == 0
+    [path] = out.glob("instances/*/*/mongoreplicaset-*.yaml")
+    mrs = yaml.safe_load(path.read_text())
+    mrs["metadata"]["managedFields"] = [{"manager": "karmada-controller-manager"}]
+    mrs["status"] = aggregated(mrs, 1, 1, 2)
+    api.put_object(mrs)
+    captured_file = tmp_path / "snapshot.yaml"
+    result = run(["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig),
+                  "--output-file", str(captured_file)])
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    captured = yaml.safe_load(captured_file.read_text())
+    assert [i["kind"] for i in captured["items"]] == ["Cluster"] * len(api.clusters) + ["MongoReplicaSet"]
+    assert "managedFields" not in captured["items"][-1]["metadata"]
+    assert captured["items"][-1]["status"]["configVersion"] == 2
+    explained = run(["explain", "--specs", str(spec), "--clusters", str(captured_file), "--out", str(out),
+                     "-o", "json"])
+    assert explained.exit_code == 0, explained.stderr
+    [found] = json.loads(explained.stdout)["instances"]
+    assert found["observed"]["usable"] is True, found["observed"]
+    assert found["initialized"] is True
+
+
+@pytest.mark.parametrize("code", [404, 403])
+def test_snapshot_without_the_crd_warns_and_captures_clusters(karmada: tuple[KubeSim, Path], code: int) -> None:
+    api, kubeconfig = karmada
+    api.clusters = yaml.safe_load(CLUSTERS.read_text())["items"]
+    api.mrs_refusal = code
+    result = run(["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig)])
+    assert result.exit_code == 0, result.stderr
+    assert [i["kind"] for i in yaml.safe_load(result.stdout)["items"]] == ["Cluster"] * len(api.clusters)
+    assert f"warning: cannot list mongoreplicasets.fedrender.io: {code} " in result.stderr
+    assert "render assumes nothing happened since the last render" in result.stderr
+
+
+def test_snapshot_fails_on_other_refusals_of_mongoreplicasets(karmada: tuple[KubeSim, Path]) -> None:
+    api, kubeconfig = karmada
+    api.clusters = yaml.safe_load(CLUSTERS.read_text())["items"]
+    api.mrs_refusal = 500
+    result = run(["snapshot", "--context", "karmada-apiserver", "--kubeconfig", str(kubeconfig)])
+    assert result.exit_code == 1
+    assert "cannot list mongoreplicasets.fedrender.io: 500" in result.stderr
+    assert result.stdout == ""

@@ -261,6 +261,8 @@ ALLOWED = {
     ("fedrender/cli/render.py", "preview_command"): "--cluster names a cluster the snapshot lacks: there is no line",
     ("fedrender/cli/karmada.py", "snapshot_command"): "the Karmada API failed; no input file",
     ("fedrender/cli/karmada.py", "status_command"): "the Karmada API failed; no input file",
+    ("fedrender/cli/karmada.py", "_warn"): "snapshot captured the Clusters only (MongoReplicaSets refused by the API): "
+                                           "no input file",
     ("fedrender/cli/console.py", "read_stdin"): "standard input is too large: no line",
     ("fedrender/models/inputfile.py", "read_input"): "the file can't be read at all: missing, unreadable, not a "
                                                      "regular file (a FIFO), too large",
@@ -270,7 +272,7 @@ ALLOWED = {
     ("fedrender/pipeline/load.py", "spec_files"): "a --specs path that does not exist",
     ("fedrender/pipeline/empty.py", "refuse_empty"): "the --specs paths define no instance: paths, no line",
     ("fedrender/pipeline/load.py", "load_overlay"): "an --overlay path that is not a directory",
-    ("fedrender/pipeline/load.py", "load_clusters"): "--clusters is a directory: a path, no line",
+    ("fedrender/pipeline/load.py", "load_snapshot"): "--clusters is a directory: a path, no line",
     ("fedrender/pipeline/publish.py", "publish"): "the repository's state (not a work tree, dirty)",
     ("fedrender/pipeline/publish.py", "_publish"): "the push never got through (others keep pushing)",
     ("fedrender/pipeline/outfile.py", "write_file"): "snapshot --output-file can't be written (not a regular file, "

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lupa import lua51
 
 from tests.conftest import ROOT
@@ -173,3 +175,62 @@ def test_argocd_health_of_a_budget_with_conditions_is_argocds() -> None:
     assert pdb_health(status("False", "InsufficientPods"))["status"] == "Healthy"
     assert pdb_health(status("False", "SyncFailed")) == {"status": "Degraded",
                                                          "message": "PodDisruptionBudget has SyncFailed"}
+
+
+# --- what render reads back from the control plane (issue 14 sections 1 and 6)
+
+
+def cluster_report(version: int, states: list[str], primary: str = "", initialized: bool | None = None,
+                   **extra: Any) -> dict[str, Any]:
+    """One cluster's reflected status: config ``version``, the config members in ``states`` (member i votes
+    when i < 3)."""
+    report: dict[str, Any] = {"phase": "Ready", "primary": primary, **CURRENT, "configVersion": version,
+                              "members": [{**member(i, s), "votes": 1 if i < 3 else 0, "syncSource": "",
+                                           "lagSeconds": 0} for i, s in enumerate(states)], **extra}
+    if initialized is not None:
+        report["conditions"] = [{"type": "Initialized", "status": "True" if initialized else "False"}]
+    return report
+
+
+def test_aggregation_carries_initialized_config_version_and_members() -> None:
+    status = aggregate(("a", cluster_report(3, ["PRIMARY", "SECONDARY"], "10.0.0.0:30000")),
+                       ("b", cluster_report(4, ["PRIMARY", "SECONDARY", "SECONDARY"], "10.0.0.0:30000")),
+                       ("c", cluster_report(0, [], initialized=False)))["status"]
+    assert status["initialized"] is True
+    assert status["configVersion"] == 4
+    assert status["members"] == [  # as b, with the highest config version, reports them; five fields each
+        {"_id": 0, "host": "10.0.0.0:30000", "stateStr": "PRIMARY", "health": 1, "votes": 1},
+        {"_id": 1, "host": "10.0.0.1:30000", "stateStr": "SECONDARY", "health": 1, "votes": 1},
+        {"_id": 2, "host": "10.0.0.2:30000", "stateStr": "SECONDARY", "health": 1, "votes": 1}]
+    fresh = aggregate(("a", cluster_report(0, [], initialized=False)), ("b", None))["status"]
+    assert fresh["initialized"] is False
+    assert fresh["configVersion"] == 0
+    assert "members" not in fresh
+
+
+def test_initialized_stays_true_in_the_control_plane() -> None:
+    desired = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet",
+               "metadata": {"name": "db", "generation": 5}, "status": {"initialized": True}}
+    items = [{"clusterName": "a", "status": cluster_report(0, [], initialized=False)}]  # a's mongod restarted empty
+    status = call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, items)["status"]
+    assert status["initialized"] is True
+    only_condition = aggregate(("a", {**cluster_report(0, []), "conditions": [{"type": "Initialized",
+                                                                               "status": "True"}]}))["status"]
+    assert only_condition["initialized"] is True
+
+
+STATES = ["PRIMARY", "SECONDARY", "ARBITER", "STARTUP2", "(not reachable/healthy)"]
+REPORTS = st.builds(cluster_report, st.integers(0, 6), st.lists(st.sampled_from(STATES), max_size=5),
+                    st.sampled_from(["", "10.0.0.0:30000", "10.0.0.1:30000"]),
+                    st.one_of(st.none(), st.booleans()),
+                    phase=st.sampled_from(["Ready", "Degraded", "Syncing", "Pending"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(REPORTS, min_size=1, max_size=4), st.randoms(use_true_random=False))
+def test_aggregation_does_not_depend_on_the_order_of_the_clusters(reports: list[dict[str, Any]],
+                                                                  random: Any) -> None:
+    items = [(f"c{i}", report) for i, report in enumerate(reports)]
+    shuffled = list(items)
+    random.shuffle(shuffled)
+    assert aggregate(*shuffled) == aggregate(*items)

@@ -2,7 +2,7 @@
 to clusters is the oracle. Small worlds (2-6 clusters in regions, zones, providers and values of a label, 1-7
 members, spread constraints at every level, an optional earlier placement) keep it fast.
 
-The rules, as README.md ("How members are placed", "Placement over time") states them, written here without
+The rules, as README.md ("How members are placed", "Operating a database over time") states them, written here without
 the scheduler's code:
 
 * members kept from the earlier placement stay (a scale-down removes members of lost clusters first, then

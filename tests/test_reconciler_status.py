@@ -131,6 +131,8 @@ def test_a_cluster_that_holds_only_an_arbiter_reports_ready() -> None:
         assert status["phase"] == "Ready"
         assert status["primary"] == world.hosts[0]
         assert {m["host"]: m["stateStr"] for m in status["members"]}[world.hosts[2]] == "ARBITER"
+        # each config member's votes, for the renderer reading the aggregated status back (issue 14)
+        assert {m["host"]: m["votes"] for m in status["members"]} == dict.fromkeys(world.hosts[:3], 1)
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
             "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "Ready": "True"}
         assert world.mongo.rs.default_write_concern == {"w": "majority"}

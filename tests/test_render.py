@@ -198,7 +198,7 @@ def test_no_secret_material_is_rendered(rendered: Path) -> None:
 
 def test_state_file_records_placement(rendered: Path) -> None:
     state = json.loads((rendered / ".fedrender" / "state.json").read_text())
-    assert state["schemaVersion"] == 1
+    assert state["schemaVersion"] == 2
     assert set(state["instances"]) == {"default/multicloudmongodb-sample", "identity/sessions", "shop/catalog",
                                        "shop/cache", "shop/ledger", "shop/orders"}
     ledger = state["instances"]["shop/ledger"]

@@ -274,7 +274,7 @@ def test_the_readme_lists_every_deliberate_difference_from_karmada_with_its_reas
                    "zone and provider", "`spreadByLabel`"):
         assert any(needle in row[0] for row in rows), needle
     assert "as in Karmada." not in section  # spread constraints do more than Karmada's (zone, provider, labels)
-    later = readme[readme.index("## Placement over time"):]
+    later = readme[readme.index("## Operating a database over time"):]
     assert "re-divide the whole total" in later[:later.index("\n## ", 3)]
 
 

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
+from fedrender.models.state import MemberState
 from tests.conftest import CLUSTERS, ROOT, run, tree
 
 SPEC = yaml.safe_load((ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0])
@@ -132,10 +135,43 @@ def test_an_explicit_state_file_must_exist(tmp_path: Path) -> None:
     assert "state.jsn: error: no such state file" in result.stderr
 
 
-def test_a_state_file_without_a_version_is_not_ours(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("content", "message"), [
+    ({"x": 1}, "it is not a fedrender state file"),
+    ({"schemaVersion": 3}, "it has schemaVersion 3; this fedrender reads versions 1 and 2"),
+], ids=["no version", "a newer version"])
+def test_a_state_file_without_a_version_is_not_ours(tmp_path: Path, content: dict[str, Any], message: str) -> None:
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"x": 1}))
+    state.write_text(json.dumps(content))
     result = run(["explain", "--specs", str(_specs(tmp_path / "s.yaml", _scaled(3))), "--clusters", str(CLUSTERS),
                   "--state", str(state)])
     assert result.exit_code == 1
-    assert "it is not a fedrender state file" in result.stderr
+    assert message in result.stderr
+
+
+def test_a_v1_state_file_is_read_and_rewritten_as_v2(tmp_path: Path) -> None:
+    """State files of version 1 (before initialized and leaving) are read: not initialized, none leaving."""
+    out = tmp_path / "out"
+    specs = _specs(tmp_path / "s.yaml", _scaled(3))
+    assert _render(specs, out).exit_code == 0
+    state = _state(out)
+    assert state["schemaVersion"] == 2
+    assert state["instances"]["shop/orders"]["initialized"] is False
+    assert {m["leaving"] for m in state["instances"]["shop/orders"]["members"]} == {False}
+    v1 = json.loads(json.dumps(state))
+    v1["schemaVersion"] = 1
+    for instance in v1["instances"].values():
+        del instance["initialized"]
+        for member in instance["members"]:
+            del member["leaving"]
+    (out / ".fedrender" / "state.json").write_text(json.dumps(v1, indent=2, sort_keys=True) + "\n")
+    result = _render(specs, out)
+    assert result.exit_code == 0, result.stderr
+    assert _state(out) == state  # the same placement, written as version 2
+
+
+def test_a_leaving_member_does_not_vote() -> None:
+    base = {"id": 3, "cluster": "a", "ordinal": 1, "host": "10.0.0.1:31001", "nodePort": 31001}
+    assert MemberState.model_validate({**base, "votes": 0, "priority": 0, "leaving": True}).leaving
+    for votes, priority in ((1, 0), (0, 1)):
+        with pytest.raises(ValidationError, match="a leaving member has votes 0 and priority 0"):
+            MemberState.model_validate({**base, "votes": votes, "priority": priority, "leaving": True})

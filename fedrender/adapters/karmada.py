@@ -1,11 +1,12 @@
-"""The Karmada API, through the kubernetes client: the Cluster snapshot and the aggregated status.
+"""The Karmada API, through the kubernetes client: the snapshot (Clusters and MongoReplicaSets) and the aggregated
+status.
 
 This is the only module of fedrender that imports ``kubernetes`` (import-linter enforces it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,11 @@ from fedrender.models.diagnostics import FedrenderError
 
 
 class ApiUnavailable(FedrenderError):
-    """The Karmada API could not be reached or refused the request."""
+    """The Karmada API could not be reached or refused the request; ``status`` is the HTTP status (0: none)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def connect(context: str | None, kubeconfig: Path | None) -> Any:
@@ -26,18 +31,39 @@ def connect(context: str | None, kubeconfig: Path | None) -> Any:
         raise ApiUnavailable(f"cannot load the kubeconfig context {context or '(current)'}: {exc}") from None
 
 
-def snapshot(api: Any) -> dict[str, Any]:
-    """``kubectl get clusters.cluster.karmada.io -o yaml``: a v1 List of Cluster objects, managedFields dropped."""
+def snapshot(api: Any, warn: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """``kubectl get clusters.cluster.karmada.io,mongoreplicasets.fedrender.io -A -o yaml``: one v1 List of the
+    Cluster objects (by name), then the MongoReplicaSets (by namespace/name) with the status Karmada aggregated,
+    managedFields dropped (kubectl's ``--show-managed-fields=false``, its default).
+
+    When the API server has no ``mongoreplicasets.fedrender.io`` (404: the CRD is not installed yet; 403: the
+    credentials may not list it), the List holds the Clusters only and ``warn`` says what render will assume."""
+    items = [_trimmed(i) for i in sorted(_list(api, "cluster.karmada.io", "clusters"),
+                                         key=lambda i: i["metadata"]["name"])]
     try:
-        listed = client.CustomObjectsApi(api).list_cluster_custom_object("cluster.karmada.io", "v1alpha1", "clusters")
-    except (client.ApiException, urllib3.exceptions.HTTPError) as exc:
-        raise ApiUnavailable(f"cannot list clusters.cluster.karmada.io: {_why(exc)}") from None
-    items = []
-    for item in sorted(listed.get("items", []), key=lambda i: i["metadata"]["name"]):
-        item = dict(item)
-        item["metadata"] = {k: v for k, v in item["metadata"].items() if k != "managedFields"}
-        items.append(item)
+        observed = replica_sets(api, None)
+    except ApiUnavailable as exc:
+        if exc.status not in (403, 404):
+            raise
+        warn(f"{exc}: the snapshot holds the Clusters only, so render assumes nothing happened since the last render "
+             "(install the platform, or grant list on mongoreplicasets.fedrender.io, to capture them)")
+        observed = []
+    items += [_trimmed(o) for o in observed]
     return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}
+
+
+def _trimmed(item: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(item)
+    out["metadata"] = {k: v for k, v in item["metadata"].items() if k != "managedFields"}
+    return out
+
+
+def _list(api: Any, group: str, plural: str) -> list[dict[str, Any]]:
+    try:
+        listed = client.CustomObjectsApi(api).list_cluster_custom_object(group, "v1alpha1", plural)
+    except (client.ApiException, urllib3.exceptions.HTTPError) as exc:
+        raise ApiUnavailable(f"cannot list {plural}.{group}: {_why(exc)}", _status(exc)) from None
+    return list(listed.get("items", []))
 
 
 def replica_sets(api: Any, namespace: str | None) -> list[dict[str, Any]]:
@@ -48,8 +74,12 @@ def replica_sets(api: Any, namespace: str | None) -> list[dict[str, Any]]:
         else:
             listed = objects.list_cluster_custom_object("fedrender.io", "v1alpha1", "mongoreplicasets")
     except (client.ApiException, urllib3.exceptions.HTTPError) as exc:
-        raise ApiUnavailable(f"cannot list mongoreplicasets.fedrender.io: {_why(exc)}") from None
+        raise ApiUnavailable(f"cannot list mongoreplicasets.fedrender.io: {_why(exc)}", _status(exc)) from None
     return sorted(listed.get("items", []), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+
+
+def _status(exc: Exception) -> int:
+    return int(exc.status or 0) if isinstance(exc, client.ApiException) else 0
 
 
 def _why(exc: Exception) -> str:

@@ -43,6 +43,11 @@ class Template:
         self._diagnostics = diagnostics
         self._tree = self._compile(doc.data, ())
 
+    @property
+    def kind(self) -> str:
+        """The template's literal ``kind`` (a pack's templates must write it)."""
+        return str(self._doc.data.get("kind", "")) if isinstance(self._doc.data, dict) else ""
+
     def field_location(self, path: PathKey = ()) -> Location:
         """Where ``path`` of the rendered object is written in the template (its closest written parent)."""
         return self._doc.location(path)

@@ -31,12 +31,17 @@ def _karmada_options(func: F) -> F:
                    "for standard output.")
 @output_option("yaml", "json")
 def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: Path, output: str) -> None:
-    """Capture the Karmada Cluster objects as one List, in the format `render --clusters` reads."""
+    """Capture the Karmada Clusters and the MongoReplicaSets (with the status Karmada aggregated from the member
+    clusters) as one List, in the format `render --clusters` reads.
+
+    render reads from each MongoReplicaSet whether the replica set was initiated and, once every cluster has
+    acted on the last render, its configuration; without them it assumes nothing happened since the last
+    render. Where the CRD is not installed yet, the Clusters alone, with a warning."""
     refused = refusal(output_file) if str(output_file) != "-" else ""
     if refused:
         fail([Diagnostic(refused, Location(str(output_file)))], what="nothing was captured")
     try:
-        captured = karmada.snapshot(karmada.connect(context, kubeconfig))
+        captured = karmada.snapshot(karmada.connect(context, kubeconfig), _warn)
     except FedrenderError as exc:
         fail([Diagnostic(str(exc))], what="nothing was captured")
     text = json.dumps(captured, indent=2) + "\n" if output == "json" else dump_all([captured])
@@ -53,6 +58,10 @@ def snapshot_command(context: str | None, kubeconfig: Path | None, output_file: 
         fail(exc.diagnostics)
     done(f"{output_file} holds the new snapshot")
     click.echo(f"wrote {output_file}", err=True)
+
+
+def _warn(message: str) -> None:
+    click.echo(Diagnostic(message, severity="warning").render(), err=True)
 
 
 @click.command("status", epilog=examples(

@@ -35,8 +35,9 @@ def _input_options(func: F, state: bool) -> F:
     options = [
         click.option("--specs", "specs", multiple=True, required=True, type=PATH, help=_SPECS_HELP),
         click.option("--clusters", required=True, type=PATH,
-                     help="Karmada Cluster snapshot (kubectl get clusters.cluster.karmada.io -o yaml, or "
-                          "fedrender snapshot); - for standard input."),
+                     help="Karmada snapshot: the Clusters, and the MongoReplicaSets whose status tells render what "
+                          "happened since the last render (kubectl get clusters.cluster.karmada.io,"
+                          "mongoreplicasets.fedrender.io -A -o yaml, or fedrender snapshot); - for standard input."),
         click.option("--rules", type=PATH, default=None, help="Rule pack directory (default: the shipped packs)."),
         click.option("--overlay", "overlays", multiple=True, type=PATH, help="Overlay directory (repeatable)."),
     ]

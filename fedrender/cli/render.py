@@ -141,7 +141,7 @@ _ESTIMATES = {"resourceModels": "models", "resourceSummary": "summary"}
 
 def _explain_text(inst: InstanceResult) -> str:
     """A table per instance (cluster, eligible, fits, the estimate that gave them, score, members before -> after,
-    reason), members, moves, vote changes."""
+    reason), members, moves, vote changes, settings, the observed state and what waits for it, warnings."""
     lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {sum(inst.placement.values())} members, "
              f"init cluster {inst.init_cluster}"]
     table = [("CLUSTER", "ELIGIBLE", "FITS", "ESTIMATE", "SCORE", "MEMBERS", "REASON")]
@@ -159,5 +159,9 @@ def _explain_text(inst: InstanceResult) -> str:
     lines += [f"  votes: member {c.id} {c.before} -> {c.after}: {c.reason}" for c in inst.vote_changes]
     if inst.settings:
         lines.append("  settings: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(inst.settings.items())))
+    if inst.observed_text:
+        lines.append(f"  observed: {inst.observed_text}" + ("; the roster says initialized" if inst.initialized
+                                                             else ""))
+    lines += [f"  waiting: {w}" for w in inst.waiting]
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

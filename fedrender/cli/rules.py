@@ -25,8 +25,8 @@ from fedrender.pipeline.schemas import builtin_schemas, pack_schema
 @click.option("--rules", type=PATH, default=None, help="Rule pack directory (default: the shipped packs).")
 def schema_command(kind: str, rules: Path | None) -> None:
     """Print the JSON Schema of an input KIND (any case), for editors and validators: a rule pack's input kind,
-    or one of fedrender's own inputs (Cluster, Overlay, RulePack, RuleTests, State). --rules, when given, must
-    hold valid packs whichever KIND is asked for."""
+    or one of fedrender's own inputs (Cluster: the snapshot, Clusters and MongoReplicaSets; Overlay, RulePack,
+    RuleTests, State). --rules, when given, must hold valid packs whichever KIND is asked for."""
     builtin = {name.lower(): data for name, data in builtin_schemas().items()}
     try:  # --rules is read whichever KIND is asked for: a wrong path is never silently ignored
         packs = load_packs(rules) if rules is not None or kind.lower() not in builtin else []

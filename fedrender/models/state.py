@@ -19,7 +19,10 @@ from fedrender.models.base import ClusterName, Strict, checked
 from fedrender.models.diagnostics import Diagnostic, InputError, Location
 from fedrender.models.source import format_path, load_text
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""Written by this fedrender. Version 1 (before ``initialized`` and ``leaving``) is still read: its instances are
+not known to be initialised and none of its members is leaving (the defaults)."""
+READ_VERSIONS: Final = (1, 2)
 PATH = ".fedrender/state.json"
 
 
@@ -56,6 +59,18 @@ class MemberState(Strict):
     votes: int = Field(ge=0, le=1)
     priority: int = Field(ge=0, le=1000)
     arbiterOnly: bool = False
+    leaving: bool = Field(default=False, description=(
+        "the member is leaving the replica set configuration (votes and priority 0, then removed by the "
+        "reconciler); its pod, Service and NodePort stay until an observed state shows it out of the "
+        "configuration, so it still counts in placement and ordinals stay contiguous"))
+
+    @model_validator(mode="after")
+    def _leaving_does_not_vote(self) -> MemberState:
+        if self.leaving and (self.votes or self.priority):
+            raise ValueError(f"member {self.id} is leaving but has votes {self.votes} and priority {self.priority}; "
+                             "a leaving member has votes 0 and priority 0 (MongoDB removes a member only once it "
+                             "no longer votes: one voting change per replSetReconfig)")
+        return self
 
 
 class InstanceState(Strict):
@@ -68,6 +83,9 @@ class InstanceState(Strict):
     members: list[MemberState]
     nodePorts: dict[str, NodePort] = Field(description="member Service (pod ordinal as a string, \"arbiter\", "
                                            "or \"<ordinal>/<port name>\") -> nodePort")
+    initialized: bool = Field(default=False, description=(
+        "an observed state showed the replica set initiated: the roster says so from then on and never again "
+        "false, so no reconciler initiates it again, even in a new init cluster"))
 
     @model_validator(mode="after")
     def _consistent(self) -> InstanceState:
@@ -148,7 +166,7 @@ class PackState(Strict):
 
 
 class State(Strict):
-    schemaVersion: Literal[1]
+    schemaVersion: Literal[1, 2]
     tool: Tool
     rulePacks: dict[str, PackState]
     inputs: dict[str, str]

@@ -316,7 +316,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                 for o in range(_ordinals(item))]
     usable = len(placement.usable.get(CLUSTER, placement.eligible))  # eligibleCount: those that may hold members
     data = evaluate.placed_data(pack, inst, members, placement.counts, previous, usable,
-                                placement.init_cluster, ordinals)
+                                placement.init_cluster, ordinals, result.initialized)
     problems = evaluate.checks(pack, inst, data) + majority_warnings(item, members)
     diagnostics.extend(problems)
     result.warnings.extend(d.message for d in problems if d.severity == "warning")
@@ -499,6 +499,7 @@ def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Inst
                                  votes=m.votes, priority=m.priority, arbiterOnly=m.arbiterOnly)
                      for m in r.members],
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
+            initialized=r.initialized,
         ) for r in results},
         files=list(files),
     )

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ValidationError
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location, closest
 from fedrender.models.inputfile import decode_utf8, read_input
+from fedrender.models.observed import API_VERSION as OBSERVED_API_VERSION
+from fedrender.models.observed import KIND as OBSERVED_KIND
+from fedrender.models.observed import ObservedReplicaSet
 from fedrender.models.overlay import Overlay
 from fedrender.models.parse import model_diagnostics, parse_model
 from fedrender.models.source import PathKey, SourceDoc, check_value_depth, load_file, load_text
@@ -214,14 +217,31 @@ def _mapping_docs(path: Path, not_mapping: str, what: str, diagnostics: Diagnost
     return out
 
 
-CLUSTERS_HINT = ("--clusters takes one snapshot file of Karmada Cluster objects (kubectl get "
-                 "clusters.cluster.karmada.io -o yaml, or fedrender snapshot); specs go to --specs")
+CLUSTERS_HINT = ("--clusters takes one snapshot file of Karmada Cluster objects, and optionally the MongoReplicaSets "
+                 "beside them (kubectl get clusters.cluster.karmada.io,mongoreplicasets.fedrender.io -A -o yaml, or "
+                 "fedrender snapshot); specs go to --specs")
+
+
+@dataclass(frozen=True)
+class SnapshotInput:
+    """What ``--clusters`` holds: the Clusters by name, and the observed MongoReplicaSets by ``namespace/name``."""
+
+    clusters: list[Cluster]
+    observed: dict[str, ObservedReplicaSet]
 
 
 def load_clusters(path: Path, stdin: bytes = b"") -> list[Cluster]:
-    """Clusters from a ``List`` (as kubectl prints it) or a multi-document file; names must be unique."""
+    """The Clusters of :func:`load_snapshot`."""
+    return load_snapshot(path, stdin).clusters
+
+
+def load_snapshot(path: Path, stdin: bytes = b"") -> SnapshotInput:
+    """Clusters and MongoReplicaSets from a ``List`` (as kubectl prints one or several kinds) or a multi-document
+    file. Cluster names must be unique, and MongoReplicaSet ``namespace/name`` too (the second one is refused at its
+    ``metadata.name``); any other kind is an error at its ``kind``."""
     diagnostics = Diagnostics()
     clusters: dict[str, Cluster] = {}
+    observed: dict[str, tuple[ObservedReplicaSet, SourceDoc]] = {}
     if path != STDIN and path.is_dir():
         raise InputError([Diagnostic(f"not a regular file: it is a directory; {CLUSTERS_HINT}", Location(str(path)))])
     for doc in _load(path, stdin):
@@ -229,9 +249,24 @@ def load_clusters(path: Path, stdin: bytes = b"") -> list[Cluster]:
         if isinstance(doc.data, dict) and doc.data.get("kind") == "List":
             items = [(doc.sub(("items", i)), item) for i, item in enumerate(_list_items(doc))]
         for sub, item in items:
-            if isinstance(item, dict) and isinstance(item.get("kind"), str) and item["kind"] != "Cluster":
-                diagnostics.add(Diagnostic(f"expected a Karmada Cluster (cluster.karmada.io/v1alpha1), found "
-                                           f"{item['kind']}: {CLUSTERS_HINT}", sub.location(("kind",)), "kind"))
+            kind = item.get("kind") if isinstance(item, dict) else None
+            if kind == OBSERVED_KIND:
+                try:
+                    found = parse_model(ObservedReplicaSet, sub, OBSERVED_KIND)
+                except InputError as exc:
+                    diagnostics.extend(exc.diagnostics)
+                    continue
+                if found.key in observed:
+                    diagnostics.add(Diagnostic(f"duplicate MongoReplicaSet {found.key!r}, also at "
+                                               f"{observed[found.key][1].location(('metadata', 'name'))}",
+                                               sub.location(("metadata", "name")), "metadata.name"))
+                    continue
+                observed[found.key] = (found, sub)
+                continue
+            if isinstance(kind, str) and kind != "Cluster":
+                diagnostics.add(Diagnostic(f"expected a Karmada Cluster (cluster.karmada.io/v1alpha1) or a "
+                                           f"MongoReplicaSet ({OBSERVED_API_VERSION}), found {kind}: {CLUSTERS_HINT}",
+                                           sub.location(("kind",)), "kind"))
                 continue
             try:
                 cluster = parse_model(Cluster, sub, "Cluster")
@@ -244,7 +279,8 @@ def load_clusters(path: Path, stdin: bytes = b"") -> list[Cluster]:
                                            sub.location(("metadata", "name")), "metadata.name"))
             clusters[cluster.metadata.name] = cluster
     diagnostics.raise_if_errors()
-    return [clusters[name] for name in sorted(clusters)]
+    return SnapshotInput([clusters[name] for name in sorted(clusters)],
+                         {key: observed[key][0] for key in sorted(observed)})
 
 
 def _list_items(doc: SourceDoc) -> list[Any]:

@@ -5,28 +5,31 @@ Returns the whole output in memory; writing it is :mod:`fedrender.pipeline.write
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
+from fedrender.day2 import observe
 from fedrender.models import names
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
 from fedrender.models.inputfile import read_text
+from fedrender.models.observed import KIND as OBSERVED_KIND
+from fedrender.models.observed import ObservedReplicaSet
 from fedrender.models.overlay import Overlay
 from fedrender.models.state import PATH as STATE_FILE
-from fedrender.models.state import SCHEMA_VERSION, State, duplicate_key, state_location
+from fedrender.models.state import READ_VERSIONS, InstanceState, State, duplicate_key, state_location
 from fedrender.models.views import MetadataView
 from fedrender.pipeline import compose
 from fedrender.pipeline.load import (
     SpecInput,
     digest,
-    load_clusters,
     load_overlay,
     load_packs,
+    load_snapshot,
     load_specs,
     overlay_files,
     yaml_files,
@@ -34,6 +37,7 @@ from fedrender.pipeline.load import (
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, Snapshot, plan, prepare
 from fedrender.rules import evaluate
 from fedrender.rules import settings as pack_settings
+from fedrender.rules.pack import Pack
 
 __all__ = ["STATE_FILE", "Inputs", "InstanceResult", "RenderResult", "parse_state", "read_state", "render"]
 
@@ -91,7 +95,8 @@ def parse_state(text: str | bytes, name: str) -> State:
     except ValidationError as exc:
         first = exc.errors()[0]
         found = first["loc"] == ("schemaVersion",) and first["type"] != "missing"
-        hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads version {SCHEMA_VERSION}"
+        hint = (f"it has schemaVersion {first['input']!r}; this fedrender reads versions "
+                f"{' and '.join(map(str, READ_VERSIONS))}"
                 if found else f"its parts disagree: {first['msg']}" if first["type"] == "inconsistent_state"
                 else f"it is not a fedrender state file ({first['msg']})")
         below = tuple(first.get("ctx", {}).get("at", ()))  # an inconsistency found by a model: its entry
@@ -110,7 +115,8 @@ def render(inputs: Inputs, previous: State | None = None,
     diagnostics = Diagnostics()
     specs = load_specs(inputs.specs, packs, diagnostics, inputs.stdin)
     try:
-        clusters = load_clusters(inputs.clusters, inputs.stdin)
+        loaded = load_snapshot(inputs.clusters, inputs.stdin)
+        clusters, observed = loaded.clusters, loaded.observed
         overlay = load_overlay(inputs.overlays)
     except InputError as exc:  # without clusters nothing can be scheduled: report what we have
         diagnostics.extend(exc.diagnostics)
@@ -156,6 +162,7 @@ def render(inputs: Inputs, previous: State | None = None,
             diagnostics.add(evaluate.failure(exc, ready.spec.doc))
             continue
         if item is not None:
+            _observe(ready.spec.pack, item.result, observed, before)
             planned.append(item)
     diagnostics.raise_if_errors()
     planned.sort(key=lambda p: (p.result.namespace, p.result.name))
@@ -165,6 +172,20 @@ def render(inputs: Inputs, previous: State | None = None,
     sources = digest([*yaml_files(inputs.specs), inputs.clusters, *overlay_files(inputs.overlays)], inputs.stdin)
     files[STATE_FILE] = compose.state(packs, sources, results, sorted(files))
     return RenderResult(results, dict(sorted(files.items())), diagnostics.warnings)
+
+
+def _observe(pack: Pack, result: InstanceResult, observed: Mapping[str, ObservedReplicaSet],
+             previous: InstanceState | None) -> None:
+    """The observed state of one instance into its result: the summary ``explain`` shows, and ``initialized``
+    (the previous state's or the observation's; never false again once true). Only for packs that render a
+    MongoReplicaSet: the object whose aggregated status is observed."""
+    if not any(t.template.kind == OBSERVED_KIND for t in pack.templates):
+        return  # the pack renders no MongoReplicaSet: there is nothing to observe
+    key = f"{result.namespace}/{result.name}"
+    observation = observe.observe(key, observed.get(key), previous)
+    result.observed = observation.summary()
+    result.observed_text = observation.text()
+    result.initialized = observe.initialized(previous, observation)
 
 
 def _metadata(spec: SpecInput) -> MetadataView:

@@ -210,6 +210,17 @@ class InstanceResult:
     """Members of the previous render whose rendered votes change, with why (set when roles are evaluated)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The pack's settings in effect (an overlay's ``values.<pack>`` over the defaults)."""
+    observed: dict[str, Any] | None = None
+    """What the snapshot's MongoReplicaSet says and whether it counts (``fedrender.day2.observe.Observation``'s
+    summary: present, generation, observedGeneration, usable, reason, initialized, configVersion, phase, members);
+    set by the render pipeline after planning; None for a pack that renders no MongoReplicaSet."""
+    observed_text: str = ""
+    """The same in one line, for text ``explain``."""
+    initialized: bool = False
+    """What the rendered roster says (``spec.initialized``): the previous state's, or the observation's."""
+    waiting: list[str] = field(default_factory=list)
+    """Steps this render holds back until an observed state allows them, each saying what it waits for
+    (``fedrender.day2.observe.waiting``). Empty until a day-2 step needs one."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -227,6 +238,9 @@ class InstanceResult:
                          for name, row in sorted(self.rows.items()) if row.estimate},
             "warnings": list(self.warnings),
             "settings": dict(sorted(self.settings.items())),
+            "initialized": self.initialized,
+            "observed": self.observed,
+            "waiting": list(self.waiting),
         }
 
 

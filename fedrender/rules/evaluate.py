@@ -253,12 +253,14 @@ def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, 
 
 def placed_data(pack: Pack, inst: Instance, members: Sequence[MemberView], placement: Mapping[str, int],
                 previous: Mapping[str, int], eligible: int, init_cluster: str,
-                ordinals: Sequence[OrdinalView]) -> dict[str, Any]:
+                ordinals: Sequence[OrdinalView], initialized: bool = False) -> dict[str, Any]:
+    """The placed-stage variables (checks, templates, overrides). ``initialized``: an observed state showed the
+    replica set initiated, now or in an earlier render (``fedrender.day2.observe.initialized``)."""
     member_type, ordinal_type = _type(pack, "Member"), _type(pack, "Ordinal")
     return inst.data(members=[pack.types.message(member_type, m.model_dump()) for m in members],
                      placement=dict(placement), previous=dict(previous), eligibleCount=eligible,
                      initCluster=init_cluster, ordinals=[pack.types.message(ordinal_type, o.model_dump())
-                                                         for o in ordinals])
+                                                         for o in ordinals], initialized=initialized)
 
 
 def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnostic]:

@@ -8,7 +8,7 @@ cluster    instance + ``cluster``                                  (filters, sco
 capacity   instance + ``memberCount``, ``groupCount``              (groupCaps, arbiter)
 member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
 placed     instance + ``members``, ``placement``, ``previous``, ``eligibleCount``, ``initCluster``,
-           ``ordinals`` (checks)
+           ``ordinals``, ``initialized`` (checks)
 template   placed + ``ordinal`` (forEach templates)                (templates)
 override   placed + ``cluster``                                    (override rules)
 ========== ==================================================================================
@@ -207,7 +207,7 @@ def _environments(types: TypeRegistry, spec_type: str, variables: str, settings:
     instance = {**base, "variables": variables}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
               "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string",
-              "ordinals": f"list({ordinal})"}
+              "ordinals": f"list({ordinal})", "initialized": "bool"}
     stages = {
         "variables": base,
         "instance": instance,
