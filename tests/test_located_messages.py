@@ -281,6 +281,8 @@ ALLOWED = {
     ("fedrender/pipeline/write.py", "write_tree"): "a rendered path or the OS refuses --out: a path, no line",
     ("fedrender/pipeline/write.py", "_check"): "what is in --out (a symlink, a wrong type, a foreign file): paths",
     ("fedrender/pipeline/render.py", "read_state"): "the state file is missing or can't be read at all",
+    ("fedrender/pipeline/compose.py", "state"): "the state render would write is inconsistent: a fault of fedrender's "
+                                                "own checks, not of one input line (a guard: test_state_consistency)",
     ("fedrender/rules/pack.py", "load_pack"): "a --rules directory without pack.yaml",
 }
 

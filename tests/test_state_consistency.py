@@ -181,3 +181,21 @@ def test_a_repeated_files_key_in_out_is_refused_before_pruning(tmp_path: Path, s
     assert result.exit_code == 1
     assert "duplicate key 'files'" in result.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_state_render_would_write_inconsistently_is_refused_not_a_traceback() -> None:
+    """The guard behind the input checks (compose.state): a result whose members repeat a host, which no input
+    reaches any more (two clusters with one VIP are refused first), is an InputError, never a ValidationError."""
+    from fedrender.models.views import MemberView
+    from fedrender.pipeline.compose import state as state_bytes
+    from fedrender.pipeline.schedule import InstanceResult
+
+    members = [MemberView(id=i, cluster=c, ordinal=0, host="10.0.0.1:30001", nodePort=30001, votes=1, priority=1)
+               for i, c in enumerate(("a", "b"))]
+    result = InstanceResult("team", "db", "mongodb", {"a": 1, "b": 1}, members, {}, {}, [], "a",
+                            node_ports={"0": 30001})
+    with pytest.raises(InputError) as refused:
+        state_bytes([], {}, [result], [])
+    [problem] = refused.value.diagnostics
+    assert problem.message.startswith("the state this render would write is inconsistent, so nothing is written: ")
+    assert "same host '10.0.0.1:30001'" in problem.message
