@@ -443,6 +443,7 @@ def _check_overrides(obj: dict[str, Any], rules: list[tuple[dict[str, Any], eval
     meta = obj["metadata"]
     for cluster in sorted(receivers.get((obj["kind"], meta["namespace"], meta["name"]), ())):
         current, changed = obj, []
+        watched = watch(obj) if watch is not None and rules else None  # watch(current), once per step
         for rule, override in rules:
             if cluster not in rule["targetCluster"]["clusterNames"]:
                 continue
@@ -461,8 +462,11 @@ def _check_overrides(obj: dict[str, Any], rules: list[tuple[dict[str, Any], eval
                         "Karmada would fail to apply it)",
                         override.locations.get((exc.field, exc.index), override.location)))
                 break
-            if watch is not None and watch(applied) != watch(current):
-                changed.append(override.rule)
+            if watch is not None:
+                after = watch(applied)
+                if after != watched:
+                    changed.append(override.rule)
+                watched = after
             current = applied
         else:
             received[cluster] = (current, changed)

@@ -88,10 +88,7 @@ class Snapshot:
         for cluster in self.clusters:
             name = cluster.metadata.name
             if (pack.name, name) not in self._targets:
-                self._targets[pack.name, name] = evaluate.cluster_target_message(pack, ClusterTargetView(
-                    name=name, labels=cluster.metadata.labels, provider=cluster.spec.provider or "",
-                    region=cluster.spec.region or "", zone=cluster.spec.zone or ",".join(sorted(cluster.spec.zones)),
-                    zones=cluster.spec.zones))
+                self._targets[pack.name, name] = evaluate.cluster_target_message(pack, cluster_target(cluster))
             target = self._targets[pack.name, name]
             out[name] = (evaluate.member_requests(pack, inst, cluster=target, cluster_name=name),
                          evaluate.member_requests(pack, inst, init=True, cluster=target, cluster_name=name))
@@ -149,12 +146,7 @@ def cluster_view(cluster: Cluster, overlay: Overlay, resources: ClusterResources
     summary = cluster.status.resourceSummary if cluster.status else None
     vip = overlay_vip or cluster.metadata.labels.get("vip", "")
     return ClusterView(
-        name=cluster.metadata.name,
-        labels=cluster.metadata.labels,
-        provider=cluster.spec.provider or "",
-        region=cluster.spec.region or "",
-        zone=cluster.spec.zone or ",".join(sorted(cluster.spec.zones)),
-        zones=cluster.spec.zones,
+        **cluster_target(cluster).model_dump(),
         ready=ready is not None and ready.status == "True",
         readyReason=reason,
         taints=[TaintView(key=t.key, value=t.value or "", effect=t.effect) for t in cluster.spec.taints],
@@ -166,6 +158,13 @@ def cluster_view(cluster: Cluster, overlay: Overlay, resources: ClusterResources
         capacity=fit.explanation,
         estimate=fit.estimate,
     )
+
+
+def cluster_target(cluster: Cluster) -> ClusterTargetView:
+    """What ``memberRequests`` sees of ``cluster``, and the first fields of its :class:`ClusterView`."""
+    return ClusterTargetView(name=cluster.metadata.name, labels=cluster.metadata.labels,
+                             provider=cluster.spec.provider or "", region=cluster.spec.region or "",
+                             zone=cluster.spec.zone or ",".join(sorted(cluster.spec.zones)), zones=cluster.spec.zones)
 
 
 def _ready_nodes(cluster: Cluster) -> int:
