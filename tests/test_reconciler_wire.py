@@ -512,7 +512,7 @@ def test_leaving_members_lose_votes_one_at_a_time_and_leave_while_their_pods_run
     reconcile(sim, roster, "abc", init="a")
     before = len(sim.rs.reconfigs)
     done = reconcile(sim, leaving(roster, 3, 4), "abc", init="a")
-    assert [(type(a).__name__, getattr(a, "member").id) for a in done] == [
+    assert [(type(a).__name__, a.member.id) for a in done] == [
         ("ChangeVotes", 3), ("RemoveMember", 3), ("ChangeVotes", 4), ("RemoveMember", 4)]
     assert [len(sim.rs.voters(c)) for c in sim.rs.reconfigs[before:]] == [4, 4, 3, 3]
     assert one_vote_at_a_time(sim)
@@ -539,7 +539,8 @@ def test_a_leaving_primary_steps_down_first(sim: Simulator) -> None:
 def test_a_leaving_member_is_never_initiated_with(sim: Simulator) -> None:
     roster = members(sim, "a", "a", "b")
     done = reconcile(sim, leaving(roster, 0), "ab", init="a")
-    assert isinstance(done[0], Initiate) and done[0].member.id == 1
+    assert isinstance(done[0], Initiate)
+    assert done[0].member.id == 1
     assert config(sim) == {(m.id, m.host, 1) for m in roster[1:]}
 
 

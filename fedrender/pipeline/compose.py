@@ -308,6 +308,8 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                       {names[0]: ports["arbiter"]}, True))
         slots.sort(key=lambda s: s[0])
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster, result.voting.voters)
+    members = [m.model_copy(update={"votes": 0, "priority": 0, "leaving": True}) if m.id in result.leaving else m
+               for m in members]  # a leaving member loses its vote first (fedrender.day2.scaledown)
     result.members = members
     result.vote_changes = _vote_changes(item, members)
     previous = dict(item.previous.placement) if item.previous else {}
@@ -496,7 +498,8 @@ def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Inst
             initCluster=r.init_cluster,
             placement=dict(sorted(r.placement.items())),
             members=[MemberState(id=m.id, cluster=m.cluster, ordinal=m.ordinal, host=m.host, nodePort=m.nodePort,
-                                 votes=m.votes, priority=m.priority, arbiterOnly=m.arbiterOnly)
+                                 votes=m.votes, priority=m.priority, arbiterOnly=m.arbiterOnly,
+                                 leaving=m.leaving)
                      for m in r.members],
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
             initialized=r.initialized,
