@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from fedrender.day2 import scaledown
 from fedrender.day2.observe import Observation
 from fedrender.models import names, resources
 from fedrender.models.cluster import Cluster
@@ -17,6 +16,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc, format_path, origin
 from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, TaintView
+from fedrender.pipeline import scaledown
 from fedrender.pipeline.load import SpecInput
 from fedrender.pipeline.spreads import above_members, spread_location
 from fedrender.rules import evaluate
