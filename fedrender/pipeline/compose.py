@@ -365,7 +365,8 @@ def _vote_changes(item: Planned, members: Sequence[MemberView]) -> list[VoteChan
     before = {m.id: m.votes for m in item.previous.members} if item.previous else {}
     reasons = {c.id: c.reason for c in item.result.voting.changes}
     pack = item.spec.pack
-    return [VoteChange(m.id, before[m.id], m.votes, reasons.get(m.id) or (
+    leaving = "it leaves the replica set (a scale-down): first its vote, then, while its pod runs, its place"
+    return [VoteChange(m.id, before[m.id], m.votes, leaving if m.id in item.result.leaving else reasons.get(m.id) or (
                 f"the votes rule of pack {pack.name} gives it {m.votes} "
                 f"({'chosen' if m.voter else 'not chosen'} to vote by fedrender)"))
             for m in members if m.id in before and before[m.id] != m.votes]
