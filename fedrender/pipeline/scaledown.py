@@ -84,14 +84,14 @@ def settle(placement: Placement, previous: Sequence[MemberState], views: Mapping
     wait, allowed = [], []
     if still:
         plural = "members" if len(still) > 1 else "member"
-        need = f"{plural} {ids} leave the replica set configuration first"
+        verb = "leave" if len(still) > 1 else "leaves"
+        need = f"{plural} {ids} {verb} the replica set configuration first"
         if observation.usable:
             listed = [s.id for s in still if s.id in reported]
             why = (f"observed config version {observation.config_version} still lists "
                    f"{', '.join(map(str, listed))}" if listed else "the observed roster does not mark them leaving "
                    "yet")
-            wait.append(f"{plural} {ids} leave the replica set configuration first ({why}); their pods, Services "
-                        "and NodePorts stay")
+            wait.append(f"{need} ({why}); their pods, Services and NodePorts stay")
         else:
             wait.extend(waiting(observation, [need]))
     if left:
