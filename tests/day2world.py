@@ -45,12 +45,13 @@ class World:
     version: int = 0
     primary: str = ""
     renders: int = 0
+    arbiter: bool = False  # FedState's config.arbiter: an arbiter whenever the data members are even
 
     def render(self, members: int, observe: str = "current") -> RenderResult:
         """Render ``members`` members; the snapshot's MongoReplicaSet is ``current``, ``stale`` (status for the
         generation before) or ``none``."""
         self.renders += 1
-        args = write_inputs(self.tmp, self.clusters, members)
+        args = write_inputs(self.tmp, self.clusters, members, arbiter=self.arbiter)
         clusters = Path(args[3])
         if self.mrs is not None and observe != "none":
             seen = self.generation if observe == "current" else self.generation - 1

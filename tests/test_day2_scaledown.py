@@ -15,14 +15,14 @@ from tests.topology import cluster_doc
 CLUSTERS = [cluster_doc("a", "eu"), cluster_doc("b", "us"), cluster_doc("c", "ap")]
 
 
-def converged(tmp: Path, members: int) -> World:
+def converged(tmp: Path, members: int, arbiter: bool = False) -> World:
     tmp.mkdir(exist_ok=True)
-    world = World(tmp, CLUSTERS)
+    world = World(tmp, CLUSTERS, arbiter=arbiter)
     world.render(members, observe="none")
     world.reconcile()
     world.render(members)  # the observed state: initialised, every member in the configuration
     world.reconcile()
-    assert len(world.config) == members
+    assert len(world.config) == members + (arbiter and members % 2 == 0)
     return world
 
 
@@ -100,15 +100,51 @@ def test_scale_down_below_three_voters_says_what_availability_is_left(tmp_path: 
     assert not any("after this scale-down" in w for w in same.warnings)
 
 
+def test_an_arbiter_no_longer_wanted_leaves_before_its_pod_goes(tmp_path: Path) -> None:
+    """2 data members and an arbiter -> 3 data members: the arbiter (it always votes: MongoDB refuses votes 0 on
+    an arbiter) stays, marked leaving with its vote, until an observation shows it out of the configuration."""
+    world = converged(tmp_path, 2, arbiter=True)
+    arbiter = next(m for m in world.members() if m["arbiterOnly"])
+    first = world.render(3).instances[0]
+    assert world.configured_without_pod() == []
+    kept = next(m for m in world.members() if m["arbiterOnly"])
+    assert (kept["id"], kept["votes"], kept["leaving"], kept["host"]) == (arbiter["id"], 1, True, arbiter["host"])
+    assert first.waiting[0].startswith(f"member {arbiter['id']} (the arbiter) leaves the replica set configuration "
+                                       "first")
+    roster = [m for m in world.mrs["spec"]["members"] if m["arbiterOnly"]] if world.mrs else []
+    assert roster == [{**roster[0], "leaving": True, "votes": 1}]
+    world.reconcile()
+    assert arbiter["id"] not in world.config
+    assert len(world.config) == 3
+    done = world.render(3).instances[0]
+    assert not any(m["arbiterOnly"] for m in world.members())
+    assert done.allowed[0].startswith(f"members {arbiter['id']} left the replica set configuration")
+    assert world.configured_without_pod() == []
+
+
+def test_scale_down_with_an_arbiter_keeps_every_voting_pod(tmp_path: Path) -> None:
+    """4 data members + arbiter -> 3: a data member and the arbiter leave; neither pod goes before it is out."""
+    world = converged(tmp_path, 4, arbiter=True)
+    world.render(3)
+    assert world.configured_without_pod() == []
+    assert sum(m["leaving"] for m in world.members()) == 2
+    world.reconcile()
+    world.render(3)
+    assert world.configured_without_pod() == []
+    assert len(world.members()) == 3
+    assert not any(m["arbiterOnly"] or m["leaving"] for m in world.members())
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(counts=st.lists(st.integers(1, 7), min_size=2, max_size=4),
        steps=st.lists(st.integers(0, 6), min_size=4, max_size=4),
-       seen=st.lists(st.sampled_from(["current", "current", "stale", "none"]), min_size=4, max_size=4))
+       seen=st.lists(st.sampled_from(["current", "current", "stale", "none"]), min_size=4, max_size=4),
+       arbiter=st.booleans())
 def test_no_render_removes_the_pod_of_a_member_in_the_observed_config(
-        tmp_path_factory: object, counts: list[int], steps: list[int], seen: list[str]) -> None:
+        tmp_path_factory: object, counts: list[int], steps: list[int], seen: list[str], arbiter: bool) -> None:
     import pytest
     assert isinstance(tmp_path_factory, pytest.TempPathFactory)
-    world = converged(tmp_path_factory.mktemp("seq"), counts[0])
+    world = converged(tmp_path_factory.mktemp("seq"), counts[0], arbiter)
     for count, k, observe in zip(counts[1:], steps, seen, strict=False):
         world.render(count, observe=observe)
         assert world.configured_without_pod() == []
@@ -116,4 +152,4 @@ def test_no_render_removes_the_pod_of_a_member_in_the_observed_config(
     world.reconcile()
     world.render(counts[-1])
     assert world.configured_without_pod() == []
-    assert len(world.members()) == counts[-1]
+    assert len(world.members()) == counts[-1] + (arbiter and counts[-1] % 2 == 0)

@@ -308,8 +308,11 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                       {names[0]: ports["arbiter"]}, True))
         slots.sort(key=lambda s: s[0])
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster, result.voting.voters)
-    members = [m.model_copy(update={"votes": 0, "priority": 0, "leaving": True}) if m.id in result.leaving else m
-               for m in members]  # a leaving member loses its vote first (fedrender.day2.scaledown)
+    # A leaving data member loses its vote first; a leaving arbiter keeps it (MongoDB: an arbiter always votes)
+    # and leaves in one reconfig (fedrender.pipeline.scaledown).
+    members = [m.model_copy(update={"leaving": True} if m.arbiterOnly else {"votes": 0, "priority": 0,
+                                                                             "leaving": True})
+               if m.id in result.leaving else m for m in members]
     result.members = members
     result.vote_changes = _vote_changes(item, members)
     previous = dict(item.previous.placement) if item.previous else {}

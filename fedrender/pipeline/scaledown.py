@@ -37,6 +37,10 @@ class Settled:
     leaving: frozenset[int]
     waiting: list[str]
     allowed: list[str]
+    arbiter: Slot | None = None
+    """The arbiter: the one placed, or the previous one while it leaves (no longer wanted, its cluster
+    reachable): an arbiter always votes (MongoDB refuses ``votes: 0`` on an arbiter), so it leaves the
+    configuration in one reconfig, and its pod and Service stay until an observation shows it out."""
 
 
 def reachable(view: ClusterView | None) -> bool:
@@ -51,20 +55,28 @@ def leaving_before(previous: Sequence[MemberState]) -> list[Slot]:
 
 
 def settle(placement: Placement, previous: Sequence[MemberState], views: Mapping[str, ClusterView],
-           observation: Observation | None) -> Settled:
-    """Keep the previous data members that ``placement`` dropped until the observation shows them out.
+           observation: Observation | None, arbiter: Slot | None = None) -> Settled:
+    """Keep the previous data members that ``placement`` dropped, and the previous arbiter when ``arbiter`` (the
+    one placed) is None, until the observation shows them out.
 
     A new slot on the cluster and ordinal of a leaving member takes that member back (reinstated: same ``_id``,
     host and NodePort). ``observation`` None: the pack renders no MongoReplicaSet, nothing to wait for."""
     if observation is None:
-        return Settled(placement, frozenset(), [], [])
+        return Settled(placement, frozenset(), [], [], arbiter)
     placed = {s.id for s in placement.slots}
     dropped = [Slot(m.id, m.cluster, m.ordinal) for m in sorted(previous, key=lambda m: m.id)
                if not m.arbiterOnly and m.id not in placed and reachable(views.get(m.cluster))]
     reported = {m.id for m in observation.members}
     configured = bool(reported) or not observation.initialized
-    left = [s for s in dropped if observation.usable and configured and s.id not in reported
-            and s.id in observation.leaving]
+
+    def out(slot: Slot) -> bool:
+        return observation.usable and configured and slot.id not in reported and slot.id in observation.leaving
+    old_arbiter = next((Slot(m.id, m.cluster, m.ordinal) for m in previous if m.arbiterOnly), None)
+    arbiter_leaves = (arbiter is None and old_arbiter is not None and reachable(views.get(old_arbiter.cluster))
+                      and not out(old_arbiter))
+    left = [s for s in dropped if out(s)]
+    if arbiter is None and old_arbiter is not None and out(old_arbiter):
+        left.append(old_arbiter)
     staying = {(s.cluster, s.ordinal): s for s in dropped if s not in left}
     slots, reinstated, moves = [], set(), list(placement.moves)
     for slot in placement.slots:
@@ -80,14 +92,15 @@ def settle(placement: Placement, previous: Sequence[MemberState], views: Mapping
     order = [*placement.counts, *sorted(set(counts) - set(placement.counts))]
     settled = replace(placement, counts={n: counts[n] for n in order if counts[n]}, slots=slots, moves=moves,
                       removed=[s for s in placement.removed if s.id not in {x.id for x in still} | reinstated])
-    ids = ", ".join(str(s.id) for s in still)
+    going = [*still, *([old_arbiter] if arbiter_leaves and old_arbiter else [])]
+    ids = ", ".join(f"{s.id} (the arbiter)" if arbiter_leaves and s is old_arbiter else str(s.id) for s in going)
     wait, allowed = [], []
-    if still:
-        plural = "members" if len(still) > 1 else "member"
-        verb = "leave" if len(still) > 1 else "leaves"
+    if going:
+        plural = "members" if len(going) > 1 else "member"
+        verb = "leave" if len(going) > 1 else "leaves"
         need = f"{plural} {ids} {verb} the replica set configuration first"
         if observation.usable:
-            listed = [s.id for s in still if s.id in reported]
+            listed = [s.id for s in going if s.id in reported]
             why = (f"observed config version {observation.config_version} still lists "
                    f"{', '.join(map(str, listed))}" if listed else "the observed roster does not mark them leaving "
                    "yet")
@@ -97,7 +110,8 @@ def settle(placement: Placement, previous: Sequence[MemberState], views: Mapping
     if left:
         allowed.append(f"members {', '.join(str(s.id) for s in left)} left the replica set configuration "
                        f"(observed generation {observation.generation}): their pods, Services and NodePorts go")
-    return Settled(settled, frozenset(s.id for s in still), wait, allowed)
+    return Settled(settled, frozenset(s.id for s in going), wait, allowed,
+                   old_arbiter if arbiter_leaves else arbiter)
 
 
 def availability(voters_before: int, voters_after: int, members_after: int) -> str:

@@ -361,7 +361,11 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
         return evaluate.group_caps(pack, inst, total + wants_arbiter, dict(usable))
     old = previous.members if previous else []
     previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in old if not m.arbiterOnly and not m.leaving]
-    leaving_ids = [s.id for s in scaledown.leaving_before(old)]  # never given to a new member
+    # A scale-up while members leave takes them back first (their pods never went), lowest ordinals first so
+    # that the ordinals that stay remain contiguous; the others stay leaving. Their _ids go to no new member.
+    still_leaving = sorted(scaledown.leaving_before(old), key=lambda s: (s.ordinal, s.id))
+    previous_slots += still_leaving[:max(0, total - len(previous_slots))]
+    leaving_ids = [s.id for s in still_leaving]
     old_arbiter = next((Slot(m.id, m.cluster, m.ordinal) for m in old if m.arbiterOnly), None)
     keeps_arbiter = old_arbiter is not None and wants_arbiter and any(
         c.name == old_arbiter.cluster and c.can_keep for c in candidates)
@@ -372,7 +376,8 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
                           reserved=[*leaving_ids, *([old_arbiter.id] if old_arbiter else [])],
                           occupied={old_arbiter.cluster: 1} if old_arbiter and keeps_arbiter else {})
         if wants_arbiter:
-            arbiter, arbiter_move = place_arbiter(candidates, placement, old_arbiter)
+            # A new arbiter takes no _id of the previous render: members this render drops may stay, leaving.
+            arbiter, arbiter_move = place_arbiter(candidates, placement, old_arbiter, [m.id for m in old])
             if arbiter_move is not None:
                 placement.moves.append(arbiter_move)
     except Infeasible as exc:
@@ -394,8 +399,8 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     warnings = [d.message for d in [*problems, *notes] if d.severity == "warning"]
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
     voting = _voting(placement, arbiter, views, previous)  # among the members kept: a leaving one never votes
-    settled = scaledown.settle(placement, old, views, observation)
-    placement = settled.placement
+    settled = scaledown.settle(placement, old, views, observation, arbiter)
+    placement, arbiter = settled.placement, settled.arbiter
     for name, row in rows.items():
         row.after = placement.counts.get(name, 0)
     kept_before = sum(1 for m in old if not m.arbiterOnly and not m.leaving)
