@@ -14,8 +14,10 @@ Safety rules (DESIGN section 6; MongoDB manual "Replica Set Deployment Architect
   priority 0) and get it once they are SECONDARY; an arbiter (it always votes) joins once every data member
   that should vote does; departing data voters lose their vote before they are removed, an arbiter is
   removed directly; a primary that must lose its vote or leave is stepped down first. At most 7 voters.
-* A member leaves only when the roster no longer lists it (its pod was removed by scale-down or its cluster
-  was excluded); a member whose host changed (moved) leaves and joins again.
+* A member leaves when the roster no longer lists it (its cluster was lost or excluded: failover) or marks it
+  ``leaving`` (the first phase of a scale-down: its pod still runs, and the renderer removes the pod only
+  once an observed state shows the member out of the configuration); a member whose host changed (moved)
+  leaves and joins again. A leaving member is never initiated with or added again.
 * Users: root comes from the image's entrypoint on an empty data directory; the reconciler logs in as root
   and creates the others, and carries out a changed Secret with ``updateUser``.
 """
@@ -41,6 +43,8 @@ class Member:
     cluster: str = ""
     tags: tuple[tuple[str, str], ...] = ()
     """The member's replica-set tags, sorted (the roster's ``tags``; ``cluster`` when it has none)."""
+    leaving: bool = False
+    """The roster's ``leaving``: take its vote, then remove it from the configuration (its pod still runs)."""
 
     def config_tags(self) -> dict[str, str]:
         return dict(self.tags) if self.tags else ({"cluster": self.cluster} if self.cluster else {})
@@ -171,7 +175,7 @@ def _initiate(roster: Roster, observed: Observed) -> Action:
     if observed.unknown:
         return Noop(f"not initiating while {', '.join(sorted(observed.unknown))} cannot be asked: an unreachable "
                     "member counts as unknown, not uninitialised")
-    candidates = [m for m in roster.local() if not m.arbiter_only]
+    candidates = [m for m in roster.local() if not m.arbiter_only and not m.leaving]
     if not candidates:
         return Noop("this is the init cluster but the roster has no data member here")
     first = min(candidates, key=lambda m: (-m.priority, m.id))
@@ -181,20 +185,21 @@ def _initiate(roster: Roster, observed: Observed) -> Action:
 
 
 def _membership(roster: Roster, observed: Observed, primary: Member) -> Action:
-    desired = {m.id: m for m in roster.members}
+    desired = {m.id: m for m in roster.members if not m.leaving}  # a leaving member is not wanted in the config
     current = {m.id: m for m in observed.config}
     voters = sum(m.votes > 0 for m in observed.config)
 
     # Members that must leave: not in the roster, or moved to another host (they rejoin under the new one).
     leaving = sorted((m for m in observed.config if m.id not in desired or desired[m.id].host != m.host),
                      key=lambda m: m.id)
-    # Joining: new in the roster (and not still present under an old host).
-    joining = sorted((m for m in roster.members if m.id not in current), key=lambda m: m.id)
+    # Joining: new in the roster (and not still present under an old host); never a leaving one.
+    joining = sorted((m for m in desired.values() if m.id not in current), key=lambda m: m.id)
     # Vote changes for members present on the right host.
     promote = [desired[i] for i, m in sorted(current.items())
                if i in desired and desired[i].host == m.host and desired[i].votes > m.votes]
     demote = [desired[i] for i, m in sorted(current.items())
               if i in desired and desired[i].host == m.host and desired[i].votes < m.votes]
+    marked = {m.id for m in roster.members if m.leaving}
     data_pending = [m for m in [*promote, *joining] if not m.arbiter_only and m.votes > 0]
 
     for member in joining:
@@ -220,8 +225,8 @@ def _membership(roster: Roster, observed: Observed, primary: Member) -> Action:
             target = _voteless(configured) if member in leaving else member
             return ChangeVotes(f"take the vote from member {member.id} ({configured.host})", target)
         if member in leaving:
-            return RemoveMember(f"remove member {member.id} ({configured.host}): the roster no longer has it there",
-                                configured)
+            why = "the roster marks it leaving" if member.id in marked else "the roster no longer has it there"
+            return RemoveMember(f"remove member {member.id} ({configured.host}): {why}", configured)
     for member_id, member in sorted(desired.items()):  # priority and tag changes, no vote moves
         present = current.get(member_id)
         if present is None or present.host != member.host or present.votes != member.votes:

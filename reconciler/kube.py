@@ -186,7 +186,8 @@ def roster(obj: Mapping[str, Any], cluster: str) -> Roster:
     spec = obj["spec"]
     members = tuple(Member(int(m["_id"]), m["host"], int(m["votes"]), float(m["priority"]),
                            bool(m.get("arbiterOnly", False)), m["cluster"],
-                           tuple(sorted((str(k), str(v)) for k, v in (m.get("tags") or {}).items())))
+                           tuple(sorted((str(k), str(v)) for k, v in (m.get("tags") or {}).items())),
+                           bool(m.get("leaving", False)))
                     for m in spec["members"])
     return Roster(spec["replicaSetName"], members, spec["initCluster"], cluster,
                   tuple(u for u in ("root", "clusterAdmin", "clusterMonitor") if u in (spec.get("users") or {})),

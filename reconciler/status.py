@@ -12,7 +12,9 @@ Phases (in this order):
   NotWritablePrimary);
 * ``Ready``: the config matches the roster, nothing to do, nothing failed.
 
-Conditions (Kubernetes API conventions) keep their ``lastTransitionTime`` unless their status changes.
+Conditions (Kubernetes API conventions): ``Initialized``, ``UsersReady``, ``MembersInSync``, ``MembersLeaving``
+(members the roster marks leaving: True while the config still lists them), ``Ready``. They keep their
+``lastTransitionTime`` unless their status changes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
     ``error``/``error_reason``: a failed or retried action (a message and a CamelCase reason); ``problems``:
     invalid Secrets; ``stuck``: hosts in ROLLBACK/RECOVERING past the deadline; ``previous``: the conditions
     reported before (their transition times are kept)."""
-    desired = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in roster.members}
+    desired = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in roster.members
+               if not m.leaving}  # in sync once the members the roster marks leaving are out of the config
     actual = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in observed.config}
     initialized = bool(observed.config)
     in_sync = initialized and desired == actual
@@ -82,6 +85,20 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
     else:
         users_reason, users_message = "UsersPending", "created by the primary's cluster"
     known = users_ready or primary_here or bool(problems) or bool(observed.auth_failed)
+    marked = sorted(m.id for m in roster.members if m.leaving)
+    configured = {m.id for m in observed.config}
+    still = [i for i in marked if i in configured]
+    if still:
+        leaving = condition("MembersLeaving", True, "LeavingConfiguration",
+                            f"{_ids(still)} {'leave' if len(still) > 1 else 'leaves'} the replica set configuration "
+                            "(votes first, one per reconfig); the pods stay until a render whose observed state "
+                            "shows the configuration without them")
+    elif marked and initialized:
+        leaving = condition("MembersLeaving", False, "LeftConfiguration",
+                            f"{_ids(marked)} left the replica set configuration: the next fedrender render, reading "
+                            "this status, removes their pods and Services")
+    else:
+        leaving = condition("MembersLeaving", False, "NoneLeaving", "the roster marks no member leaving")
     detail = observed.auth_failed or error or action.reason
     return {
         "observedGeneration": generation,
@@ -95,6 +112,11 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
             condition("UsersReady", users_ready if known else None, users_reason, users_message),
             condition("MembersInSync", in_sync, "InSync" if in_sync else "Reconfiguring",
                       "the replica set config matches the roster" if in_sync else action.reason),
+            leaving,
             condition("Ready", phase == "Ready", reason, detail),
         ],
     }
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return f"members {', '.join(map(str, ids))}" if len(ids) > 1 else f"member {ids[0]}"

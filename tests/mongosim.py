@@ -171,6 +171,15 @@ class Simulator:
                 self.rs.primary = ""
                 self.elect()
 
+    def pod_removed(self, host: str) -> None:
+        """The member's pod is deleted (a StatefulSet shrank): a violation while the configuration still lists it
+        (a scale-down must take its vote and remove it first), then the host is down."""
+        with self.lock:
+            config = self.rs.config or {"members": []}
+            if any(m["host"] == host for m in config["members"]):
+                self.rs.violations.append(f"the pod of {host} was removed while the configuration lists it")
+        self.take_down(host)
+
     def elect(self) -> str:
         """Elect the electable, reachable member with the highest priority when a majority of voters is up."""
         config = self.rs.config
@@ -373,6 +382,10 @@ class Simulator:
         joined = [m["host"] for m in new["members"] if m["host"] not in before]
         if any(h in self.rs.down for h in joined):
             return self._error(74, "NodeNotFound", "Quorum check failed: a new member did not respond")
+        new_voters = [m for m in new["members"] if m.get("votes", 1) > 0]
+        if 2 * sum(m["host"] not in self.rs.down for m in new_voters) <= len(new_voters):
+            return self._error(74, "NodeNotFound", "Quorum check failed because not enough voting nodes responded; "
+                               "a majority of the new config's voters must be up")
         for joining in joined:
             if not self.rs.nodes[joining].arbiter:
                 self.rs.syncing[joining] = (self.rs.clock() + self.rs.initial_sync_seconds if self.rs.clock

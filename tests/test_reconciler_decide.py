@@ -256,3 +256,15 @@ def test_never_initiates_while_the_set_may_exist(data: st.DataObject) -> None:
         assert not isinstance(action, Initiate), action
     else:
         assert isinstance(action, Initiate)
+
+
+def test_a_leaving_arbiter_is_removed_in_one_reconfig_without_a_vote_change() -> None:
+    """MongoDB refuses an arbiter without a vote, so a leaving arbiter is not demoted first: it is removed (one
+    voting change), while its pod still runs."""
+    roster = replace(ROSTER, members=(A0, B1, C2, replace(ARB, leaving=True)))
+    seen = replace(SYNCED, config=(A0, B1, C2, ARB), states={**SYNCED.states, "c:9": "ARBITER"})
+    action = next_action(roster, seen)
+    assert isinstance(action, RemoveMember)
+    assert action.member.host == "c:9"
+    assert "the roster marks it leaving" in action.reason
+    assert isinstance(next_action(roster, replace(seen, config=(A0, B1, C2))), Noop)

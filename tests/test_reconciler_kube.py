@@ -136,7 +136,8 @@ def test_three_clusters_reconcile_a_replica_set_to_ready() -> None:
         assert {m["host"]: (m["syncSource"], m["lagSeconds"]) for m in status["members"]} == {
             hosts[0]: ("", 0), hosts[1]: (hosts[0], 0), hosts[2]: (hosts[0], 7)}
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
-            "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "Ready": "True"}
+            "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "MembersLeaving": "False",
+            "Ready": "True"}
         reasons = [e["reason"] for e in apis["a"].events]
         assert reasons[:4] == ["Initiate", "SetDefaultWriteConcern", "CreateUser", "CreateUser"]
         everything = json.dumps([list(api.objects.values()) for api in apis.values()], default=str) + json.dumps(

@@ -134,7 +134,8 @@ def test_a_cluster_that_holds_only_an_arbiter_reports_ready() -> None:
         # each config member's votes, for the renderer reading the aggregated status back (issue 14)
         assert {m["host"]: m["votes"] for m in status["members"]} == dict.fromkeys(world.hosts[:3], 1)
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
-            "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "Ready": "True"}
+            "Initialized": "True", "UsersReady": "True", "MembersInSync": "True", "MembersLeaving": "False",
+            "Ready": "True"}
         assert world.mongo.rs.default_write_concern == {"w": "majority"}
 
 
@@ -236,3 +237,26 @@ def test_a_wrong_root_password_is_an_authentication_failure_with_one_event() -> 
         assert "code 18" in initialized["message"]
         assert [e["reason"] for e in world.apis["a"].events] == ["AuthenticationFailed"]
         assert world.mongo.rs.initiates == []
+
+
+def test_members_leaving_is_reported_until_they_are_out_and_then_the_set_is_ready() -> None:
+    """A roster marking members leaving: MembersLeaving True while the config lists them (the health Lua stays
+    Progressing); once out, the config matches the members that stay: Ready, and the condition tells that the
+    next render removes their pods."""
+    hosts = [f"10.0.0.{i}:27017" for i in range(3)]
+    roster = Roster("rs", (Member(0, hosts[0], cluster="a"), Member(1, hosts[1], cluster="a"),
+                           Member(2, hosts[2], 0, 0, cluster="a", leaving=True)), "a", "a")
+    states = dict.fromkeys(hosts, "SECONDARY") | {hosts[0]: "PRIMARY"}
+    configured = (Member(0, hosts[0], cluster="a"), Member(1, hosts[1], cluster="a"),
+                  Member(2, hosts[2], 0, 0, cluster="a"))
+    during = build_status(4, roster, Observed(configured, 9, hosts[0], states), Noop("remove member 2"), "t")
+    conditions = {c["type"]: c for c in during["conditions"]}
+    assert (conditions["MembersLeaving"]["status"], conditions["MembersLeaving"]["reason"]) == (
+        "True", "LeavingConfiguration")
+    assert conditions["MembersLeaving"]["message"].startswith("member 2 leaves the replica set configuration")
+    assert during["phase"] == "Reconfiguring"
+    after = build_status(4, roster, Observed(configured[:2], 10, hosts[0], states), Noop("in sync"), "t")
+    conditions = {c["type"]: c for c in after["conditions"]}
+    assert (conditions["MembersLeaving"]["status"], conditions["MembersLeaving"]["reason"]) == (
+        "False", "LeftConfiguration")
+    assert (after["phase"], conditions["MembersInSync"]["status"]) == ("Ready", "True")

@@ -497,3 +497,73 @@ def test_a_set_forms_with_an_arbiter_on_every_release_pymongo_speaks_to(sim: Sim
     assert [type(a).__name__ for a in done].count("SetDefaultWriteConcern") == 1
     assert not sim.rs.violations
     assert one_vote_at_a_time(sim)
+
+
+# --- two-phase scale-down (issue 14 §2): the roster marks members leaving while their pods still run
+
+
+def leaving(roster: Sequence[Member], *ids: int) -> list[Member]:
+    """The roster a scale-down's first render gives: ``ids`` marked leaving, without votes or priority."""
+    return [replace(m, votes=0, priority=0.0, leaving=True) if m.id in ids else m for m in roster]
+
+
+def test_leaving_members_lose_votes_one_at_a_time_and_leave_while_their_pods_run(sim: Simulator) -> None:
+    roster = members(sim, "a", "b", "c", "a", "b")
+    reconcile(sim, roster, "abc", init="a")
+    before = len(sim.rs.reconfigs)
+    done = reconcile(sim, leaving(roster, 3, 4), "abc", init="a")
+    assert [(type(a).__name__, a.member.id) for a in done] == [
+        ("ChangeVotes", 3), ("RemoveMember", 3), ("ChangeVotes", 4), ("RemoveMember", 4)]
+    assert [len(sim.rs.voters(c)) for c in sim.rs.reconfigs[before:]] == [4, 4, 3, 3]
+    assert one_vote_at_a_time(sim)
+    assert not sim.rs.down  # every pod ran throughout
+    assert config(sim) == {(m.id, m.host, 1) for m in roster[:3]}
+    for member in roster[3:]:  # only now does a later render shrink the StatefulSets
+        sim.pod_removed(member.host)
+    assert sim.rs.violations == []
+    assert reconcile(sim, leaving(roster, 3, 4), "abc", init="a") == []  # never added again
+
+
+def test_a_leaving_primary_steps_down_first(sim: Simulator) -> None:
+    roster = members(sim, "a", "b", "c")
+    reconcile(sim, roster, "abc", init="a")
+    assert sim.rs.primary == roster[0].host
+    done = reconcile(sim, leaving(roster, 0), "abc", init="a")
+    assert [type(a).__name__ for a in done] == ["StepDown", "ChangeVotes", "RemoveMember"]
+    assert sim.rs.primary in {roster[1].host, roster[2].host}
+    assert config(sim) == {(m.id, m.host, 1) for m in roster[1:]}
+    sim.pod_removed(roster[0].host)
+    assert sim.rs.violations == []
+
+
+def test_a_leaving_member_is_never_initiated_with(sim: Simulator) -> None:
+    roster = members(sim, "a", "a", "b")
+    done = reconcile(sim, leaving(roster, 0), "ab", init="a")
+    assert isinstance(done[0], Initiate)
+    assert done[0].member.id == 1
+    assert config(sim) == {(m.id, m.host, 1) for m in roster[1:]}
+
+
+def test_the_simulator_refuses_a_reconfig_without_a_majority_of_the_new_voters(sim: Simulator) -> None:
+    """As mongod's quorum check for replSetReconfig: a majority of the new config's voters must respond
+    (74 NodeNotFound, "Quorum check failed because not enough voting nodes responded")."""
+    roster = members(sim, "a", "b", "c", "a", "b")
+    reconcile(sim, roster, "abc", init="a")
+    sim.take_down(roster[3].host)
+    sim.take_down(roster[4].host)
+    with MongoClient(f"mongodb://{roster[0].host}/", directConnection=True, username="root",
+                     password=USERS["root"].password, authMechanism="SCRAM-SHA-256") as client:
+        current = client.admin.command("replSetGetConfig")["config"]
+        current["members"][2].update(votes=0, priority=0)  # 4 voters left, of which 2 up
+        current["version"] += 1
+        with pytest.raises(OperationFailure) as refused:
+            client.admin.command("replSetReconfig", current)
+    assert refused.value.code == 74
+    assert "Quorum check failed" in str(refused.value)
+
+
+def test_the_simulator_records_a_pod_removed_while_its_member_is_configured(sim: Simulator) -> None:
+    roster = members(sim, "a", "b", "c")
+    reconcile(sim, roster, "abc", init="a")
+    sim.pod_removed(roster[2].host)
+    assert sim.rs.violations == [f"the pod of {roster[2].host} was removed while the configuration lists it"]

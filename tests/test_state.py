@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from fedrender.models.state import MemberState
 from tests.conftest import CLUSTERS, ROOT, run, tree
+from tests.observed import aggregated, observed, rendered_mrs, snapshot
 
 SPEC = yaml.safe_load((ROOT / "examples" / "specs" / "team-databases.yaml").read_text().split("---")[0])
 
@@ -44,13 +45,26 @@ def test_scale_up_keeps_members_and_their_node_ports(tmp_path: Path) -> None:
     assert len(after["members"]) == 5
 
 
-def test_scale_down_prunes_the_member_service_it_no_longer_needs(tmp_path: Path) -> None:
+def test_scale_down_prunes_the_member_service_once_its_member_is_observed_out(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert _render(_specs(tmp_path / "s.yaml", _scaled(5)), out).exit_code == 0
+    specs = _specs(tmp_path / "s.yaml", _scaled(5))
+    assert _render(specs, out).exit_code == 0
     base = out / "instances" / "shop" / "orders"
     assert (base / "service-orders-1.yaml").exists()
-    result = _render(_specs(tmp_path / "s.yaml", _scaled(3)), out)
-    assert result.exit_code == 0
+    specs = _specs(tmp_path / "s.yaml", _scaled(3))
+    result = _render(specs, out)
+    assert result.exit_code == 0, result.stderr
+    # Phase 1: the dropped members leave the configuration first; their pods and Services stay.
+    assert (base / "service-orders-1.yaml").exists()
+    mrs = rendered_mrs(out, "shop", "orders")
+    leaving = [m for m in mrs["spec"]["members"] if m.get("leaving")]
+    assert len(leaving) == 2
+    # Phase 2: an observation of this roster shows them out of the configuration.
+    status = aggregated(mrs, 4, 4)
+    status["members"] = [m for m in status["members"] if m["_id"] not in {x["_id"] for x in leaving}]
+    seen = snapshot(CLUSTERS, tmp_path / "snapshot.yaml", observed(mrs, 4, status))
+    result = run(["render", "--specs", str(specs), "--clusters", str(seen), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
     assert not (base / "service-orders-1.yaml").exists()
     assert not (base / "propagationpolicy-orders-member-1.yaml").exists()
     assert "2 removed" in result.stderr

@@ -30,8 +30,10 @@ def _first(state: State, key: str) -> list[dict[str, Any]]:
 EDITS: dict[str, tuple[Callable[[State], None], str]] = {
     "an ordinal gap": (lambda s: _first(s, "identity/sessions")[1].update(ordinal=5), "pods are numbered 0 to"),
     "an _id past int32": (lambda s: _first(s, "identity/sessions")[1].update(id=2**63), "less than or equal"),
-    "two arbiters": (lambda s: [m.update(arbiterOnly=True) for m in _first(s, "shop/catalog")[:2]],
+    "two arbiters": (lambda s: [m.update(arbiterOnly=True, priority=0) for m in _first(s, "shop/catalog")[:2]],
                      "more than one member is an arbiter"),
+    "an arbiter with a priority": (lambda s: _first(s, "shop/catalog")[0].update(arbiterOnly=True),
+                                   "an arbiter has votes 1 and priority 0"),
     "members moved by hand": (lambda s: [m.update(cluster="ghost") for m in _first(s, "shop/catalog")[:2]],
                               "does not count the members per cluster"),
     "members deleted": (lambda s: s["instances"]["shop/catalog"].update(members=_first(s, "shop/catalog")[2:]),

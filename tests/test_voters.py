@@ -166,7 +166,7 @@ def test_after_failover_and_scale_down_seven_of_eight_vote() -> None:
     voting = choose_voters(members, {i: i < 7 for i in range(9)}, "a")
     assert len(voting.voters) == 7
     assert [(c.id, c.before, c.after) for c in voting.changes] == [(7, 0, 1)]  # d held 1 vote, a 2 (member 8)
-    assert voting.changes[0].reason.startswith("only 6 members that voted remain (member 5 left), fewer than the 7 "
+    assert voting.changes[0].reason.startswith("only 6 members that voted remain (member 5 leaves), fewer than the 7 "
                                                "that vote; now 7 of the 8 members vote")
 
 

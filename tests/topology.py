@@ -43,11 +43,13 @@ def cluster_doc(name: str, region: str, zone: str = "", provider: str = "aws", c
 
 
 def write_inputs(tmp: Path, clusters: list[dict[str, Any]], members: int = 3,
-                 spreads: list[dict[str, Any]] | None = None) -> list[str]:
-    """specs.yaml (team/db, ``members`` members of 1 CPU) and clusters.yaml in ``tmp``: the --specs and
-    --clusters arguments."""
+                 spreads: list[dict[str, Any]] | None = None, arbiter: bool = False) -> list[str]:
+    """specs.yaml (team/db, ``members`` members of 1 CPU; ``arbiter``: FedState's ``config.arbiter``, an arbiter
+    whenever the data members are even) and clusters.yaml in ``tmp``: the --specs and --clusters arguments."""
     spec: dict[str, Any] = {"replicaset": members, "imageSetting": {"image": "mongo:8.0"},
                             "resource": {"requests": {"cpu": "1", "memory": "1Gi"}}}
+    if arbiter:
+        spec["config"] = {"arbiter": True}
     if spreads:
         spec["spreadConstraints"] = {"spreadConstraints": spreads}
     (tmp / "specs.yaml").write_text(yaml.safe_dump({

@@ -4,6 +4,7 @@ then write the tree, explain the placement, or show what one member cluster rece
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -142,11 +143,15 @@ _ESTIMATES = {"resourceModels": "models", "resourceSummary": "summary"}
 def _explain_text(inst: InstanceResult) -> str:
     """A table per instance (cluster, eligible, fits, the estimate that gave them, score, members before -> after,
     reason), members, moves, vote changes, settings, the observed state and what waits for it, warnings."""
-    lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {sum(inst.placement.values())} members, "
-             f"init cluster {inst.init_cluster}"]
+    leaving = Counter(m.cluster for m in inst.members if m.id in inst.leaving and not m.arbiterOnly)
+    staying = sum(inst.placement.values()) - sum(leaving.values())
+    lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {staying} members"
+             + (f" (and {sum(leaving.values())} leaving)" if leaving else "") + f", init cluster {inst.init_cluster}"]
     table = [("CLUSTER", "ELIGIBLE", "FITS", "ESTIMATE", "SCORE", "MEMBERS", "REASON")]
     for cluster, row in sorted(inst.rows.items()):
-        members = str(row.after) if row.before == row.after else f"{row.before} -> {row.after}"
+        after = row.after - leaving[cluster]
+        members = (str(after) if row.before == after else f"{row.before} -> {after}") + (
+            f" ({leaving[cluster]} leaving)" if leaving[cluster] else "")
         table.append((cluster, row.eligible, str(row.fits), _ESTIMATES.get(row.estimate, "-"),
                       str(row.score) if row.eligible == "yes" else "-", members, row.reason))
     widths = [max(len(r[i]) for r in table) for i in range(6)]
@@ -154,7 +159,8 @@ def _explain_text(inst: InstanceResult) -> str:
               for r in table]
     lines.append("  members:")
     lines += [f"    _id {m.id}  {m.cluster}/{inst.name}-{'arbiter-0' if m.arbiterOnly else m.ordinal}  {m.host}  "
-              f"votes={m.votes} priority={m.priority}{'  (arbiter)' if m.arbiterOnly else ''}" for m in inst.members]
+              f"votes={m.votes} priority={m.priority}{'  (arbiter)' if m.arbiterOnly else ''}"
+              f"{'  (leaving)' if m.id in inst.leaving else ''}" for m in inst.members]
     lines += [f"  move: member {m.id} {m.source} -> {m.target}: {m.reason}" for m in inst.moves]
     lines += [f"  votes: member {c.id} {c.before} -> {c.after}: {c.reason}" for c in inst.vote_changes]
     if inst.settings:

@@ -60,6 +60,8 @@ class Observation:
     config_version: int = 0
     phase: str = ""
     members: tuple[MemberReport, ...] = field(default_factory=tuple)
+    leaving: frozenset[int] = frozenset()
+    """``_id``s the observed spec marks ``leaving`` (the roster the reconcilers acted on)."""
 
     def summary(self) -> dict[str, Any]:
         """``observed`` of ``explain -o json``."""
@@ -97,7 +99,8 @@ def observe(key: str, observed: ObservedReplicaSet | None, previous: InstanceSta
     base = Observation(key, True, False, "", generation, seen, observed_initialized(observed),
                        status.configVersion if status else 0, status.phase if status else "", members)
     reason = _unusable(observed, previous)
-    return replace(base, usable=not reason, reason=reason)
+    leaving = frozenset(m.id for m in observed.spec.members if m.leaving)
+    return replace(base, usable=not reason, reason=reason, leaving=leaving)
 
 
 def _unusable(observed: ObservedReplicaSet, previous: InstanceState | None) -> str:

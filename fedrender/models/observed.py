@@ -48,6 +48,8 @@ class RosterMember(Strict):
     priority: float = Field(ge=0, le=1000)
     tags: dict[str, str] = Field(default_factory=dict)
     arbiterOnly: bool = False
+    leaving: bool = False
+    """Marked leaving by the render (scale-down, first phase): the reconciler removes it from the configuration."""
 
 
 class SecretRef(Strict):

@@ -62,11 +62,15 @@ class MemberState(Strict):
     leaving: bool = Field(default=False, description=(
         "the member is leaving the replica set configuration (votes and priority 0, then removed by the "
         "reconciler); its pod, Service and NodePort stay until an observed state shows it out of the "
-        "configuration, so it still counts in placement and ordinals stay contiguous"))
+        "configuration, so it still counts in placement and ordinals stay contiguous; a leaving arbiter keeps "
+        "its vote (MongoDB: an arbiter always votes) and leaves in one reconfig"))
 
     @model_validator(mode="after")
     def _leaving_does_not_vote(self) -> MemberState:
-        if self.leaving and (self.votes or self.priority):
+        if self.arbiterOnly and (self.votes != 1 or self.priority):
+            raise ValueError(f"member {self.id} is an arbiter with votes {self.votes} and priority {self.priority}; "
+                             "an arbiter has votes 1 and priority 0 (MongoDB refuses any other)")
+        if self.leaving and not self.arbiterOnly and (self.votes or self.priority):
             raise ValueError(f"member {self.id} is leaving but has votes {self.votes} and priority {self.priority}; "
                              "a leaving member has votes 0 and priority 0 (MongoDB removes a member only once it "
                              "no longer votes: one voting change per replSetReconfig)")

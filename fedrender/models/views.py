@@ -72,6 +72,9 @@ class MemberView(Strict):
         "chosen to vote by fedrender.scheduler.voters: at most 7 members, an odd number (an arbiter counted, and "
         "always chosen), no cluster, then no region, zone or provider holding a majority where avoidable, as few "
         "votes changed since the last render as possible"))
+    leaving: bool = Field(default=False, description=(
+        "leaving the replica set configuration (the first phase of a scale-down): votes and priority 0, its pod "
+        "and Service kept until an observed state shows it out of the configuration"))
 
 
 class OrdinalView(Strict):

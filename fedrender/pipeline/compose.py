@@ -308,6 +308,11 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                       {names[0]: ports["arbiter"]}, True))
         slots.sort(key=lambda s: s[0])
     members = evaluate.roles(pack, inst, slots, placement.counts, placement.init_cluster, result.voting.voters)
+    # A leaving data member loses its vote first; a leaving arbiter keeps it (MongoDB: an arbiter always votes)
+    # and leaves in one reconfig (fedrender.pipeline.scaledown).
+    members = [m.model_copy(update={"leaving": True} if m.arbiterOnly else {"votes": 0, "priority": 0,
+                                                                             "leaving": True})
+               if m.id in result.leaving else m for m in members]
     result.members = members
     result.vote_changes = _vote_changes(item, members)
     previous = dict(item.previous.placement) if item.previous else {}
@@ -363,7 +368,8 @@ def _vote_changes(item: Planned, members: Sequence[MemberView]) -> list[VoteChan
     before = {m.id: m.votes for m in item.previous.members} if item.previous else {}
     reasons = {c.id: c.reason for c in item.result.voting.changes}
     pack = item.spec.pack
-    return [VoteChange(m.id, before[m.id], m.votes, reasons.get(m.id) or (
+    leaving = "it leaves the replica set (a scale-down): first its vote, then, while its pod runs, its place"
+    return [VoteChange(m.id, before[m.id], m.votes, leaving if m.id in item.result.leaving else reasons.get(m.id) or (
                 f"the votes rule of pack {pack.name} gives it {m.votes} "
                 f"({'chosen' if m.voter else 'not chosen'} to vote by fedrender)"))
             for m in members if m.id in before and before[m.id] != m.votes]
@@ -500,7 +506,8 @@ def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Inst
             initCluster=r.init_cluster,
             placement=dict(sorted(r.placement.items())),
             members=[MemberState(id=m.id, cluster=m.cluster, ordinal=m.ordinal, host=m.host, nodePort=m.nodePort,
-                                 votes=m.votes, priority=m.priority, arbiterOnly=m.arbiterOnly)
+                                 votes=m.votes, priority=m.priority, arbiterOnly=m.arbiterOnly,
+                                 leaving=m.leaving)
                      for m in r.members],
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
             initialized=r.initialized,

@@ -156,13 +156,17 @@ def render(inputs: Inputs, previous: State | None = None,
         if progress is not None:
             progress(done, len(prepared))
         before = previous.instances.get(f"{ready.meta.namespace}/{ready.meta.name}") if previous else None
+        observation = _observe(ready.spec.pack, ready.meta, observed, before)
         try:
-            item = plan(ready, snapshot, before, diagnostics)
+            item = plan(ready, snapshot, before, diagnostics, observation)
         except EvalError as exc:
             diagnostics.add(evaluate.failure(exc, ready.spec.doc))
             continue
         if item is not None:
-            _observe(ready.spec.pack, item.result, observed, before)
+            if observation is not None:
+                item.result.observed = observation.summary()
+                item.result.observed_text = observation.text()
+                item.result.initialized = observe.initialized(before, observation)
             planned.append(item)
     diagnostics.raise_if_errors()
     planned.sort(key=lambda p: (p.result.namespace, p.result.name))
@@ -174,18 +178,16 @@ def render(inputs: Inputs, previous: State | None = None,
     return RenderResult(results, dict(sorted(files.items())), diagnostics.warnings)
 
 
-def _observe(pack: Pack, result: InstanceResult, observed: Mapping[str, ObservedReplicaSet],
-             previous: InstanceState | None) -> None:
-    """The observed state of one instance into its result: the summary ``explain`` shows, and ``initialized``
-    (the previous state's or the observation's; never false again once true). Only for packs that render a
-    MongoReplicaSet: the object whose aggregated status is observed."""
+def _observe(pack: Pack, meta: MetadataView, observed: Mapping[str, ObservedReplicaSet],
+             previous: InstanceState | None) -> observe.Observation | None:
+    """The observed state of one instance, judged before it is planned (a scale-down's second phase needs it):
+    its result gets the summary ``explain`` shows and ``initialized`` (the previous state's or the observation's;
+    never false again once true). None for a pack that renders no MongoReplicaSet, the object whose aggregated
+    status is observed."""
     if not any(t.template.kind == OBSERVED_KIND for t in pack.templates):
-        return  # the pack renders no MongoReplicaSet: there is nothing to observe
-    key = f"{result.namespace}/{result.name}"
-    observation = observe.observe(key, observed.get(key), previous)
-    result.observed = observation.summary()
-    result.observed_text = observation.text()
-    result.initialized = observe.initialized(previous, observation)
+        return None  # the pack renders no MongoReplicaSet: there is nothing to observe
+    key = f"{meta.namespace}/{meta.name}"
+    return observe.observe(key, observed.get(key), previous)
 
 
 def _metadata(spec: SpecInput) -> MetadataView:

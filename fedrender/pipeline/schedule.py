@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from fedrender.day2.observe import Observation
 from fedrender.models import names, resources
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
@@ -15,6 +16,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc, format_path, origin
 from fedrender.models.state import InstanceState
 from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, TaintView
+from fedrender.pipeline import scaledown
 from fedrender.pipeline.load import SpecInput
 from fedrender.pipeline.spreads import above_members, spread_location
 from fedrender.rules import evaluate
@@ -219,7 +221,11 @@ class InstanceResult:
     """What the rendered roster says (``spec.initialized``): the previous state's, or the observation's."""
     waiting: list[str] = field(default_factory=list)
     """Steps this render holds back until an observed state allows them, each saying what it waits for
-    (``fedrender.day2.observe.waiting``). Empty until a day-2 step needs one."""
+    (``fedrender.day2.observe.waiting``; a scale-down's members that leave the configuration first)."""
+    allowed: list[str] = field(default_factory=list)
+    """Steps a usable observed state allowed (members that left the configuration: their pods go)."""
+    leaving: frozenset[int] = frozenset()
+    """``_id``s of the members leaving the configuration (``fedrender.day2.scaledown``): votes and priority 0."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -240,6 +246,8 @@ class InstanceResult:
             "initialized": self.initialized,
             "observed": self.observed,
             "waiting": list(self.waiting),
+            **({"allowed": list(self.allowed)} if self.allowed else {}),
+            **({"leaving": sorted(self.leaving)} if self.leaving else {}),
         }
 
 
@@ -325,8 +333,12 @@ def _request_problems(pack: Pack, inst: evaluate.Instance, doc: SourceDoc,
 
 
 def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
-         diagnostics: Diagnostics) -> Planned | None:
-    """Place the members of a prepared instance; problems go to ``diagnostics`` (None when it can't)."""
+         diagnostics: Diagnostics, observation: Observation | None = None) -> Planned | None:
+    """Place the members of a prepared instance; problems go to ``diagnostics`` (None when it can't).
+
+    ``observation`` (the instance's observed MongoReplicaSet, judged; None for a pack that renders none) decides
+    when members a scale-down removes may go: until it shows them out of the configuration they stay, leaving
+    (``fedrender.day2.scaledown``)."""
     spec, meta, inst, total, problems = (prepared.spec, prepared.meta, prepared.inst, prepared.total,
                                          prepared.problems)
     pack = spec.pack
@@ -347,7 +359,12 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
         """The pack's caps for the groups that may hold members under the groups chosen (the arbiter votes too)."""
         return evaluate.group_caps(pack, inst, total + wants_arbiter, dict(usable))
     old = previous.members if previous else []
-    previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in old if not m.arbiterOnly]
+    previous_slots = [Slot(m.id, m.cluster, m.ordinal) for m in old if not m.arbiterOnly and not m.leaving]
+    # A scale-up while members leave takes them back first (their pods never went), lowest ordinals first so
+    # that the ordinals that stay remain contiguous; the others stay leaving. Their _ids go to no new member.
+    still_leaving = sorted(scaledown.leaving_before(old), key=lambda s: (s.ordinal, s.id))
+    previous_slots += still_leaving[:max(0, total - len(previous_slots))]
+    leaving_ids = [s.id for s in still_leaving]
     old_arbiter = next((Slot(m.id, m.cluster, m.ordinal) for m in old if m.arbiterOnly), None)
     keeps_arbiter = old_arbiter is not None and wants_arbiter and any(
         c.name == old_arbiter.cluster and c.can_keep for c in candidates)
@@ -355,10 +372,11 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
     try:
         placement = place(total, candidates, caps, previous=previous_slots,
                           previous_init=previous.initCluster if previous else "", spreads=spreads,
-                          reserved=[old_arbiter.id] if old_arbiter else [],
+                          reserved=[*leaving_ids, *([old_arbiter.id] if old_arbiter else [])],
                           occupied={old_arbiter.cluster: 1} if old_arbiter and keeps_arbiter else {})
         if wants_arbiter:
-            arbiter, arbiter_move = place_arbiter(candidates, placement, old_arbiter)
+            # A new arbiter takes no _id of the previous render: members this render drops may stay, leaving.
+            arbiter, arbiter_move = place_arbiter(candidates, placement, old_arbiter, [m.id for m in old])
             if arbiter_move is not None:
                 placement.moves.append(arbiter_move)
     except Infeasible as exc:
@@ -379,9 +397,21 @@ def plan(prepared: Prepared, snapshot: Snapshot, previous: InstanceState | None,
         rows[name] = ClusterRow("no", "is gone from the snapshot", 0, 0, before[name], 0)
     warnings = [d.message for d in [*problems, *notes] if d.severity == "warning"]
     warnings += [f"members placed earlier exceed a cap: {group} {text}" for group, text in placement.over_cap.items()]
+    voting = _voting(placement, arbiter, views, previous)  # among the members kept: a leaving one never votes
+    settled = scaledown.settle(placement, old, views, observation, arbiter)
+    placement, arbiter = settled.placement, settled.arbiter
+    for name, row in rows.items():
+        row.after = placement.counts.get(name, 0)
+    kept_before = sum(1 for m in old if not m.arbiterOnly and not m.leaving)
+    voted_before = sum(1 for m in old if m.votes > 0)
+    thin = scaledown.availability(voted_before, len(voting.voters), total) if total < kept_before else ""
+    if thin:
+        warnings.append(f"{inst.subject}: {thin}")
+        diagnostics.add(Diagnostic(f"{inst.subject}: {thin}", spec.doc.location(
+            tuple(p for p in pack.member_count_path.split(".") if p)), pack.member_count_path, severity="warning"))
     result = InstanceResult(meta.namespace, meta.name, pack.name, placement.counts, [], placement.excluded, rows,
                             placement.moves, placement.init_cluster, arbiter, warnings=warnings,
-                            voting=_voting(placement, arbiter, views, previous),
+                            voting=voting, waiting=settled.waiting, allowed=settled.allowed, leaving=settled.leaving,
                             settings=pack_settings.values(pack.name, pack.settings, snapshot.overlay))
     return Planned(spec, inst, placement, views, result, snapshot, previous, spreads, prepared.requests)
 

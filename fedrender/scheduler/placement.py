@@ -367,11 +367,11 @@ def _needed_groups(state: _State, spreads: Sequence[Spread], total: int) -> list
 
 
 def place_arbiter(candidates: Sequence[Candidate], placement: Placement,
-                  previous: Slot | None) -> tuple[Slot, Move | None]:
+                  previous: Slot | None, reserved: Collection[int] = ()) -> tuple[Slot, Move | None]:
     """A voting member without data: it stays where it was while that cluster may keep it; otherwise it goes
     to an eligible cluster (among those the spread constraints' maxGroups chose) where it gives no region, zone
     or provider (no level the caps cover) a majority of the members, holding no data members, else the fewest
-    (then score, name)."""
+    (then score, name). A new arbiter never takes an ``_id`` in ``reserved`` (members still leaving)."""
     by_name = {c.name: c for c in candidates}
     used = {s.id for s in placement.slots}
     if previous is not None and previous.cluster in by_name and by_name[previous.cluster].can_keep \
@@ -392,8 +392,9 @@ def place_arbiter(candidates: Sequence[Candidate], placement: Placement,
     def majorities(c: Candidate) -> int:
         return sum((held[level][c.group(level)] + 1) * 2 > voters for level in levels if c.group(level))
     choice = min(options, key=lambda c: (majorities(c), placement.counts.get(c.name, 0), -c.score, c.name))
-    new_id = previous.id if previous is not None and previous.id not in used else \
-        next(i for i in range(len(used) + 1) if i not in used)
+    taken = used | set(reserved)
+    new_id = previous.id if previous is not None and previous.id not in taken else \
+        next(i for i in range(len(taken) + 1) if i not in taken)
     slot = Slot(new_id, choice.name, 0)
     if previous is None:
         return slot, None

@@ -281,7 +281,9 @@ def _changes(members: Sequence[Seat], previous: Mapping[int, bool], voters: froz
                      if level in avoided and v > count // 2 and g.startswith(f"{level} ")})
     here = {s.id for s in members}
     gone = sorted(i for i, voted in previous.items() if voted and i not in here)
-    left = f" ({'members' if len(gone) > 1 else 'member'} {', '.join(map(str, gone))} left)" if gone else ""
+    plural = len(gone) > 1
+    left = (f" ({'members' if plural else 'member'} {', '.join(map(str, gone))} {'leave' if plural else 'leaves'})"
+            if gone else "")
     per_cluster = Counter(s.cluster for s in members if s.id in voters)
     context = (f"now {count} of the {len(members)} members vote (the most that is odd and at most {MAX_VOTERS}), "
                f"per cluster {', '.join(f'{n}={per_cluster[n]}' for n in sorted(per_cluster))}")
