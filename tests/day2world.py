@@ -110,6 +110,7 @@ class World:
             raise AssertionError(f"unexpected action {action}")
         self.version += 1
         assert len(before ^ {i for i, m in self.config.items() if m.votes}) <= 1, "one voting change per reconfig"
+        assert sum(m.votes > 0 for m in self.config.values()) <= 7, "MongoDB allows at most 7 voting members"
         assert all(m.host in self.pods() for m in self.config.values())
 
     def configured_without_pod(self) -> list[int]:

@@ -122,6 +122,20 @@ def test_an_arbiter_no_longer_wanted_leaves_before_its_pod_goes(tmp_path: Path) 
     assert world.configured_without_pod() == []
 
 
+def test_an_arbiter_leaving_while_a_seventh_voter_joins_is_not_an_eighth_voter(tmp_path: Path) -> None:
+    """6 data members + arbiter -> 7: the leaving arbiter keeps its vote until its one reconfig, so the roster
+    lists 8 members with a vote; the voter checks count the 7 that stay (the reconciler removes the arbiter
+    before the seventh data member gets its vote: at most 7 voters at any time)."""
+    world = converged(tmp_path, 6, arbiter=True)
+    result = world.render(7)
+    assert world.configured_without_pod() == []
+    assert not any("voting" in w or "voters" in w for w in result.instances[0].warnings)
+    world.reconcile()
+    assert sum(m.votes for m in world.config.values()) == 7
+    world.render(7)
+    assert not any(m["arbiterOnly"] for m in world.members())
+
+
 def test_scale_down_with_an_arbiter_keeps_every_voting_pod(tmp_path: Path) -> None:
     """4 data members + arbiter -> 3: a data member and the arbiter leave; neither pod goes before it is out."""
     world = converged(tmp_path, 4, arbiter=True)

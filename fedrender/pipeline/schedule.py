@@ -423,6 +423,8 @@ def majority_warnings(item: Planned, members: list[MemberView]) -> list[Diagnost
     votes: Counter[str] = Counter()
     held: Counter[str] = Counter()
     for m in members:
+        if m.leaving:  # a leaving arbiter still votes, but only until its one reconfig: not the set's future
+            continue
         votes[m.cluster] += max(m.votes, 0)
         held[m.cluster] += 1
     groups = {name: {f: str(getattr(view, f)) for f in GROUP_FIELDS} for name, view in item.views.items()}
