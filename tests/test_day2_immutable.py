@@ -256,3 +256,67 @@ def test_every_render_sequence_passes_statefulset_update_validation(tmp_path_fac
 
 def _delivered(result: RenderResult, cluster: str) -> list[dict[str, Any]]:
     return [received for _, received in preview(result.files, cluster).objects]
+
+
+BASE: dict[str, Any] = {
+    "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+    "spec": {"replicas": 3, "serviceName": "db", "podManagementPolicy": "Parallel",
+             "selector": {"matchLabels": {"app": "db"}}, "updateStrategy": {"type": "OnDelete"},
+             "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "m"}]}},
+             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                 "accessModes": ["ReadWriteOnce"], "storageClassName": None,
+                 "resources": {"requests": {"storage": "10Gi"}}}}]}}
+
+
+def _with(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    return _merge_path(json.loads(json.dumps(BASE)), path, value)
+
+
+MUTABLE_CHANGES = [(("spec", "replicas"), 5), (("spec", "template", "spec", "containers", 0, "image"), "mongo:8"),
+                   (("spec", "updateStrategy"), {"type": "RollingUpdate"}), (("spec", "minReadySeconds"), 10),
+                   (("spec", "ordinals"), {"start": 1}),
+                   (("spec", "persistentVolumeClaimRetentionPolicy"), {"whenDeleted": "Delete"})]
+IMMUTABLE_CHANGES = [(("spec", "serviceName"), "db-x"), (("spec", "selector", "matchLabels", "app"), "x"),
+                     (("spec", "podManagementPolicy"), "OrderedReady"), (("spec", "revisionHistoryLimit"), 3),
+                     (("spec", "volumeClaimTemplates", 0, "spec", "storageClassName"), "fast"),
+                     (("spec", "volumeClaimTemplates", 0, "spec", "resources", "requests", "storage"), "20Gi"),
+                     (("spec", "volumeClaimTemplates", 0, "spec", "accessModes"), ["ReadWriteMany"]),
+                     (("spec", "volumeClaimTemplates", 0, "spec", "volumeMode"), "Block")]
+
+
+@given(changes=st.lists(st.sampled_from(MUTABLE_CHANGES), max_size=4),
+       refused=st.lists(st.sampled_from(IMMUTABLE_CHANGES), max_size=3))
+def test_only_the_fields_validate_statefulset_update_allows_may_change(
+        changes: list[tuple[tuple[str | int, ...], Any]], refused: list[tuple[tuple[str | int, ...], Any]]) -> None:
+    new = json.loads(json.dumps(BASE))
+    for path, value in changes + refused:
+        new = _merge_path(new, path, value)
+    problems = statefulset_update_problems(BASE, new)
+    assert bool(problems) == bool(refused)
+    for path, _ in refused:
+        assert any(p[:len(path)] == path or path[:len(p)] == p for p, _ in problems), (path, problems)
+    assert all("updates to statefulset spec for fields other than" in reason for _, reason in problems)
+
+
+def _merge_path(obj: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    target: Any = obj
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return obj
+
+
+def test_the_api_servers_defaults_and_quantities_are_no_change() -> None:
+    assert statefulset_update_problems(BASE, _with(("spec", "volumeClaimTemplates", 0, "spec", "resources", "requests",
+                                                    "storage"), "10240Mi")) == []
+    assert statefulset_update_problems(BASE, _with(("spec", "volumeClaimTemplates", 0, "spec", "volumeMode"),
+                                                   "Filesystem")) == []
+    unset = json.loads(json.dumps(BASE))
+    del unset["spec"]["podManagementPolicy"]
+    assert statefulset_update_problems(_with(("spec", "podManagementPolicy"), "OrderedReady"), unset) == []
+    no_class = json.loads(json.dumps(BASE))
+    del no_class["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"]
+    assert statefulset_update_problems(BASE, no_class) == []  # null is absent
+    ((path, reason),) = statefulset_update_problems(BASE, _with(("spec", "serviceName"), "other"))
+    assert path == ("spec", "serviceName")
+    assert reason.startswith("spec.serviceName would change from 'db' to 'other': the API server refuses it")
