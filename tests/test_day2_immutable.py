@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from fedrender.day2.immutable import statefulset_update_problems
 from fedrender.models.diagnostics import InputError
+from fedrender.models.quantity import parse_quantity
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import State
 from fedrender.pipeline.preview import preview
@@ -39,7 +40,7 @@ class Sequence:
 
     def write_spec(self, storage: dict[str, str] | None, members: int) -> Path:
         spec: dict[str, Any] = {"replicaset": members, "imageSetting": {"image": "mongo:8.0"},
-                                "resource": {"requests": {"cpu": "1", "memory": "1Gi"}}}
+                                "resource": {"requests": {"cpu": "1", "memory": "10Gi"}}}
         if storage is not None:
             spec["storage"] = storage
         path = self.tmp / "specs.yaml"
@@ -134,8 +135,8 @@ def test_a_storage_class_change_in_the_spec_is_refused_at_the_spec(tmp_path: Pat
     assert "volumeClaimTemplates[0].spec.storageClassName would change from 'fast' to 'slow'" in message
     assert "add members on the new class and remove the old ones" in message
     assert "create a new instance on the new class" in message
-    for cluster in ("a", "b", "c"):
-        assert f"cluster {cluster}" in message
+    assert message.count("error:") == 1
+    assert "already runs in clusters a, b, c:" in message
 
 
 def test_an_overlay_storage_class_change_is_refused_at_the_overlay_line(tmp_path: Path) -> None:
@@ -251,7 +252,9 @@ def test_every_render_sequence_passes_statefulset_update_validation(tmp_path_fac
         assert mrs["spec"]["storage"]["claims"]["data"] == step["size"]
         state = json.loads(result.files[STATE_FILE])
         claims = state["instances"]["team/db"]["workloads"]["StatefulSet/db"]["claims"]["data"]
-        assert claims["requested"] in (step["size"], claims["template"])
+        asked = parse_quantity(claims["requested"])  # the size asked for (written as the spec first wrote it)
+        assert asked == parse_quantity(step["size"])
+        assert asked >= parse_quantity(claims["template"])
 
 
 def _delivered(result: RenderResult, cluster: str) -> list[dict[str, Any]]:

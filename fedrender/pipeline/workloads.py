@@ -33,6 +33,8 @@ STORAGE_CLASS_FIX = (
     "MongoDB's way to move data to another class is to add members on the new class and remove the old ones, each "
     "through initial sync; fedrender has no per-member storage class, so create a new instance on the new class "
     "and migrate the data to it (or restore it from a backup), then remove this one. Keep {old} here meanwhile")
+CLUSTERS = "\x00clusters\x00"
+"""Stands for the clusters a problem is found in, until they are all known."""
 GENERIC_FIX = ("keep {old} for this instance, or create a new instance (a new name) with the new value and migrate "
                "the data to it")
 
@@ -109,14 +111,19 @@ def guard(item: Planned, obj: dict[str, Any], template: Template | None, claims:
     immutable fields into ``item.result.workloads``; report every change of one for a cluster that held it."""
     previous = item.previous.workloads.get(key(obj)) if item.previous else None
     record: dict[str, dict[str, Any]] = {}
+    found: dict[tuple[str, Location | None, str], list[str]] = {}  # one diagnostic for the clusters it is alike in
     for cluster, delivered in sorted(received.items()):
         record[cluster] = immutable_spec(delivered)
         before = previous.clusters.get(cluster) if previous is not None else None
         if before is None:  # a new copy: the cluster creates it, whatever it holds
             continue
         for path, reason in statefulset_update_problems({"spec": before}, {"spec": record[cluster]}):
-            diagnostics.add(_problem(item, obj, template, cluster, path, reason, value_at(before, path[1:]),
-                                     value_at(delivered, path), blame))
+            problem = _problem(item, obj, template, cluster, path, reason, value_at(before, path[1:]),
+                               value_at(delivered, path), blame)
+            found.setdefault((problem.message, problem.location, problem.field_path), []).append(cluster)
+    for (message, where, field), clusters in found.items():
+        named = f"cluster {clusters[0]}" if len(clusters) == 1 else f"clusters {', '.join(clusters)}"
+        diagnostics.add(Diagnostic(message.replace(CLUSTERS, named), where, field))
     item.result.workloads[key(obj)] = WorkloadState(clusters=record, claims=claims)
 
 
@@ -125,8 +132,8 @@ def _problem(item: Planned, obj: dict[str, Any], template: Template | None, clus
     meta = obj["metadata"]
     fix = (STORAGE_CLASS_FIX if path[-1] == "storageClassName" else GENERIC_FIX).format(
         old=repr(old) if old is not None else "it unset")
-    message = (f"{item.inst.subject}: StatefulSet {meta['namespace']}/{meta['name']} already runs in cluster "
-               f"{cluster}: {reason}. {fix}")
+    message = (f"{item.inst.subject}: StatefulSet {meta['namespace']}/{meta['name']} already runs in {CLUSTERS}: "
+               f"{reason}. {fix}")
     rules = blame(path).get(cluster, [])
     if rules:
         rule, rule_at = rules[-1]
@@ -144,6 +151,12 @@ def _input_or_template(item: Planned, template: Template | None, path: PathKey, 
     """The spec field ``value`` was copied from, else the template line that renders ``path``, else the spec."""
     doc = item.spec.doc
     traced = origin(doc, value, path[-1]) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if traced is None and isinstance(value, str) and isinstance(doc.data, dict) and isinstance(
+            doc.data.get("spec"), dict):  # several fields hold it (memory: 1Gi, storageSize: 1Gi): the one named alike
+        key = str(path[-1]).lower()
+        alike = [("spec", *p) for p in doc.sub(("spec",)).paths_holding(value)
+                 if any(key in str(part).lower() or str(part).lower() in key for part in p)]
+        traced = alike[0] if len(alike) == 1 else None
     if traced is not None:
         return doc.location(traced), format_path(traced)
     if template is not None:
