@@ -27,6 +27,19 @@ HEALTHY_STATES = {"PRIMARY", "SECONDARY", "ARBITER"}
 SYNCING_STATES = {"STARTUP", "STARTUP2", "RECOVERING"}
 
 
+def _storage_phase(phase: str, reason: str, storage: Report | None) -> tuple[str, str]:
+    """``storage`` (the growth of the local claims, :func:`reconciler.storage.report`; reported as
+    ``status.storage``, each local member's ``storage`` and the condition ``StorageResized``): a claim that may not
+    grow degrades an otherwise healthy set; one still growing keeps it Progressing."""
+    if storage is None or phase not in ("Ready", "Reconfiguring"):
+        return phase, reason
+    if storage.blocked:
+        return "Degraded", "ExpansionNotAllowed"
+    if storage.pending and phase == "Ready":
+        return "Progressing", "StorageResizing"
+    return phase, reason
+
+
 def build_status(generation: int, roster: Roster, observed: Observed, action: Action, now: str, *,
                  error: str = "", error_reason: str = "", problems: Sequence[str] = (),
                  stuck: frozenset[str] = frozenset(),
@@ -35,9 +48,7 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
 
     ``error``/``error_reason``: a failed or retried action (a message and a CamelCase reason); ``problems``:
     invalid Secrets; ``stuck``: hosts in ROLLBACK/RECOVERING past the deadline; ``previous``: the conditions
-    reported before (their transition times are kept); ``storage``: the growth of the local claims
-    (``status.storage``, per member ``storage``, condition ``StorageResized``; a claim that may not grow makes
-    the phase Degraded, one still growing a Ready phase Progressing)."""
+    reported before (their transition times are kept)."""
     desired = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in roster.members}
     actual = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in observed.config}
     initialized = bool(observed.config)
@@ -109,14 +120,3 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
         **({"storage": {"requested": storage.requested, "resized": storage.resized, "pending": storage.pending}}
            if storage is not None else {}),
     }
-
-
-def _storage_phase(phase: str, reason: str, storage: Report | None) -> tuple[str, str]:
-    """A claim that may not grow degrades an otherwise healthy set; one still growing keeps it Progressing."""
-    if storage is None or phase not in ("Ready", "Reconfiguring"):
-        return phase, reason
-    if storage.blocked:
-        return "Degraded", "ExpansionNotAllowed"
-    if storage.pending and phase == "Ready":
-        return "Progressing", "StorageResizing"
-    return phase, reason
