@@ -13,6 +13,7 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
+from reconciler import storage
 from reconciler.decide import Member, Roster
 from reconciler.mongo import Credentials
 
@@ -134,6 +135,53 @@ class Kube:
         for problem in problems:
             log.warning("%s", problem)
         return out, problems
+
+    # --- PersistentVolumeClaims and StorageClasses (storage growth, reconciler/storage.py)
+
+    def observe_storage(self, obj: Mapping[str, Any], mine: Roster) -> storage.Seen:
+        """The local data members' claims of every claim template ``spec.storage.claims`` sizes, and the
+        StorageClass of each claim that asks for less (``allowVolumeExpansion``); empty without sizes."""
+        spec, namespace = obj["spec"], obj["metadata"]["namespace"]
+        targets = {str(k): str(v) for k, v in ((spec.get("storage") or {}).get("claims") or {}).items()}
+        if not targets:
+            return storage.Seen()
+        ordinals = {int(m["_id"]): int(m["ordinal"]) for m in spec["members"]}
+        claims = []
+        for template, name, host in storage.claim_names(mine, ordinals, spec["statefulSetName"], targets):
+            try:
+                pvc = self.core.read_namespaced_persistent_volume_claim(name, namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                claims.append(storage.Claim(name, template, host, found=False))
+                continue
+            status = pvc.status
+            claims.append(storage.Claim(
+                name, template, host, True, bool(status and status.phase == "Bound"),
+                str(((pvc.spec.resources and pvc.spec.resources.requests) or {}).get("storage", "")),
+                str(((status and status.capacity) or {}).get("storage", "")), pvc.spec.storage_class_name or "",
+                frozenset(c.type for c in ((status and status.conditions) or []) if c.status == "True")))
+        classes = {name: self.expandable(name) for name in sorted(storage.needs_class(claims, targets))}
+        return storage.Seen(targets, tuple(claims), classes)
+
+    def expandable(self, name: str) -> bool | None:
+        """Whether StorageClass ``name`` allows volume expansion; None when the claim names no class or the
+        class does not exist (the admission plugin PersistentVolumeClaimResize refuses growth then too)."""
+        if not name:
+            return None
+        try:
+            found = client.StorageV1Api(self.api).read_storage_class(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return bool(found.allow_volume_expansion)
+
+    def resize_claim(self, obj: Mapping[str, Any], action: storage.ResizeClaim) -> None:
+        """Merge-patch the claim's ``spec.resources.requests.storage`` to the new size (nothing else)."""
+        self.core.patch_namespaced_persistent_volume_claim(
+            action.claim, obj["metadata"]["namespace"], {"spec": {"resources": {"requests": {"storage": action.size}}}},
+            _content_type="application/merge-patch+json")
 
     # --- Events and the leader Lease
 

@@ -23,6 +23,7 @@ from typing import Any
 import click
 from kubernetes import client, config
 
+from reconciler import storage
 from reconciler.decide import Action, Noop, Observed, Roster, next_action
 from reconciler.kube import Gone, Kube, now, roster
 from reconciler.mongo import MongoAdapter, Temporary
@@ -54,6 +55,7 @@ class Pass:
     error: str = ""
     reason: str = ""
     retry_after: float = 0.0
+    storage: storage.Seen = field(default_factory=storage.Seen)
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Reconciler:
         status = build_status(int(meta.get("generation", 0)), step.roster, step.observed, step.action, now(),
                               error=step.error, error_reason=step.reason, problems=problems,
                               stuck=self._stuck(key, step.observed),
-                              previous=previous.get("conditions", []))
+                              previous=previous.get("conditions", []), storage=storage.report(step.storage))
         if step.observed.auth_failed and _ready_reason(previous) != "AuthenticationFailed":
             self.kube.event(obj, "AuthenticationFailed", step.observed.auth_failed, warning=True)
         if status != previous:
@@ -104,18 +106,24 @@ class Reconciler:
             return Pass(mine, Observed(), Noop("waiting for usable root credentials (see UsersReady)"))
         observed = adapter.observe(mine, self.kube.ready_hosts(obj))
         action = next_action(mine, observed)
+        seen = self.kube.observe_storage(obj, mine)
+        if isinstance(action, Noop) and isinstance(grow := storage.next_action(seen), storage.ResizeClaim):
+            action = grow  # a Kubernetes-only step, in every cluster for its own claims, once MongoDB is idle
         if isinstance(action, Noop):
-            return Pass(mine, observed, action)
+            return Pass(mine, observed, action, storage=seen)
         try:
-            adapter.act(mine, observed, action)
+            if isinstance(action, storage.ResizeClaim):
+                self.kube.resize_claim(obj, action)
+            else:
+                adapter.act(mine, observed, action)
         except Temporary as exc:
-            return Pass(mine, observed, action, str(exc), exc.reason, exc.retry_after)
+            return Pass(mine, observed, action, str(exc), exc.reason, exc.retry_after, seen)
         except Exception as exc:  # the loop goes on; the status and an Event say what failed
             error = f"{type(action).__name__} failed: {str(exc).splitlines()[0][:300]}"
             self.kube.event(obj, "ActionFailed", error, warning=True)
-            return Pass(mine, observed, action, error, "ActionFailed", 60.0)
+            return Pass(mine, observed, action, error, "ActionFailed", 60.0, seen)
         self.kube.event(obj, type(action).__name__, action.reason)
-        return Pass(mine, observed, action)
+        return Pass(mine, observed, action, storage=seen)
 
     def _stuck(self, key: str, observed: Observed) -> frozenset[str]:
         """Members in ROLLBACK or RECOVERING for longer than ``stuck_seconds``."""

@@ -23,15 +23,29 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.decide import Action, Initiate, Noop, Observed, Roster
+from reconciler.storage import Report
 
 HEALTHY_STATES = {"PRIMARY", "SECONDARY", "ARBITER"}
 SYNCING_STATES = {"STARTUP", "STARTUP2", "RECOVERING"}
 
 
+def _storage_phase(phase: str, reason: str, storage: Report | None) -> tuple[str, str]:
+    """``storage`` (the growth of the local claims, :func:`reconciler.storage.report`; reported as
+    ``status.storage``, each local member's ``storage`` and the condition ``StorageResized``): a claim that may not
+    grow degrades an otherwise healthy set; one still growing keeps it Progressing."""
+    if storage is None or phase not in ("Ready", "Reconfiguring"):
+        return phase, reason
+    if storage.blocked:
+        return "Degraded", "ExpansionNotAllowed"
+    if storage.pending and phase == "Ready":
+        return "Progressing", "StorageResizing"
+    return phase, reason
+
+
 def build_status(generation: int, roster: Roster, observed: Observed, action: Action, now: str, *,
                  error: str = "", error_reason: str = "", problems: Sequence[str] = (),
                  stuck: frozenset[str] = frozenset(),
-                 previous: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                 previous: Sequence[Mapping[str, Any]] = (), storage: Report | None = None) -> dict[str, Any]:
     """The status subresource this cluster's reconciler reports (Karmada aggregates them across clusters).
 
     ``error``/``error_reason``: a failed or retried action (a message and a CamelCase reason); ``problems``:
@@ -60,10 +74,15 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
         phase, reason = "Ready", "Ready"
     else:
         phase, reason = "Reconfiguring", error_reason or "Reconfiguring"
+    phase, reason = _storage_phase(phase, reason, storage)
     members = [{"_id": m.id, "host": m.host, "stateStr": observed.states.get(m.host, "UNKNOWN"),
                 "health": 1 if observed.states.get(m.host) in HEALTHY_STATES else 0, "votes": m.votes,
                 "syncSource": observed.sync_sources.get(m.host, ""), "lagSeconds": observed.lag_seconds.get(m.host, 0)}
                for m in observed.config]
+    capacity = storage.capacity if storage is not None else {}
+    for row in members:
+        if row["host"] in capacity:
+            row["storage"] = capacity[str(row["host"])]
     before = {str(c.get("type")): c for c in previous}
 
     def condition(kind: str, ok: bool | None, why: str, message: str) -> dict[str, Any]:
@@ -114,7 +133,10 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
                       "the replica set config matches the roster" if in_sync else action.reason),
             leaving,
             condition("Ready", phase == "Ready", reason, detail),
+            *([condition("StorageResized", *storage.condition())] if storage is not None else []),
         ],
+        **({"storage": {"requested": storage.requested, "resized": storage.resized, "pending": storage.pending}}
+           if storage is not None else {}),
     }
 
 

@@ -67,3 +67,12 @@ def edited_pack(tmp_path: Path, old: str, new: str) -> Path:
     assert old in text
     (pack / "pack.yaml").write_text(text.replace(old, new))
     return pack
+
+
+def dev_overlay_without_storage_classes(tmp: Path) -> Path:
+    """overlays/dev without its storage classes, in ``tmp``: an overlay whose render changes an output rendered
+    without overlays in ways a running instance accepts (a storage class for StatefulSets that already run is
+    refused: fedrender.pipeline.workloads)."""
+    out = tmp / "dev-overlay"
+    shutil.copytree(ROOT / "overlays" / "dev", out, ignore=shutil.ignore_patterns("storage.yaml"), dirs_exist_ok=True)
+    return out

@@ -1,7 +1,8 @@
 """A small Kubernetes API emulator over HTTP, for the reconciler's real kubernetes-client code.
 
 Serves MongoReplicaSets (list, watch with resourceVersion, status subresource merge patches), pods,
-Secrets, Events and Leases. A watch streams JSON lines; ``close_watch_after`` ends streams early to test
+Secrets, Events, Leases, PersistentVolumeClaims (get, merge patch) and StorageClasses (get). A watch streams
+JSON lines; ``close_watch_after`` ends streams early to test
 reconnects, and a resourceVersion older than ``oldest`` gets HTTP 410.
 """
 
@@ -14,9 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from fedrender.models.quantity import parse_quantity
+
 MRS = re.compile(r"^/apis/fedrender\.io/v1alpha1/(?:namespaces/(?P<ns>[^/]+)/)?mongoreplicasets"
                  r"(?:/(?P<name>[^/]+)(?P<status>/status)?)?$")
 CORE = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<kind>pods|secrets|events)(?:/(?P<name>[^/]+))?$")
+PVC = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/persistentvolumeclaims/(?P<name>[^/]+)$")
+STORAGE_CLASS = re.compile(r"^/apis/storage\.k8s\.io/v1/storageclasses/(?P<name>[^/]+)$")
+BOUND_SPEC = ("spec is immutable after creation except resources.requests and volumeAttributesClassName for bound "
+              "claims")
+"""core validation ``ValidatePersistentVolumeClaimUpdate`` (pkg/apis/core/validation/validation.go)."""
+NO_RESIZE = ("only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must "
+             "support resize")
+"""admission plugin PersistentVolumeClaimResize (plugin/pkg/admission/storage/persistentvolume/resize)."""
 LEASE = re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/(?P<ns>[^/]+)/leases(?:/(?P<name>[^/]+))?$")
 
 
@@ -34,6 +45,13 @@ class KubeSim:
         self.watches = 0
         self.oldest = 0
         self.close_watch_after: int | None = None
+        self.claims: dict[tuple[str, str], dict[str, Any]] = {}
+        self.storage_classes: dict[str, dict[str, Any]] = {}
+        self.resize_reads = 3
+        """Reads of a growing claim before its capacity follows: ``Resizing`` first, then
+        ``FileSystemResizePending``, then the new capacity (the external resizer, then the kubelet)."""
+        self.claim_reads: dict[tuple[str, str], int] = {}
+        self.claim_patches: list[tuple[str, str, str, Any]] = []
         self.mrs_refusal: int | None = None
         """An HTTP status for every MongoReplicaSet request: 404 as when the CRD is not installed, 403 as when
         RBAC refuses it."""
@@ -125,6 +143,18 @@ class KubeSim:
                 self.status(h, 404, "NotFound")
             else:
                 self.reply(h, 200, secret)
+        elif m := PVC.match(url.path):
+            claim = self.read_claim((m.group("ns"), m.group("name")))
+            if claim is None:
+                self.status(h, 404, "NotFound")
+            else:
+                self.reply(h, 200, claim)
+        elif m := STORAGE_CLASS.match(url.path):
+            found = self.storage_classes.get(m.group("name"))
+            if found is None:
+                self.status(h, 404, "NotFound")
+            else:
+                self.reply(h, 200, found)
         elif m := LEASE.match(url.path):
             lease = self.leases.get((m.group("ns"), m.group("name") or ""))
             if lease is None:
@@ -164,8 +194,85 @@ class KubeSim:
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
 
+    def put_claim(self, namespace: str, name: str, size: str, storage_class: str = "standard",
+                  phase: str = "Bound") -> dict[str, Any]:
+        """A claim as a StatefulSet's controller creates it from a claim template, bound to a volume of ``size``."""
+        claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                 "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "resourceVersion": "1"},
+                 "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                          "volumeMode": "Filesystem", "volumeName": f"pvc-{name}",
+                          "resources": {"requests": {"storage": size}}},
+                 "status": {"phase": phase, **({"capacity": {"storage": size}} if phase == "Bound" else {})}}
+        self.claims[(namespace, name)] = claim
+        return claim
+
+    def read_claim(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        """The claim; a growing one moves on with each read: Resizing, FileSystemResizePending, then capacity."""
+        claim = self.claims.get(key)
+        if claim is None:
+            return None
+        asked = claim["spec"]["resources"]["requests"]["storage"]
+        status = claim["status"]
+        if status.get("phase") == "Bound" and parse_quantity(status["capacity"]["storage"]) < parse_quantity(asked):
+            reads = self.claim_reads[key] = self.claim_reads.get(key, 0) + 1
+            if reads >= self.resize_reads:
+                status["capacity"]["storage"] = asked
+                status.pop("conditions", None)
+                self.claim_reads.pop(key)
+            else:
+                kind = "Resizing" if reads == 1 else "FileSystemResizePending"
+                status["conditions"] = [{"type": kind, "status": "True"}]
+        return json.loads(json.dumps(claim))
+
+    def patch_claim(self, h: BaseHTTPRequestHandler, key: tuple[str, str]) -> None:
+        """A merge patch of a claim, refused as the API server refuses it: core validation first (422), then the
+        admission plugin PersistentVolumeClaimResize (403)."""
+        old = self.claims.get(key)
+        if old is None:
+            self.status(h, 404, "NotFound")
+            return
+        patch = self.body(h)
+        self.claim_patches.append((*key, h.headers.get("Content-Type", ""), patch))
+        new = _merge(json.loads(json.dumps(old)), patch)
+        subject = f'PersistentVolumeClaim "{key[1]}" is invalid'
+
+        def requests_cleared(spec: dict[str, Any]) -> dict[str, Any]:
+            out = json.loads(json.dumps(spec))
+            out.get("resources", {}).pop("requests", None)
+            out.pop("volumeAttributesClassName", None)
+            return out
+
+        if old["status"].get("phase") == "Bound" and requests_cleared(new["spec"]) != requests_cleared(old["spec"]):
+            self.refuse(h, 422, "Invalid", f"{subject}: spec: Forbidden: {BOUND_SPEC}")
+            return
+        before = parse_quantity(old["spec"]["resources"]["requests"]["storage"])
+        after = parse_quantity(new["spec"]["resources"]["requests"]["storage"])
+        if after < before:
+            self.refuse(h, 422, "Invalid", f"{subject}: spec.resources.requests.storage: Forbidden: field can not be "
+                                           "less than previous value")
+            return
+        if after > before:
+            forbidden = f'persistentvolumeclaims "{key[1]}" is forbidden: '
+            if old["status"].get("phase") != "Bound":
+                self.refuse(h, 403, "Forbidden", forbidden + "Only bound persistent volume claims can be expanded")
+                return
+            found = self.storage_classes.get(old["spec"].get("storageClassName") or "")
+            if found is None or found.get("allowVolumeExpansion") is not True:
+                self.refuse(h, 403, "Forbidden", forbidden + NO_RESIZE)
+                return
+        new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+        self.claims[key] = new
+        self.reply(h, 200, new)
+
+    def refuse(self, h: BaseHTTPRequestHandler, code: int, reason: str, message: str) -> None:
+        self.reply(h, code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+                             "reason": reason, "message": message})
+
     def patch(self, h: BaseHTTPRequestHandler) -> None:
         url = urlparse(h.path)
+        if claim := PVC.match(url.path):
+            self.patch_claim(h, (claim.group("ns"), claim.group("name")))
+            return
         m = MRS.match(url.path)
         if not m or not m.group("status"):
             self.status(h, 405, "MethodNotAllowed")
@@ -211,3 +318,16 @@ class KubeSim:
             body["metadata"]["resourceVersion"] = str(int(current["metadata"]["resourceVersion"]) + 1)
             self.leases[key] = body
             self.reply(h, 200, body)
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """JSON merge patch (RFC 7386): ``null`` removes a key, mappings merge, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out.get(key), value)
+    return out

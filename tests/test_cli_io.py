@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from fedrender.cli import main
-from tests.conftest import CLUSTERS, ROOT, SPECS, run
+from tests.conftest import CLUSTERS, ROOT, SPECS, dev_overlay_without_storage_classes, run
 
 FEDRENDER = Path(sys.executable).parent / "fedrender"
 
@@ -56,8 +56,8 @@ def test_a_closed_pipe_neither_hides_a_failure_nor_stops_the_work(tmp_path: Path
     expected = [
         (["render", *inputs, "--out", str(tmp_path / "fresh")], 0),
         (["render", "--specs", str(bad), "--clusters", str(CLUSTERS), "--out", str(tmp_path / "never")], 1),
-        (["diff", *inputs, "--overlay", str(ROOT / "overlays" / "dev"), "--repo", str(repo), "--branch", "main",
-          "--exit-code"], 3),
+        (["diff", *inputs, "--overlay", str(dev_overlay_without_storage_classes(tmp_path)), "--repo", str(repo),
+          "--branch", "main", "--exit-code"], 3),
         (["explain", *inputs, "-o", "bogus"], 2),
         (["--help"], 0),
         (["--version"], 0),

@@ -45,8 +45,12 @@ def test_no_secret_access_without_resource_names(rendered: Path) -> None:
     for mrs in instances:
         meta = mrs["metadata"]
         role = roles[(meta["namespace"], f"fedrender-reconciler-{meta['name']}")]
-        names = {n for rule in role["rules"] for n in rule["resourceNames"]}
+        names = {n for rule in role["rules"] if rule["resources"] == ["secrets"] for n in rule["resourceNames"]}
         assert names == {u["secretName"] for u in mrs["spec"]["users"].values()}  # exactly what it reads
+        claims = {n for rule in role["rules"] if rule["resources"] == ["persistentvolumeclaims"]
+                  for n in rule["resourceNames"]}  # exactly the data claims of its pods (reconciler/storage.py)
+        ordinals = {m["ordinal"] for m in mrs["spec"]["members"] if not m.get("arbiterOnly")}
+        assert claims == {f"data-{mrs['spec']['statefulSetName']}-{o}" for o in ordinals}
 
 
 def test_the_check_is_not_vacuous() -> None:
@@ -66,7 +70,7 @@ def test_the_cluster_wide_role_keeps_only_what_must_be(rendered: Path) -> None:
     assert granted == {("mongoreplicasets", "get"), ("mongoreplicasets", "list"), ("mongoreplicasets", "watch"),
                        ("mongoreplicasets/status", "get"), ("mongoreplicasets/status", "patch"),
                        ("mongoreplicasets/status", "update"), ("pods", "list"), ("events", "create"),
-                       ("events", "patch")}
+                       ("events", "patch"), ("storageclasses", "get")}
 
 
 def test_root_reaches_mongod_only_through_a_mounted_secret_file(rendered: Path) -> None:

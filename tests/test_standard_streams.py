@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import CLUSTERS, ROOT, SPECS, run
+from tests.conftest import CLUSTERS, SPECS, dev_overlay_without_storage_classes, run
 from tests.kubesim import KubeSim
 
 FEDRENDER = Path(sys.executable).parent / "fedrender"
@@ -43,7 +43,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 def _stdout_commands(repo: Path, kubeconfig: Path) -> dict[str, list[str]]:
     """Every command that prints on standard output, each in the form that does."""
-    dev = ["--overlay", str(ROOT / "overlays" / "dev")]
+    dev = ["--overlay", str(dev_overlay_without_storage_classes(repo.parent))]
     return {
         "help": ["--help"],
         "version": ["--version"],

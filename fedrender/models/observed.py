@@ -56,6 +56,12 @@ class SecretRef(Strict):
     secretName: str
 
 
+class StorageSpec(Strict):
+    """``spec.storage``: the size each member's PersistentVolumeClaim is grown to, per claim template name."""
+
+    claims: dict[str, str] = Field(default_factory=dict)
+
+
 class ObservedSpec(Strict):
     """``spec`` of a MongoReplicaSet: the roster fedrender rendered."""
 
@@ -67,6 +73,7 @@ class ObservedSpec(Strict):
     keyFileSecret: str
     members: list[RosterMember] = Field(min_length=1, max_length=50)
     users: dict[Literal["root", "clusterAdmin", "clusterMonitor"], SecretRef]
+    storage: StorageSpec | None = None
 
 
 class StatusMember(Tolerant):

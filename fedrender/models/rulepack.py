@@ -278,6 +278,15 @@ class Reference(Strict):
     name: CEL = Field(description="string; an empty name means no reference")
 
 
+class Lifecycle(Strict):
+    """What a pack's middleware supports over the life of a running instance (issue 14, day-2 operations)."""
+
+    claimGrowth: bool = Field(default=False, description=(
+        "a larger storage size in the spec grows each member's PersistentVolumeClaim (the pack's reconciler "
+        "patches them) while the StatefulSet's volumeClaimTemplates keep the size they were created with; "
+        "without it a size change of a running StatefulSet is refused like any immutable field"))
+
+
 class PackSpec(Strict):
     input: InputKind
     settings: list[Setting] = Field(default_factory=list, description="what overlays may set as "
@@ -295,6 +304,7 @@ class PackSpec(Strict):
     templates: list[Template] = Field(min_length=1)
     platform: list[PlatformTemplate] = Field(default_factory=list)
     platformChecks: list[PlatformCheck] = Field(default_factory=list)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
 class RulePack(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -77,6 +77,26 @@ class MemberState(Strict):
         return self
 
 
+class ClaimState(Strict):
+    """One claim template of a StatefulSet: the size its ``volumeClaimTemplates`` entry keeps (the size the
+    StatefulSet was first rendered with: the API server refuses any change of it, ``ValidateStatefulSetUpdate``)
+    and the size the members' PersistentVolumeClaims are asked to have (grown by the reconciler through each
+    claim, never shrunk: core validation ``ValidatePersistentVolumeClaimUpdate``)."""
+
+    template: str = Field(description="Kubernetes quantity the volumeClaimTemplates entry keeps, e.g. 10Gi")
+    requested: str = Field(description="Kubernetes quantity each member's claim is grown to, e.g. 20Gi")
+
+
+class WorkloadState(Strict):
+    """One StatefulSet of an instance: per member cluster holding it, the immutable part of its spec as that
+    cluster received it (overrides applied; :func:`fedrender.day2.immutable.immutable_spec`), and its claims."""
+
+    clusters: dict[ClusterName, dict[str, Any]] = Field(default_factory=dict, description=(
+        "cluster -> the StatefulSet spec fields no update may change (selector, serviceName, podManagementPolicy, "
+        "volumeClaimTemplates), as that cluster received them"))
+    claims: dict[str, ClaimState] = Field(default_factory=dict, description="claim template name -> sizes")
+
+
 class InstanceState(Strict):
     """One instance of the last render. Its parts must agree, as a render writes them: a hand-edited state
     that doesn't is refused at its line (it would otherwise place members on ordinals with no Service)."""
@@ -90,6 +110,9 @@ class InstanceState(Strict):
     initialized: bool = Field(default=False, description=(
         "an observed state showed the replica set initiated: the roster says so from then on and never again "
         "false, so no reconciler initiates it again, even in a new init cluster"))
+    workloads: dict[str, WorkloadState] = Field(default_factory=dict, description=(
+        "\"StatefulSet/<name>\" -> what each member cluster holds of it that the API server will not let "
+        "change (a later render that changes it is refused) and its claim sizes"))
 
     @model_validator(mode="after")
     def _consistent(self) -> InstanceState:

@@ -24,7 +24,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.source import PathKey, SourceDoc, format_path, origin
 from fedrender.models.state import SCHEMA_VERSION, InstanceState, MemberState, PackState, State, Tool
 from fedrender.models.views import MemberView, OrdinalView
-from fedrender.pipeline import fidelity
+from fedrender.pipeline import fidelity, workloads
 from fedrender.pipeline.schedule import InstanceResult, Planned, Prepared, majority_warnings
 from fedrender.rules import evaluate
 from fedrender.rules.pack import Pack
@@ -404,6 +404,8 @@ def _override_policies(item: Planned, data: dict[str, Any], objects: list[dict[s
                 groups.setdefault(key, (override, []))[1].append(cluster)
             for override, clusters in sorted(groups.values(), key=lambda g: g[1]):
                 rules.append((karmada.override_rule(clusters, override.overriders), override))
+        if obj.get("kind") == "StatefulSet":
+            _workload_guard(item, obj, rules, receivers, templates.get(id(obj)), diagnostics)
         if not rules and id(obj) not in divided:
             continue
         damaged, received = _check_overrides(obj, rules, receivers, diagnostics, reported, item.spec.doc,
@@ -479,6 +481,25 @@ def _check_overrides(obj: dict[str, Any], rules: list[tuple[dict[str, Any], eval
     return damaged, received
 
 
+def _workload_guard(item: Planned, obj: dict[str, Any], rules: list[tuple[dict[str, Any], evaluate.Override]],
+                    receivers: dict[tuple[str, str, str], set[str]], template: Template | None,
+                    diagnostics: Diagnostics) -> None:
+    """StatefulSet ``obj`` as each receiving cluster gets it (``rules`` applied, as :func:`_check_overrides`
+    does) must not change a field the API server refuses to update where a previous render placed it; its claim
+    templates keep their first size (:mod:`fedrender.pipeline.workloads`)."""
+    claims = workloads.pin_claims(item, obj, template, diagnostics)
+    _, received = _check_overrides(obj, rules, receivers, Diagnostics(), set(), item.spec.doc)
+
+    def blame(path: PathKey) -> dict[str, list[tuple[str, Location]]]:
+        _, changed = _check_overrides(obj, rules, receivers, Diagnostics(), set(), item.spec.doc,
+                                      lambda o: workloads.value_at(o, path))
+        pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+        at = {o.rule: next((o.locations.get(("plaintext", i), o.location) for i, e in enumerate(
+            o.overriders.get("plaintext", [])) if e.get("path") == pointer), o.location) for _, o in rules}
+        return {cluster: [(rule, at[rule]) for rule in names] for cluster, (_, names) in changed.items()}
+
+    workloads.guard(item, obj, template, claims, {c: o for c, (o, _) in received.items()}, blame, diagnostics)
+
 
 def state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[InstanceResult],
           files: Sequence[str]) -> bytes:
@@ -511,6 +532,7 @@ def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Inst
                      for m in r.members],
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
             initialized=r.initialized,
+            workloads=dict(sorted(r.workloads.items())),
         ) for r in results},
         files=list(files),
     )

@@ -14,7 +14,7 @@ from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics
 from fedrender.models.overlay import Overlay
 from fedrender.models.source import SourceDoc, format_path, origin
-from fedrender.models.state import InstanceState
+from fedrender.models.state import InstanceState, WorkloadState
 from fedrender.models.views import ClusterTargetView, ClusterView, MemberView, MetadataView, TaintView
 from fedrender.pipeline import scaledown
 from fedrender.pipeline.load import SpecInput
@@ -226,6 +226,11 @@ class InstanceResult:
     """Steps a usable observed state allowed (members that left the configuration: their pods go)."""
     leaving: frozenset[int] = frozenset()
     """``_id``s of the members leaving the configuration (``fedrender.day2.scaledown``): votes and priority 0."""
+    workloads: dict[str, WorkloadState] = field(default_factory=dict)
+    """Per StatefulSet, what each receiving cluster holds of its immutable fields, and its claim sizes (for the
+    state; :mod:`fedrender.pipeline.workloads`)."""
+    storage: list[str] = field(default_factory=list)
+    """Storage growth carried out through the PersistentVolumeClaims, one line per claim template."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -248,6 +253,7 @@ class InstanceResult:
             "waiting": list(self.waiting),
             **({"allowed": list(self.allowed)} if self.allowed else {}),
             **({"leaving": sorted(self.leaving)} if self.leaving else {}),
+            **({"storage": list(self.storage)} if self.storage else {}),
         }
 
 

@@ -137,6 +137,8 @@ class Pack:
     platform: list[tuple[str, Template]] = field(default_factory=list)
     platform_checks: list[Rule] = field(default_factory=list)
     source: Location | None = None  # where pack.yaml declares the input kind
+    claim_growth: Location | None = None
+    """Where pack.yaml sets ``lifecycle.claimGrowth: true``; None when it does not (storage size is immutable)."""
 
 
 class _Compiler:
@@ -392,6 +394,8 @@ def load_pack(directory: Path) -> Pack:
                 settings=list(spec.settings), settings_type=settings_type)
     pack.source = doc.location(("spec", "input", "kind"))
     pack.member_ports = list(spec.memberPorts)
+    if spec.lifecycle.claimGrowth:
+        pack.claim_growth = doc.location(("spec", "lifecycle", "claimGrowth"))
     pack.variables = [(var.name, c.program("variables", ("spec", "variables", i, "expression"), var.expression,
                                            f"variables.{var.name}", var.type)) for i, var in enumerate(spec.variables)]
     base: PathKey = ("spec",)
