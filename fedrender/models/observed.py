@@ -65,6 +65,9 @@ class ObservedSpec(Strict):
     init: bool | None = None
     initialized: bool = False
     keyFileSecret: str
+    templateHash: str = ""
+    """The instance's pod templates' hash (:mod:`fedrender.composer.templatehash`)."""
+    rolloutMaxLagSeconds: int | None = Field(default=None, ge=0, le=INT32_MAX)
     members: list[RosterMember] = Field(min_length=1, max_length=50)
     users: dict[Literal["root", "clusterAdmin", "clusterMonitor"], SecretRef]
 

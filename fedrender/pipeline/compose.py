@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.cel.template import Template
-from fedrender.composer import karmada
+from fedrender.composer import karmada, templatehash
 from fedrender.composer.apply import OverrideFailed, apply_overriders, image_damage
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
@@ -356,6 +356,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                                                  [result.arbiter.cluster], tolerations))
     objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported, templates,
                                       {id(o) for o in divided}))
+    templatehash.stamp(objects)  # spec.templateHash and each StatefulSet's annotation (issue 14 section 3)
     return objects, evaluate.references(pack, inst), templates
 
 
