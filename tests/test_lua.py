@@ -12,35 +12,7 @@ from hypothesis import strategies as st
 from lupa import lua51
 
 from tests.conftest import ROOT
-
-INTERPRETER = yaml.safe_load((ROOT / "rules" / "mongodb" / "platform" / "interpreter.yaml").read_text())
-SCRIPTS = {name: c["luaScript"] for name, c in INTERPRETER["spec"]["customizations"].items()}
-HEALTH = yaml.safe_load((ROOT / "gitops" / "argocd-cm.yaml").read_text())["data"][
-    "resource.customizations.health.fedrender.io_MongoReplicaSet"]
-
-
-def to_lua(runtime: Any, value: Any) -> Any:
-    if isinstance(value, dict):
-        return runtime.table_from({k: to_lua(runtime, v) for k, v in value.items()})
-    if isinstance(value, list):
-        return runtime.table_from([to_lua(runtime, v) for v in value])
-    return value
-
-
-def to_python(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    items = dict(value.items())
-    if items and all(isinstance(k, int) for k in items):
-        return [to_python(items[i]) for i in range(1, len(items) + 1)]
-    return {k: to_python(v) for k, v in items.items()}
-
-
-def call(script: str, function: str, *args: Any) -> Any:
-    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
-    assert runtime.eval("_VERSION") == "Lua 5.1"
-    runtime.execute(script)
-    return to_python(runtime.globals()[function](*(to_lua(runtime, a) for a in args)))
+from tests.lua import SCRIPTS, aggregate_status, argocd_health, call, to_lua, to_python
 
 
 def member(id_: int, state: str, health: int = 1) -> dict[str, Any]:
@@ -57,9 +29,7 @@ DEGRADED = {"phase": "Degraded", "primary": "", **CURRENT, "members": [member(2,
 def aggregate(*items: tuple[str, dict[str, Any] | None], generation: int = 5) -> dict[str, Any]:
     desired = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet",
                "metadata": {"name": "db", "generation": generation}}
-    status_items = [{"clusterName": name, **({"status": status} if status is not None else {})}
-                    for name, status in items]
-    return call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, status_items)  # type: ignore[no-any-return]
+    return aggregate_status(desired, list(items))
 
 
 def test_aggregation_of_healthy_clusters() -> None:
@@ -117,12 +87,6 @@ def test_status_reflection_and_retention() -> None:
     kept = call(SCRIPTS["retention"], "Retain", desired, observed)
     assert kept["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "0",
                                                "reconciler.fedrender.io/config-version": "7"}
-
-
-def argocd_health(obj: dict[str, Any]) -> dict[str, Any]:
-    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
-    runtime.globals()["obj"] = to_lua(runtime, obj)
-    return to_python(runtime.execute(HEALTH))  # type: ignore[no-any-return]
 
 
 def test_argocd_health() -> None:
