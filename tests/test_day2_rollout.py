@@ -6,16 +6,21 @@ judged by Argo CD's, never says Healthy before every member runs the new templat
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fedrender.cli import main
 from fedrender.composer.templatehash import ANNOTATION
+from fedrender.models.state import PATH as STATE_FILE
 from tests.day2world import World
 from tests.lua import aggregate_status, argocd_health, interpret_health
+from tests.observed import observed, snapshot
 from tests.topology import cluster_doc
 
 CLUSTERS = [cluster_doc("a", "eu"), cluster_doc("b", "us"), cluster_doc("c", "ap")]
@@ -196,3 +201,31 @@ def test_a_render_during_the_rollout_keeps_the_hash(tmp_path: Path) -> None:
     world.render(5)
     assert world.mrs["spec"]["templateHash"] == value
     assert world.generation == generation
+
+
+def test_explain_says_when_a_render_starts_a_rollout_and_how_far_the_observed_one_came(tmp_path: Path) -> None:
+    world = converged(tmp_path, 5, {"imageSetting": {"image": "mongo:8.0"}})
+    assert world.mrs is not None
+    before = world.mrs["spec"]["templateHash"]
+    world.spec = {"imageSetting": {"image": "mongo:8.0.4"}}
+    started = world.render(5)  # the snapshot holds the previous roster, with the old hash
+    new = world.mrs["spec"]["templateHash"]
+    assert started.instances[0].rollout.startswith(f"the pod template changes (templateHash {before} -> {new}): ")
+    assert started.instances[0].explain()["rollout"] == started.instances[0].rollout
+    out = tmp_path / "out"
+    (out / STATE_FILE).parent.mkdir(parents=True)
+    (out / STATE_FILE).write_bytes(started.files[STATE_FILE])
+    for updated, said in [(2, f"rolling out: 2 of 5 members run the current pod template (observed generation "
+                                f"{world.generation}, templateHash {new})"), (5, None), (None, None)]:
+        status = {**world.status(world.generation), **({"updatedMembers": updated} if updated is not None else {})}
+        clusters = snapshot(CLUSTERS, tmp_path / f"snapshot-{updated}.yaml",
+                            observed(world.mrs, world.generation, status))
+        text = CliRunner().invoke(main, ["explain", "--specs", str(tmp_path / "specs.yaml"), "--clusters",
+                                         str(clusters), "--out", str(out)])
+        assert text.exit_code == 0, text.output
+        rollout = [line.strip() for line in text.output.splitlines() if line.strip().startswith("rollout:")]
+        assert rollout == ([f"rollout: {said}"] if said else [])
+        as_json = CliRunner().invoke(main, ["explain", "--specs", str(tmp_path / "specs.yaml"), "--clusters",
+                                            str(clusters), "--out", str(out), "-o", "json"])
+        instance = json.loads(as_json.stdout)["instances"][0]
+        assert instance.get("rollout") == said

@@ -169,5 +169,6 @@ def _explain_text(inst: InstanceResult) -> str:
         lines.append(f"  observed: {inst.observed_text}" + ("; the roster says initialized" if inst.initialized
                                                              else ""))
     lines += [f"  waiting: {w}" for w in inst.waiting]
+    lines += [f"  rollout: {inst.rollout}"] if inst.rollout else []
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

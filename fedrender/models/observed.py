@@ -100,6 +100,8 @@ class ObservedStatus(Tolerant):
     initialized: bool = False
     members: list[StatusMember] = Field(default_factory=list)
     conditions: list[StatusCondition] = Field(default_factory=list)
+    updatedMembers: int | None = None
+    """Members that run the current pod template, summed over the clusters (None: no reconciler reported it)."""
 
 
 class ObservedReplicaSet(Strict):

@@ -356,7 +356,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                                                  [result.arbiter.cluster], tolerations))
     objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported, templates,
                                       {id(o) for o in divided}))
-    templatehash.stamp(objects)  # spec.templateHash and each StatefulSet's annotation (issue 14 section 3)
+    result.template_hash = templatehash.stamp(objects)  # spec.templateHash, StatefulSet annotations (issue 14 §3)
     return objects, evaluate.references(pack, inst), templates
 
 

@@ -227,6 +227,10 @@ class InstanceResult:
     """Steps a usable observed state allowed (members that left the configuration: their pods go)."""
     leaving: frozenset[int] = frozenset()
     """``_id``s of the members leaving the configuration (``fedrender.day2.scaledown``): votes and priority 0."""
+    template_hash: str = ""
+    """The pod templates' hash rendered into the roster (``fedrender.composer.templatehash``)."""
+    rollout: str = ""
+    """A rolling update this render starts, or the observed one's progress (``fedrender.day2.rollout``)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -249,6 +253,7 @@ class InstanceResult:
             "waiting": list(self.waiting),
             **({"allowed": list(self.allowed)} if self.allowed else {}),
             **({"leaving": sorted(self.leaving)} if self.leaving else {}),
+            **({"rollout": self.rollout} if self.rollout else {}),
         }
 
 
