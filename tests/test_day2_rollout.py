@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from fedrender.cli import main
 from fedrender.composer.templatehash import ANNOTATION
+from fedrender.day2.rollout import rollout
+from fedrender.models.observed import ObservedReplicaSet
 from fedrender.models.state import PATH as STATE_FILE
 from tests.day2world import World
 from tests.lua import aggregate_status, argocd_health, interpret_health
@@ -229,3 +231,27 @@ def test_explain_says_when_a_render_starts_a_rollout_and_how_far_the_observed_on
                                             str(clusters), "--out", str(out), "-o", "json"])
         instance = json.loads(as_json.stdout)["instances"][0]
         assert instance.get("rollout") == said
+
+
+def observed_roster(template_hash: str, updated: int | None, leaving: int = 0) -> ObservedReplicaSet:
+    members = [{"_id": i, "host": f"10.0.0.{i}:30000", "cluster": "a", "ordinal": i, "votes": 0 if i < leaving else 1,
+                "priority": 0 if i < leaving else 1, **({"leaving": True} if i < leaving else {})} for i in range(5)]
+    status: dict[str, Any] = {"observedGeneration": 4, **({"updatedMembers": updated} if updated is not None else {})}
+    return ObservedReplicaSet.model_validate({
+        "apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet",
+        "metadata": {"name": "db", "namespace": "team", "generation": 4},
+        "spec": {"replicaSetName": "db", "statefulSetName": "db", "initCluster": "a", "keyFileSecret": "db-keyfile",
+                 "members": members, "users": {"root": {"secretName": "db-root"}}, "templateHash": template_hash},
+        "status": status})
+
+
+def test_explain_says_nothing_of_a_roster_rendered_before_the_hash_or_of_a_finished_rollout() -> None:
+    assert rollout(None, "0123456789abcdef") == ""
+    assert rollout(observed_roster("", 0), "0123456789abcdef") == ""  # an older fedrender's roster: no hash yet
+    assert rollout(observed_roster("0123456789abcdef", 5), "0123456789abcdef") == ""
+    assert rollout(observed_roster("0123456789abcdef", None), "0123456789abcdef") == ""  # no reconciler said
+    assert rollout(observed_roster("0123456789abcdef", 3, leaving=2), "0123456789abcdef") == ""  # 3 stay
+    assert rollout(observed_roster("0123456789abcdef", 2, leaving=2), "0123456789abcdef").startswith(
+        "rolling out: 2 of 3 members run the current pod template")
+    assert rollout(observed_roster("fedcba9876543210", 5), "0123456789abcdef").startswith(
+        "the pod template changes (templateHash fedcba9876543210 -> 0123456789abcdef)")

@@ -167,3 +167,11 @@ def test_an_override_of_another_object_or_one_karmada_cannot_apply_is_left_out()
     assert template_hash([statefulset(), policy([(["a"], MIRROR)], target="other")]) == base
     broken = {"plaintext": [{"operator": "replace", "path": "/spec/template/spec/nothing/0", "value": 1}]}
     assert template_hash([statefulset(), policy([(["a"], broken)])]) == base
+
+
+def test_a_statefulset_without_a_pod_template_still_hashes() -> None:
+    """A pack's template may render a StatefulSet without spec (the API server then refuses it, and compose says so
+    at the template's line): the hash is still a value, never a crash."""
+    bare = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "team"}}
+    assert re.fullmatch("[0-9a-f]{16}", template_hash([bare, policy([(["a"], MIRROR)])]))
+    assert template_hash([bare]) != template_hash([statefulset()])

@@ -41,6 +41,12 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _pod_template(obj: Mapping[str, Any]) -> Any:
+    """``spec.template`` of a rendered object (None when a template renders no such field)."""
+    spec = obj.get("spec")
+    return spec.get("template") if isinstance(spec, dict) else None
+
+
 def _selects(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
     meta = obj["metadata"]
     return any(s.get("apiVersion") == obj["apiVersion"] and s.get("kind") == obj["kind"]
@@ -56,7 +62,7 @@ def _overridden(obj: dict[str, Any], policies: Sequence[Mapping[str, Any]]) -> s
     clusters = {c for rule in rules for c in rule.get("targetCluster", {}).get("clusterNames", [])}
     sequences = {tuple(i for i, rule in enumerate(rules) if c in rule["targetCluster"]["clusterNames"])
                  for c in clusters}  # clusters that receive the same rules receive the same template
-    base = obj["spec"].get("template")
+    base = _pod_template(obj)
     out = set()
     for sequence in sorted(sequences):
         current = obj
@@ -65,7 +71,7 @@ def _overridden(obj: dict[str, Any], policies: Sequence[Mapping[str, Any]]) -> s
                 current = apply_overriders(current, rules[index]["overriders"])
         except OverrideFailed:
             continue  # compose reports it (Karmada would fail to apply the rule); no template to hash
-        template = current.get("spec", {}).get("template")
+        template = _pod_template(current)
         if template != base:
             out.add(_canonical(template))
     return out
@@ -80,8 +86,8 @@ def template_hash(objects: Sequence[dict[str, Any]]) -> str:
     if not workloads:
         return ""
     policies = [o for o in objects if o.get("kind") == "OverridePolicy"]
-    hashed = {str(o["metadata"]["name"]): {"template": o.get("spec", {}).get("template"),
-                                            "overridden": sorted(_overridden(o, policies))} for o in workloads}
+    hashed = {str(o["metadata"]["name"]): {"template": _pod_template(o), "overridden": sorted(_overridden(o, policies))}
+              for o in workloads}
     return hashlib.sha256(_canonical(hashed).encode()).hexdigest()[:LENGTH]
 
 
