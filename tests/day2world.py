@@ -46,12 +46,17 @@ class World:
     primary: str = ""
     renders: int = 0
     arbiter: bool = False  # FedState's config.arbiter: an arbiter whenever the data members are even
+    spec: dict[str, Any] = field(default_factory=dict)  # merged into team/db's spec (e.g. a new imageSetting)
 
     def render(self, members: int, observe: str = "current") -> RenderResult:
         """Render ``members`` members; the snapshot's MongoReplicaSet is ``current``, ``stale`` (status for the
         generation before) or ``none``."""
         self.renders += 1
         args = write_inputs(self.tmp, self.clusters, members, arbiter=self.arbiter)
+        if self.spec:
+            doc = yaml.safe_load(Path(args[1]).read_text())
+            doc["spec"].update(self.spec)
+            Path(args[1]).write_text(yaml.safe_dump(doc, sort_keys=False))
         clusters = Path(args[3])
         if self.mrs is not None and observe != "none":
             seen = self.generation if observe == "current" else self.generation - 1

@@ -12,35 +12,7 @@ from hypothesis import strategies as st
 from lupa import lua51
 
 from tests.conftest import ROOT
-
-INTERPRETER = yaml.safe_load((ROOT / "rules" / "mongodb" / "platform" / "interpreter.yaml").read_text())
-SCRIPTS = {name: c["luaScript"] for name, c in INTERPRETER["spec"]["customizations"].items()}
-HEALTH = yaml.safe_load((ROOT / "gitops" / "argocd-cm.yaml").read_text())["data"][
-    "resource.customizations.health.fedrender.io_MongoReplicaSet"]
-
-
-def to_lua(runtime: Any, value: Any) -> Any:
-    if isinstance(value, dict):
-        return runtime.table_from({k: to_lua(runtime, v) for k, v in value.items()})
-    if isinstance(value, list):
-        return runtime.table_from([to_lua(runtime, v) for v in value])
-    return value
-
-
-def to_python(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    items = dict(value.items())
-    if items and all(isinstance(k, int) for k in items):
-        return [to_python(items[i]) for i in range(1, len(items) + 1)]
-    return {k: to_python(v) for k, v in items.items()}
-
-
-def call(script: str, function: str, *args: Any) -> Any:
-    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
-    assert runtime.eval("_VERSION") == "Lua 5.1"
-    runtime.execute(script)
-    return to_python(runtime.globals()[function](*(to_lua(runtime, a) for a in args)))
+from tests.lua import SCRIPTS, aggregate_status, argocd_health, call, to_lua, to_python
 
 
 def member(id_: int, state: str, health: int = 1) -> dict[str, Any]:
@@ -57,9 +29,7 @@ DEGRADED = {"phase": "Degraded", "primary": "", **CURRENT, "members": [member(2,
 def aggregate(*items: tuple[str, dict[str, Any] | None], generation: int = 5) -> dict[str, Any]:
     desired = {"apiVersion": "fedrender.io/v1alpha1", "kind": "MongoReplicaSet",
                "metadata": {"name": "db", "generation": generation}}
-    status_items = [{"clusterName": name, **({"status": status} if status is not None else {})}
-                    for name, status in items]
-    return call(SCRIPTS["statusAggregation"], "AggregateStatus", desired, status_items)  # type: ignore[no-any-return]
+    return aggregate_status(desired, list(items))
 
 
 def test_aggregation_of_healthy_clusters() -> None:
@@ -117,12 +87,6 @@ def test_status_reflection_and_retention() -> None:
     kept = call(SCRIPTS["retention"], "Retain", desired, observed)
     assert kept["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "0",
                                                "reconciler.fedrender.io/config-version": "7"}
-
-
-def argocd_health(obj: dict[str, Any]) -> dict[str, Any]:
-    runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
-    runtime.globals()["obj"] = to_lua(runtime, obj)
-    return to_python(runtime.execute(HEALTH))  # type: ignore[no-any-return]
 
 
 def test_argocd_health() -> None:
@@ -234,3 +198,146 @@ def test_aggregation_does_not_depend_on_the_order_of_the_clusters(reports: list[
     shuffled = list(items)
     random.shuffle(shuffled)
     assert aggregate(*shuffled) == aggregate(*items)
+
+
+# --- rolling updates (issue 14 section 3): members merged with their own cluster's report, updatedMembers summed
+
+
+def rollout_report(cluster: str, version: int, hosts: list[tuple[str, str]], updated: set[str],
+                   **extra: Any) -> dict[str, Any]:
+    """``cluster``'s reflected status: the config members ``hosts`` ((host, cluster) pairs, member i is _id i), of
+    which it reports its own with revision, updated, version and storage, and updatedMembers for its own."""
+    members = []
+    for i, (host, owner) in enumerate(hosts):
+        entry: dict[str, Any] = {"_id": i, "host": host, "stateStr": "PRIMARY" if i == 0 else "SECONDARY",
+                                 "health": 1, "votes": 1}
+        if owner == cluster:
+            entry.update(cluster=cluster, revision=f"db-{'new' if host in updated else 'old'}",
+                         updated=host in updated, version="8.0.4" if host in updated else "7.0.14", storage="10Gi")
+        members.append(entry)
+    return {"phase": "Ready", "primary": hosts[0][0] if hosts else "", **CURRENT, "configVersion": version,
+            "members": members, "updateRevision": "db-new",
+            "updatedMembers": sum(1 for h, owner in hosts if owner == cluster and h in updated), **extra}
+
+
+HOSTS = [(f"10.0.0.{i}:3000{i}", "abc"[i % 3]) for i in range(5)]
+
+
+def test_aggregation_merges_members_and_sums_updated() -> None:
+    updated = {HOSTS[1][0], HOSTS[2][0], HOSTS[4][0]}
+    status = aggregate(
+        ("a", rollout_report("a", 4, HOSTS, updated, featureCompatibilityVersion="7.0",
+                             storage={"requested": "20Gi", "resized": 1, "pending": 1})),
+        ("b", rollout_report("b", 3, HOSTS, updated, featureCompatibilityVersion="6.0",
+                             storage={"requested": "20Gi", "resized": 2, "pending": 0})),
+        ("c", rollout_report("c", 4, HOSTS, updated, fcvTargetVersion="")))["status"]
+    assert status["updatedMembers"] == 3
+    assert status["featureCompatibilityVersion"] == "7.0"  # a's, with the higher config version
+    assert status["fcvTargetVersion"] == ""
+    assert status["storage"] == {"requested": "20Gi", "resized": 3, "pending": 1}
+    assert status["members"][0] == {"_id": 0, "host": HOSTS[0][0], "stateStr": "PRIMARY", "health": 1, "votes": 1,
+                                    "cluster": "a", "revision": "db-old", "updated": False, "version": "7.0.14",
+                                    "storage": "10Gi"}
+    assert [(m["cluster"], m["updated"]) for m in status["members"]] == [
+        ("a", False), ("b", True), ("c", True), ("a", False), ("b", True)]  # the list is a's, member 4 is b's
+    nothing = aggregate(("a", READY))["status"]
+    assert nothing["updatedMembers"] == 0
+    assert "storage" not in nothing
+
+
+ROLLOUT_REPORTS = st.builds(
+    lambda cluster_count, version, updated, pending, fcv: [
+        rollout_report(c, version + i % 2, HOSTS, updated, storage={"requested": "20Gi", "resized": 1,
+                                                                     "pending": pending},
+                       **({"featureCompatibilityVersion": fcv} if i == 0 else {}))
+        for i, c in enumerate("abc"[:cluster_count])],
+    st.integers(1, 3), st.integers(1, 5), st.sets(st.sampled_from([h for h, _ in HOSTS])), st.integers(0, 2),
+    st.sampled_from(["", "7.0", "8.0"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(ROLLOUT_REPORTS, st.randoms(use_true_random=False))
+def test_the_rollout_aggregation_does_not_depend_on_the_order_of_the_clusters(reports: list[dict[str, Any]],
+                                                                              random: Any) -> None:
+    items = [("abc"[i], report) for i, report in enumerate(reports)]
+    shuffled = list(items)
+    random.shuffle(shuffled)
+    status = aggregate(*items)["status"]
+    assert aggregate(*shuffled)["status"] == status
+    assert status["updatedMembers"] == sum(r["updatedMembers"] for r in reports)
+    assert status["storage"]["pending"] == sum(r["storage"]["pending"] for r in reports)
+
+
+def rolled(spec_members: list[dict[str, Any]], updated: set[str], configured: list[str],
+           fresh: set[str]) -> dict[str, Any]:
+    """The control plane's MongoReplicaSet (generation 5) after aggregating one report per cluster a, b, c: each
+    cluster reports its own members of ``spec_members``; ``configured`` hosts are in the configuration;
+    clusters not in ``fresh`` still report the previous generation (their StatefulSets lack the new hash)."""
+    hosts = [(m["host"], m["cluster"]) for m in spec_members if m["host"] in configured]
+    items = []
+    for cluster in "abc":
+        counted = {m["host"] for m in spec_members if not m.get("leaving") and m["host"] in updated}
+        report = rollout_report(cluster, 7, hosts, counted)
+        report["updatedMembers"] = sum(1 for m in spec_members if m["cluster"] == cluster and m["host"] in counted)
+        if cluster not in fresh:
+            report["resourceTemplateGeneration"] = 4
+        items.append((cluster, report))
+    obj = aggregate(*items)
+    obj["spec"] = {"members": spec_members}
+    return obj
+
+
+MEMBER_STATES = st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()), min_size=1,
+                         max_size=7)
+"""Per member: (runs the current template, leaving, still in the configuration, arbiter)."""
+
+
+@settings(max_examples=100, deadline=None)
+@given(MEMBER_STATES, st.sets(st.sampled_from("abc")))
+def test_argocd_progressing_until_every_member_runs_the_current_template(states: list[tuple[bool, ...]],
+                                                                         fresh: set[str]) -> None:
+    """Healthy (Argo CD) exactly when every member that stays (the arbiter included) runs the current pod
+    template, no leaving member is still configured and every cluster reported the current generation; and
+    Karmada's InterpretHealth agrees."""
+    spec_members = [{"_id": i, "host": f"10.0.0.{i}:30000", "cluster": "abc"[i % 3], "arbiterOnly": arbiter,
+                     **({"leaving": True} if leaving else {})} for i, (_, leaving, _, arbiter) in enumerate(states)]
+    updated = {m["host"] for m, (current, *_) in zip(spec_members, states, strict=True) if current}
+    configured = [m["host"] for m, (_, leaving, kept, _) in zip(spec_members, states, strict=True)
+                  if kept or not leaving]
+    obj = rolled(spec_members, updated, configured, fresh)
+    health = argocd_health(obj)
+    staying = [m for m in spec_members if not m.get("leaving")]
+    done = (all(m["host"] in updated for m in staying)
+            and not any(m.get("leaving") and m["host"] in configured for m in spec_members)
+            and fresh == set("abc"))
+    assert (health["status"] == "Healthy") is done, health
+    assert call(SCRIPTS["healthInterpretation"], "InterpretHealth", obj) is done
+    count = sum(1 for m in staying if m["host"] in updated)
+    if fresh == set("abc") and count < len(staying):
+        assert health == {"status": "Progressing",
+                          "message": f"rolling out: {count} of {len(staying)} members run the current pod template"}
+
+
+def test_leaving_members_keep_it_progressing() -> None:
+    spec_members = [{"_id": i, "host": f"10.0.0.{i}:30000", "cluster": "abc"[i % 3],
+                     **({"leaving": True} if i >= 3 else {})} for i in range(5)]
+    every = {m["host"] for m in spec_members}
+    obj = rolled(spec_members, every, sorted(every), set("abc"))
+    assert argocd_health(obj) == {"status": "Progressing",
+                                  "message": "waiting for members 3, 4 to leave the replica set configuration"}
+    assert call(SCRIPTS["healthInterpretation"], "InterpretHealth", obj) is False
+    one = rolled(spec_members, every, sorted(every)[:4], set("abc"))
+    assert argocd_health(one)["message"] == "waiting for member 3 to leave the replica set configuration"
+    gone = rolled(spec_members, every, sorted(every)[:3], set("abc"))
+    assert argocd_health(gone)["status"] == "Healthy"
+    assert call(SCRIPTS["healthInterpretation"], "InterpretHealth", gone) is True
+
+
+def test_storage_being_resized_keeps_it_progressing() -> None:
+    spec_members = [{"_id": i, "host": f"10.0.0.{i}:30000", "cluster": "abc"[i % 3]} for i in range(3)]
+    obj = rolled(spec_members, {m["host"] for m in spec_members}, [m["host"] for m in spec_members], set("abc"))
+    obj["status"]["storage"] = {"requested": "20Gi", "resized": 1, "pending": 2}
+    assert argocd_health(obj) == {"status": "Progressing", "message": "resizing storage: 2 of 3 volume claims pending"}
+    assert call(SCRIPTS["healthInterpretation"], "InterpretHealth", obj) is False
+    obj["status"]["storage"] = {"requested": "20Gi", "resized": 3, "pending": 0}
+    assert argocd_health(obj)["status"] == "Healthy"

@@ -170,5 +170,6 @@ def _explain_text(inst: InstanceResult) -> str:
                                                              else ""))
     lines += [f"  waiting: {w}" for w in inst.waiting]
     lines += [f"  storage: {s}" for s in inst.storage]
+    lines += [f"  rollout: {inst.rollout}"] if inst.rollout else []
     lines += [f"  warning: {w}" for w in inst.warnings]
     return "\n".join(line.rstrip() for line in lines)

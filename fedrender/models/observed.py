@@ -71,6 +71,9 @@ class ObservedSpec(Strict):
     init: bool | None = None
     initialized: bool = False
     keyFileSecret: str
+    templateHash: str = ""
+    """The instance's pod templates' hash (:mod:`fedrender.composer.templatehash`)."""
+    rolloutMaxLagSeconds: int | None = Field(default=None, ge=0, le=INT32_MAX)
     members: list[RosterMember] = Field(min_length=1, max_length=50)
     users: dict[Literal["root", "clusterAdmin", "clusterMonitor"], SecretRef]
     storage: StorageSpec | None = None
@@ -104,6 +107,8 @@ class ObservedStatus(Tolerant):
     initialized: bool = False
     members: list[StatusMember] = Field(default_factory=list)
     conditions: list[StatusCondition] = Field(default_factory=list)
+    updatedMembers: int | None = None
+    """Members that run the current pod template, summed over the clusters (None: no reconciler reported it)."""
 
 
 class ObservedReplicaSet(Strict):

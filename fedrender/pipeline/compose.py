@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from fedrender import __version__
 from fedrender.cel.engine import EvalError
 from fedrender.cel.template import Template
-from fedrender.composer import karmada
+from fedrender.composer import karmada, templatehash
 from fedrender.composer.apply import OverrideFailed, apply_overriders, image_damage
 from fedrender.composer.nodeports import PortKey, PortsExhausted, allocate
 from fedrender.emitter import dump, filename
@@ -359,6 +359,7 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                                                  [result.arbiter.cluster], tolerations))
     objects.extend(_override_policies(item, data, objects, sources, labels, diagnostics, reported, templates,
                                       {id(o) for o in divided}))
+    result.template_hash = templatehash.stamp(objects)  # spec.templateHash, StatefulSet annotations (issue 14 §3)
     return objects, evaluate.references(pack, inst), templates
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from fedrender.cel.engine import EvalError
 from fedrender.day2 import observe
+from fedrender.day2.rollout import rollout
 from fedrender.models import names
 from fedrender.models.cluster import Cluster
 from fedrender.models.diagnostics import Diagnostic, Diagnostics, InputError, Location
@@ -172,6 +173,9 @@ def render(inputs: Inputs, previous: State | None = None,
     planned.sort(key=lambda p: (p.result.namespace, p.result.name))
     files = compose.compose(planned, overlay, diagnostics)
     diagnostics.raise_if_errors()
+    for item in planned:
+        item.result.rollout = rollout(observed.get(f"{item.result.namespace}/{item.result.name}"),
+                                      item.result.template_hash)
     results = [p.result for p in planned]
     sources = digest([*yaml_files(inputs.specs), inputs.clusters, *overlay_files(inputs.overlays)], inputs.stdin)
     files[STATE_FILE] = compose.state(packs, sources, results, sorted(files))

@@ -231,6 +231,10 @@ class InstanceResult:
     state; :mod:`fedrender.pipeline.workloads`)."""
     storage: list[str] = field(default_factory=list)
     """Storage growth carried out through the PersistentVolumeClaims, one line per claim template."""
+    template_hash: str = ""
+    """The pod templates' hash rendered into the roster (``fedrender.composer.templatehash``)."""
+    rollout: str = ""
+    """A rolling update this render starts, or the observed one's progress (``fedrender.day2.rollout``)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -254,6 +258,7 @@ class InstanceResult:
             **({"allowed": list(self.allowed)} if self.allowed else {}),
             **({"leaving": sorted(self.leaving)} if self.leaving else {}),
             **({"storage": list(self.storage)} if self.storage else {}),
+            **({"rollout": self.rollout} if self.rollout else {}),
         }
 
 
