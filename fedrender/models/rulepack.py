@@ -278,6 +278,31 @@ class Reference(Strict):
     name: CEL = Field(description="string; an empty name means no reference")
 
 
+class RequestedVersion(Strict):
+    """Where a person asks for the feature compatibility version: an overlay setting of the pack (one per
+    environment; its ``default`` applies when none sets it) overridden per instance by an annotation of the input
+    object (a metadata annotation leaves the input's own schema unchanged). "" asks for nothing."""
+
+    setting: str = Field(pattern=r"^[a-z][A-Za-z0-9]*$", description="a string setting of this pack")
+    annotation: str = Field(default="", pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$|^$",
+                            description="an annotation of the input object that overrides it per instance")
+
+
+class Lifecycle(Strict):
+    """How the middleware's own version moves (``lifecycle``; optional: a pack without one has no version rules).
+
+    ``version`` (CEL string, instance stage) is the release the members' image runs, "" when unknown (a
+    digest-only image); ``image`` names the variable holding that image, which a held upgrade renders as the
+    previous render had it; ``versionPolicy`` names the rules that judge a change (``mongodb``:
+    :mod:`fedrender.day2.versions`); ``featureCompatibilityVersion`` says where a person asks for one."""
+
+    versionPolicy: Literal["mongodb"]
+    version: CEL = Field(description="string: the release (major.minor) the image runs, '' when unknown")
+    image: str = Field(pattern=r"^[a-z][A-Za-z0-9]*$", description="the variable that holds the members' image")
+    imageField: str = Field(default="", description="where the input sets the image (for error messages)")
+    featureCompatibilityVersion: RequestedVersion | None = None
+
+
 class PackSpec(Strict):
     input: InputKind
     settings: list[Setting] = Field(default_factory=list, description="what overlays may set as "
@@ -295,6 +320,8 @@ class PackSpec(Strict):
     templates: list[Template] = Field(min_length=1)
     platform: list[PlatformTemplate] = Field(default_factory=list)
     platformChecks: list[PlatformCheck] = Field(default_factory=list)
+    lifecycle: Lifecycle | None = Field(default=None, description="how the middleware's version moves; none "
+                                        "for a pack without version rules")
 
 
 class RulePack(Strict):

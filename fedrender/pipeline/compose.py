@@ -318,7 +318,9 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                 for o in range(_ordinals(item))]
     usable = len(placement.usable.get(CLUSTER, placement.eligible))  # eligibleCount: those that may hold members
     data = evaluate.placed_data(pack, inst, members, placement.counts, previous, usable,
-                                placement.init_cluster, ordinals, result.initialized)
+                                placement.init_cluster, ordinals, result.initialized,
+                                {"version": result.version,
+                                 "featureCompatibilityVersion": result.feature_compatibility_version})
     problems = evaluate.checks(pack, inst, data) + majority_warnings(item, members)
     diagnostics.extend(problems)
     result.warnings.extend(d.message for d in problems if d.severity == "warning")
@@ -504,6 +506,9 @@ def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Inst
                      for m in r.members],
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
             initialized=r.initialized,
+            version=r.version,
+            image=r.image,
+            featureCompatibilityVersion=r.feature_compatibility_version,
         ) for r in results},
         files=list(files),
     )

@@ -227,6 +227,12 @@ class InstanceResult:
     """Steps a usable observed state allowed (members that left the configuration: their pods go)."""
     leaving: frozenset[int] = frozenset()
     """``_id``s of the members leaving the configuration (``fedrender.day2.scaledown``): votes and priority 0."""
+    version: str = ""
+    """The release rendered (the pack's ``lifecycle``; the previous one while an upgrade waits), "" unknown."""
+    image: str = ""
+    """The members' image rendered (the pack's ``lifecycle.image`` variable)."""
+    feature_compatibility_version: str = ""
+    """The featureCompatibilityVersion asked of the reconciler, "" for none (``fedrender.day2.versions``)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -249,6 +255,9 @@ class InstanceResult:
             "waiting": list(self.waiting),
             **({"allowed": list(self.allowed)} if self.allowed else {}),
             **({"leaving": sorted(self.leaving)} if self.leaving else {}),
+            **({"version": self.version} if self.version else {}),
+            **({"featureCompatibilityVersion": self.feature_compatibility_version}
+               if self.feature_compatibility_version else {}),
         }
 
 
