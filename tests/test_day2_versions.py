@@ -248,8 +248,12 @@ def test_a_digest_only_image_warns_that_checks_cannot_run(tmp_path: Path) -> Non
     assert result.instances[0].version == ""
 
 
-def test_a_rapid_release_is_refused(tmp_path: Path) -> None:
-    assert "not a long-term release" in refused(VersionWorld(tmp_path), "mongo:7.1")
+def test_a_rapid_release_is_refused_an_old_one_renders_unchecked(tmp_path: Path) -> None:
+    assert "is a rapid release" in refused(VersionWorld(tmp_path), "mongo:7.1")
+    world = VersionWorld(tmp_path)
+    world.render("mongo:3.6")  # FedState's default image: renders (the pack warns it is past its end of life)
+    result = world.render("mongo:4.4")
+    assert any("cannot check the change from MongoDB 3.6 to 4.4" in w for w in result.instances[0].warnings)
 
 
 # --- the property: every accepted sequence is a documented path
@@ -268,7 +272,7 @@ class Deployment:
             assert self.fcv in versions.allowed_fcvs(rendered.version), (self, rendered)
             assert abs(versions.RELEASES.index(rendered.version) - versions.RELEASES.index(self.binary)) == 1
             if versions.later(self.binary, rendered.version):
-                assert not versions.later(versions.SUPPORT_FROM, self.binary), "a binary downgrade from 7.0"
+                assert versions.later(versions.SUPPORT_FROM, self.binary), "a binary downgrade from 7.0"
             self.binary = rendered.version
         if rendered.fcv and rendered.fcv != self.fcv:
             assert rendered.fcv in versions.allowed_fcvs(self.binary)  # setFeatureCompatibilityVersion accepts it

@@ -15,7 +15,9 @@ The rules follow the MongoDB manual:
   "Starting in MongoDB 7.0, you cannot downgrade your deployment's binary version without assistance from
   support"; only the featureCompatibilityVersion may come down.
 
-The release train is 4.4, 5.0, 6.0, 7.0, 8.0 (long-term releases; rapid releases such as 7.1 are refused).
+The release train is 4.4, 5.0, 6.0, 7.0, 8.0 (long-term releases; rapid releases such as 7.1 are refused; a
+change from or to a release before 4.4, past its end of life, renders unchecked with a warning: FedState's
+default image is mongo:3.6).
 A render that skips a release, or changes the image's release and the featureCompatibilityVersion at once, is
 refused with the supported path spelled out. A one-release upgrade is **held** (the previous image is rendered
 again) until a usable observation shows the featureCompatibilityVersion at the current release and no change
@@ -149,11 +151,15 @@ def decide(request: Request, before: Before | None, seen: Seen) -> Decision:
         warnings.append(f"the image {request.image} names no MongoDB release (no tag, or a tag such as latest or "
                         "8 that names none): version upgrade checks cannot run; use a tag such as "
                         f"{with_tag(request.image, RELEASES[-1])}")
-    if wanted and wanted not in RELEASES and wanted != old:
+    if wanted and wanted not in RELEASES and wanted != old and later(wanted, RELEASES[0]):
         return Decision(wanted, request.image, request.fcv, problems=(Problem("image", (
-            f"MongoDB {wanted} ({request.image}) is not a long-term release fedrender knows an upgrade path for "
-            f"({', '.join(RELEASES)}; rapid releases such as 7.1 are not supported)")),))
-    if before is None or not old or not wanted or wanted == old or old not in RELEASES:
+            f"MongoDB {wanted} ({request.image}) is a rapid release, which fedrender does not support (it knows the "
+            f"upgrade path of the long-term releases {', '.join(RELEASES)})")),))
+    if before is not None and old and wanted and wanted != old and not {old, wanted} <= set(RELEASES):
+        warnings.append(f"fedrender cannot check the change from MongoDB {old} to {wanted}: it knows the upgrade "
+                        f"path of {', '.join(RELEASES)} only; follow the MongoDB manual's upgrade pages release by "
+                        "release")
+    if before is None or not old or not wanted or wanted == old or not {old, wanted} <= set(RELEASES):
         if before is not None and not old and before.image and before.image != request.image:
             warnings.append(f"the previous render recorded no MongoDB release for its image {before.image}: this "
                             "change is not checked; upgrade checks run from the next change on")
