@@ -139,8 +139,8 @@ class MongoAdapter:
                 log.info("cannot read the replica set from %s: %s", host, _short(exc))
                 unknown.add(host)
                 continue
-            if seen.config_version > (best.config_version if best else -1) or (
-                    best is not None and seen.config_version == best.config_version and seen.fcv and not best.fcv):
+            if seen.config_version > (best.config_version if best else -1) or (  # the primary's view first
+                    best is not None and seen.config_version == best.config_version and host == seen.primary):
                 best, best_login = seen, login
         if (best is None or not best.config) and seen_set:  # an arbiter's cluster reads the set from a data member
             best, best_login = self._observe_through(seen_set, ready_pods) or (best, best_login)
@@ -241,10 +241,10 @@ class MongoAdapter:
         w = _global_write_concern(client.admin.command("getDefaultRWConcern"))
         stale = frozenset(role for role in users if role != "root" and host == primary  # users are checked on
                           and not self._logs_in(host, self.users[role]))         # the primary, where they change
-        fcv: dict[str, Any] = {}
-        if host == primary:  # the primary's FCV (getParameter; manual, "Get FeatureCompatibilityVersion")
-            fcv = dict(client.admin.command("getParameter", 1, featureCompatibilityVersion=1)
-                       .get("featureCompatibilityVersion") or {})
+        # The FCV document replicates: any data member answers (manual, "Get FeatureCompatibilityVersion"); the
+        # primary's is the newest, and the one the FCV decision and the status use.
+        fcv = dict(client.admin.command("getParameter", 1, featureCompatibilityVersion=1)
+                   .get("featureCompatibilityVersion") or {})
         return Observed(tuple(_member(m) for m in config["members"]), int(config["version"]), primary, states,
                         ready, users, sources, lags, default_write_concern=w, stale_users=stale,
                         fcv=str(fcv.get("version", "")), fcv_target=str(fcv.get("targetVersion", "")))

@@ -85,3 +85,27 @@ def feature_compatibility(roster: Roster, observed: Observed, action: Action) ->
         f"set featureCompatibilityVersion {roster.fcv} (observed {observed.fcv}"
         + (f", moving to {observed.fcv_target}" if observed.fcv_target else "") + ")",
         roster.fcv, primary >= CONFIRM_FROM)
+
+
+def restart_blocker(roster: Roster, observed: Observed) -> str:
+    """Why no member may be restarted onto ``roster.version`` now, "" when it may: the gate the rolling restart
+    applies before restarting a member whose image changes release (issue 14 §4).
+
+    A mongod of release R starts only on data whose featureCompatibilityVersion is R or the release before it
+    (manual, "Upgrade a Self-Managed Replica Set to 8.0"; on a downgrade, "Downgrade 6.0 to 5.0": the FCV comes
+    down first). ``observed.fcv`` may be read on any member (the FCV document replicates); a secondary that lags
+    only ever blocks a restart that would be safe, never allows an unsafe one. An unknown ``roster.version``
+    ("" for a digest-only image) is not judged: the renderer warned that its checks could not run."""
+    wanted = release(roster.version)
+    if wanted is None:
+        return ""
+    current = release(observed.fcv)
+    if current is None:
+        return (f"featureCompatibilityVersion unknown: no member is restarted onto {roster.version} until it is "
+                "read (getParameter)")
+    if current == wanted or PREVIOUS.get(wanted) == current:
+        return ""
+    needed = PREVIOUS.get(wanted) if current < wanted else wanted
+    shown = f"{needed[0]}.{needed[1]}" if needed else roster.version
+    return (f"featureCompatibilityVersion {shown} first: a {roster.version} binary does not start on data of "
+            f"featureCompatibilityVersion {observed.fcv}")

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.decide import IN_SYNC, Member, Noop, Observed, Roster
-from reconciler.versions import SetFeatureCompatibilityVersion, feature_compatibility, release
+from reconciler.versions import SetFeatureCompatibilityVersion, feature_compatibility, release, restart_blocker
 
 HOSTS = ("10.0.0.1:30001", "10.0.0.2:30001", "10.0.0.3:30001")
 MEMBERS = tuple(Member(i, h, cluster=c) for i, (h, c) in enumerate(zip(HOSTS, "abc", strict=True)))
@@ -71,3 +71,24 @@ def test_it_only_ever_sends_what_mongod_accepts(binaries: tuple[str, ...], fcv: 
         assert all((release(b) or (0, 0)) >= goal for b in binaries)
     assert goal <= primary
     assert action.confirm == (primary >= (7, 0))
+
+
+def test_the_restart_gate_waits_for_the_fcv_a_binary_starts_on() -> None:
+    """For the rolling restart: a member goes onto roster.version only when the FCV is that release or the one
+    before it (an upgrade waits for FCV = the current release, a downgrade for the lower FCV first)."""
+    def gate(version: str, fcv: str) -> str:
+        return restart_blocker(Roster("db", MEMBERS, "a", "a", version=version), seen(("7.0.1",) * 3, fcv))
+    assert gate("8.0", "7.0") == ""
+    assert gate("7.0", "7.0") == ""
+    assert gate("8.0", "6.0") == ("featureCompatibilityVersion 7.0 first: a 8.0 binary does not start on data of "
+                                  "featureCompatibilityVersion 6.0")
+    assert gate("6.0", "7.0").startswith("featureCompatibilityVersion 6.0 first")  # a downgrade: FCV first
+    assert gate("8.0", "").startswith("featureCompatibilityVersion unknown")
+    assert gate("", "6.0") == ""  # a digest-only image: not judged (render warned)
+
+
+@given(version=st.sampled_from(["5.0", "6.0", "7.0", "8.0"]), fcv=st.sampled_from(["4.4", "5.0", "6.0", "7.0", "8.0"]))
+def test_the_restart_gate_never_lets_a_binary_meet_data_it_cannot_start_on(version: str, fcv: str) -> None:
+    allowed = restart_blocker(Roster("db", MEMBERS, "a", "a", version=version), seen(("7.0.1",) * 3, fcv)) == ""
+    previous = {"5.0": "4.4", "6.0": "5.0", "7.0": "6.0", "8.0": "7.0"}[version]
+    assert allowed == (fcv in (version, previous))
