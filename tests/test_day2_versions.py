@@ -296,3 +296,33 @@ def test_every_accepted_sequence_is_a_documented_path(start: str, requests: list
             continue  # refused: nothing rendered, nothing changes
         running.roll(decision)
         before = versions.Before(decision.version, decision.image, decision.fcv)
+
+
+def test_an_fcv_annotation_that_names_no_release_is_refused_at_it(tmp_path: Path) -> None:
+    message = refused(VersionWorld(tmp_path), "mongo:7.0", "7")
+    assert "metadata.annotations.fedrender.io/feature-compatibility-version" in message
+    assert "featureCompatibilityVersion '7' (annotation fedrender.io/feature-compatibility-version) is not a " \
+           "MongoDB release" in message
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (("image: image", "image: antiAffinityPreferred"), "lifecycle.image must name a string variable of the pack "
+                                                       "(it is of type dyn)"),
+    (("setting: featureCompatibilityVersion", "setting: startupSeconds"),
+     "lifecycle.featureCompatibilityVersion.setting must name a string setting of the pack (it is a integer"),
+    (("version: versionMajorMinor(imageTag(variables.image))", "version: variables.image.size()"), "string"),
+])
+def test_a_lifecycle_block_is_checked_when_the_pack_loads(tmp_path: Path, edit: tuple[str, str],
+                                                          problem: str) -> None:
+    import shutil
+
+    from fedrender.rules.pack import load_pack
+    pack = tmp_path / "mongodb"
+    shutil.copytree(Path(__file__).parent.parent / "rules" / "mongodb", pack)
+    text = (pack / "pack.yaml").read_text()
+    assert text.count(edit[0]) == 1
+    (pack / "pack.yaml").write_text(text.replace(edit[0], edit[1]))
+    with pytest.raises(InputError) as caught:
+        load_pack(pack)
+    assert any(problem in d.render() and "lifecycle" in d.render() for d in caught.value.diagnostics), \
+        [d.render() for d in caught.value.diagnostics]
