@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 MAX_VOTERS = 7
+IN_SYNC = "in sync with the roster"
+"""How ``_membership``'s Noop starts when the configuration matches the roster: later steps may go on."""
 USERS = ("root", "clusterAdmin", "clusterMonitor")
 
 
@@ -61,6 +63,10 @@ class Roster:
     users: tuple[str, ...] = USERS
     initialized: bool = False
     """``spec.initialized``: the set was initiated before (recorded by the renderer from status)."""
+    version: str = ""
+    """``spec.version``: the release (major.minor) the rendered image runs, "" unknown."""
+    fcv: str = ""
+    """``spec.featureCompatibilityVersion``: what the primary's reconciler sets once it may, "" for none."""
 
     def local(self) -> list[Member]:
         return [m for m in self.members if m.cluster == self.this_cluster]
@@ -88,6 +94,12 @@ class Observed:
     """Users whose Secret's password does not log in: the Secret was rotated."""
     auth_failed: str = ""
     """Why root could not log in (code 18), or ""."""
+    fcv: str = ""
+    """The primary's featureCompatibilityVersion (``getParameter``), read by the reconciler that reaches it."""
+    fcv_target: str = ""
+    """Its ``targetVersion``: non-empty while a featureCompatibilityVersion change is half-done."""
+    binaries: Mapping[str, str] = field(default_factory=dict)
+    """host -> ``buildInfo.version`` of each member that answered (every member when the primary is local)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,8 @@ def next_action(roster: Roster, observed: Observed) -> Action:
     for user in roster.users:
         if user in observed.stale_users:
             return UpdateUser(f"the Secret of user {user} changed; update its password", user)
-    return _membership(roster, observed, primary)
+    action = _membership(roster, observed, primary)
+    return versions.feature_compatibility(roster, observed, action)  # reconciler/versions.py, once in sync
 
 
 def _initiate(roster: Roster, observed: Observed) -> Action:
@@ -240,7 +253,7 @@ def _membership(roster: Roster, observed: Observed, primary: Member) -> Action:
     waiting = [m for m in promote if observed.states.get(m.host) != "SECONDARY"]
     if waiting:
         return Noop(f"waiting for {', '.join(m.host for m in waiting)} to become SECONDARY")
-    return Noop(f"in sync with the roster (config version {observed.config_version})")
+    return Noop(f"{IN_SYNC} (config version {observed.config_version})")
 
 
 def _step_down(primary: Member, observed: Observed, why: str) -> Action:
@@ -290,3 +303,6 @@ def implicit_write_concern_majority(config: Sequence[Member]) -> bool:
     data_voting = sum(m.votes > 0 and not m.arbiter_only for m in config)
     arbiters = sum(m.arbiter_only for m in config)
     return not (arbiters > 0 and data_voting <= voting // 2 + 1)
+
+
+from reconciler import versions  # noqa: E402  (it builds on this module's Action, Roster and Observed)

@@ -239,4 +239,5 @@ def roster(obj: Mapping[str, Any], cluster: str) -> Roster:
                     for m in spec["members"])
     return Roster(spec["replicaSetName"], members, spec["initCluster"], cluster,
                   tuple(u for u in ("root", "clusterAdmin", "clusterMonitor") if u in (spec.get("users") or {})),
-                  bool(spec.get("initialized", False)))
+                  bool(spec.get("initialized", False)), str(spec.get("version") or ""),
+                  str(spec.get("featureCompatibilityVersion") or ""))

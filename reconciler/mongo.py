@@ -40,6 +40,7 @@ from reconciler.decide import (
     UpdateUser,
     apply,
 )
+from reconciler.versions import SetFeatureCompatibilityVersion
 
 log = logging.getLogger("fedrender.reconciler.mongo")
 
@@ -138,14 +139,15 @@ class MongoAdapter:
                 log.info("cannot read the replica set from %s: %s", host, _short(exc))
                 unknown.add(host)
                 continue
-            if seen.config_version > (best.config_version if best else -1):
+            if seen.config_version > (best.config_version if best else -1) or (  # the primary's view first
+                    best is not None and seen.config_version == best.config_version and host == seen.primary):
                 best, best_login = seen, login
         if (best is None or not best.config) and seen_set:  # an arbiter's cluster reads the set from a data member
             best, best_login = self._observe_through(seen_set, ready_pods) or (best, best_login)
         if best is not None and best.config:
             self.known_local = {m.host for m in best.config if m.cluster == roster.this_cluster}
             self.root_in_use = best_login  # the root that logs in to the set (a fresh member may know another)
-            return best
+            return self._with_binaries(best, roster)
         if failed:
             return Observed(ready_pods=ready_pods, auth_failed=failed, unknown=frozenset(unknown))
         # No member here has a config. Ask every other roster member: the set may run elsewhere (then read it
@@ -166,6 +168,23 @@ class MongoAdapter:
                 self.known_local = {m.host for m in remote.config if m.cluster == roster.this_cluster}
                 return remote
         return Observed(ready_pods=ready_pods, unknown=frozenset(unknown))
+
+    def _with_binaries(self, seen: Observed, roster: Roster) -> Observed:
+        """``seen`` with the binary version (``buildInfo``, which needs no login) of each local member, and of every
+        member when the primary is local: the FCV decision needs all of them, and asks each member itself
+        rather than trust another cluster's report. A member that does not answer stays unknown."""
+        local = {m.host for m in roster.local()} | self.known_local
+        primary_here = seen.primary in local
+        binaries = {}
+        for member in seen.config:
+            if member.host not in local and not primary_here:
+                continue
+            try:
+                with self.client(member.host, anonymous=True) as client:
+                    binaries[member.host] = str(client.admin.command("buildInfo").get("version", ""))
+            except (ConnectionFailure, OperationFailure) as exc:
+                log.info("cannot read the binary version of %s: %s", member.host, _short(exc))
+        return replace(seen, binaries=binaries)
 
     def _hello(self, host: str) -> dict[str, Any]:
         with self.client(host, anonymous=True) as client:
@@ -222,8 +241,13 @@ class MongoAdapter:
         w = _global_write_concern(client.admin.command("getDefaultRWConcern"))
         stale = frozenset(role for role in users if role != "root" and host == primary  # users are checked on
                           and not self._logs_in(host, self.users[role]))         # the primary, where they change
+        # The FCV document replicates: any data member answers (manual, "Get FeatureCompatibilityVersion"); the
+        # primary's is the newest, and the one the FCV decision and the status use.
+        fcv = dict(client.admin.command("getParameter", 1, featureCompatibilityVersion=1)
+                   .get("featureCompatibilityVersion") or {})
         return Observed(tuple(_member(m) for m in config["members"]), int(config["version"]), primary, states,
-                        ready, users, sources, lags, default_write_concern=w, stale_users=stale)
+                        ready, users, sources, lags, default_write_concern=w, stale_users=stale,
+                        fcv=str(fcv.get("version", "")), fcv_target=str(fcv.get("targetVersion", "")))
 
     def _logs_in(self, host: str, credentials: Credentials) -> bool:
         """Whether ``credentials`` log in: a rotated Secret's new password does not until updateUser."""
@@ -274,6 +298,13 @@ class MongoAdapter:
                     pass  # a primary hangs up as it steps down
         elif isinstance(action, (AddMember, RemoveMember, ChangeVotes)):
             self._reconfig(observed.primary, action)
+        elif isinstance(action, SetFeatureCompatibilityVersion):
+            # confirm only to a 7.0+ primary: 6.0 refuses the unknown field (40415), 7.0+ requires it (7369100)
+            extra: dict[str, Any] = {"confirm": True} if action.confirm else {}
+            with self.client(observed.primary) as client:
+                client.admin.command("setFeatureCompatibilityVersion", action.version, **extra,
+                                     writeConcern={"w": "majority"})
+            log.info("set featureCompatibilityVersion %s on %s", action.version, observed.primary)
         else:  # pragma: no cover - every action is handled above
             raise TypeError(action)
 

@@ -83,6 +83,10 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
     for row in members:
         if row["host"] in capacity:
             row["storage"] = capacity[str(row["host"])]
+    local = {m.host for m in roster.local()}
+    for row in members:  # a member's binary, reported by its own cluster only
+        if row["host"] in local and observed.binaries.get(row["host"]):
+            row["version"] = observed.binaries[row["host"]]
     before = {str(c.get("type")): c for c in previous}
 
     def condition(kind: str, ok: bool | None, why: str, message: str) -> dict[str, Any]:
@@ -125,6 +129,8 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
         "primary": observed.primary,
         "configVersion": observed.config_version,
         "members": members,
+        **({"featureCompatibilityVersion": observed.fcv, "fcvTargetVersion": observed.fcv_target}
+           if primary_here and observed.fcv else {}),
         "conditions": [
             condition("Initialized", initialized, "ReplicaSetConfig" if initialized else "NotInitiated",
                       f"config version {observed.config_version}" if initialized else detail),

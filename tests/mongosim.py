@@ -24,6 +24,16 @@ manual and server (``replSetInitiate``, ``replSetReconfig``, ``setDefaultRWConce
 * Elections: a primary taken down is replaced by an electable member when a majority of voters is up.
 * Writes to the ``local`` database are accepted on any member, initiated or not (as mongod does); the
   reconciler's initiation claims use them.
+* Versions (MongoDB manual, setFeatureCompatibilityVersion and "Upgrade a Self-Managed Replica Set to 8.0";
+  mongodb/mongo ``src/mongo/db/commands/set_feature_compatibility_version_command.cpp``): each host runs its own
+  binary (``buildInfo``, hello's ``maxWireVersion``); ``getParameter featureCompatibilityVersion`` gives the
+  set's FCV (``version``, ``targetVersion`` while a change is half-done). ``setFeatureCompatibilityVersion`` runs
+  on the primary only (10107), takes the primary binary's release or the one before (2 BadValue otherwise), needs
+  ``confirm: true`` on a 7.0+ binary (7369100) and refuses ``confirm`` as an unknown field on an older one
+  (40415); an upgrade while any member's binary is older than the target is refused and recorded (the FCV
+  document would replicate to a binary that cannot read it). A member restarted on a binary
+  (:meth:`Simulator.start_binary`) that is not of the FCV's release or the next stays down, recorded
+  ("UPGRADE PROBLEM: Found an invalid featureCompatibilityVersion document").
 * New data members report STARTUP2 for ``initial_sync_reads`` status reads before SECONDARY. A host can be
   taken down (it hangs up on every request) or hiccup on reconfigs (a restart).
 """
@@ -48,7 +58,11 @@ from reconciler.decide import Member, implicit_write_concern_majority
 ITERATIONS = 4096
 NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
 OPEN = {"hello", "ismaster", "ping", "saslstart", "saslcontinue", "endsessions", "buildinfo"}
-PRIMARY_ONLY = {"createuser", "updateuser", "setdefaultrwconcern", "replsetreconfig", "replsetstepdown"}
+PRIMARY_ONLY = {"createuser", "updateuser", "setdefaultrwconcern", "replsetreconfig", "replsetstepdown",
+                "setfeaturecompatibilityversion"}
+LAST_LTS = {(5, 0): (4, 4), (6, 0): (5, 0), (7, 0): (6, 0), (8, 0): (7, 0)}
+"""The release before each (``GenericFCV::kLastLTS``): the lowest FCV a binary accepts, and the FCV a binary of
+the next release starts on."""
 
 
 @dataclass
@@ -103,6 +117,10 @@ class ReplicaSet:
     initial_sync_seconds: float = 0.0
     uncommitted: int = 0
     commit_lag: int = 0  # after each reconfig, this many reconfigs get 308 first
+    binaries: dict[str, str] = field(default_factory=dict)  # host -> buildInfo version ("" : server_version.0)
+    fcv: str = ""  # the set's featureCompatibilityVersion ("": the release of server_version)
+    fcv_target: str = ""  # non-empty while a change is half-done (getParameter's targetVersion)
+    fcv_changes: list[tuple[str, bool]] = field(default_factory=list)  # (version, confirm) of every accepted one
     lost_replies: int = 0  # this many applied reconfigs lose their reply: the primary hangs up after applying
     violations: list[str] = field(default_factory=list)
     reconfigs: list[dict[str, Any]] = field(default_factory=list)
@@ -113,6 +131,17 @@ class ReplicaSet:
 
     def voters(self, config: dict[str, Any]) -> set[int]:
         return {m["_id"] for m in config["members"] if m.get("votes", 1) > 0}
+
+    def binary(self, host: str) -> str:
+        return self.binaries.get(host) or f"{self.server_version[0]}.{self.server_version[1]}.0"
+
+    def release(self, host: str) -> tuple[int, int]:
+        major, minor = self.binary(host).split(".")[:2]
+        return int(major), int(minor)
+
+    def feature_compatibility(self) -> tuple[int, int]:
+        major, minor = (self.fcv or f"{self.server_version[0]}.{self.server_version[1]}").split(".")
+        return int(major), int(minor)
 
 
 def member_problem(member: dict[str, Any]) -> str:
@@ -170,6 +199,23 @@ class Simulator:
             if host == self.rs.primary:
                 self.rs.primary = ""
                 self.elect()
+
+    def start_binary(self, host: str, version: str) -> bool:
+        """The member's pod restarts on ``version`` (its image changed). mongod starts only on data whose FCV is
+        its own release or the one before (an arbiter keeps no data, hence no FCV document); otherwise it exits
+        ("UPGRADE PROBLEM: Found an invalid featureCompatibilityVersion document"), the host stays down and the
+        violation is recorded. Whether it started."""
+        major, minor = (int(x) for x in version.split(".")[:2])
+        with self.lock:
+            fcv = self.rs.feature_compatibility()
+            if not self.rs.nodes[host].arbiter and fcv not in ((major, minor), LAST_LTS.get((major, minor))):
+                self.rs.violations.append(f"{major}.{minor} binary cannot start on FCV {fcv[0]}.{fcv[1]} data "
+                                          f"({host})")
+                self.take_down(host)
+                return False
+            self.rs.binaries[host] = version
+            self.rs.down.discard(host)
+            return True
 
     def pod_removed(self, host: str) -> None:
         """The member's pod is deleted (a StatefulSet shrank): a violation while the configuration still lists it
@@ -243,7 +289,7 @@ class Simulator:
         config = self.rs.config
         primary = host == self.rs.primary
         reply: dict[str, Any] = {"ok": 1, "isWritablePrimary": primary, "ismaster": primary,
-                                 "maxWireVersion": WIRE_VERSIONS[self.rs.server_version], "minWireVersion": 0,
+                                 "maxWireVersion": WIRE_VERSIONS[self.rs.release(host)], "minWireVersion": 0,
                                  "me": host}
         if config is not None and self._in_config(host):
             arbiter = self.rs.nodes[host].arbiter
@@ -454,6 +500,46 @@ class Simulator:
         majority = self.rs.config is None or implicit_write_concern_majority(_members(self.rs.config))
         return {"defaultWriteConcern": {"w": "majority" if majority else 1, "wtimeout": 0},
                 "defaultWriteConcernSource": "implicit"}
+
+    # --- versions
+
+    def _cmd_buildinfo(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        version = self.rs.binary(host)
+        return {"ok": 1, "version": version, "versionArray": [int(x) for x in version.split(".")[:3]] + [0]}
+
+    def _cmd_getparameter(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if not request.doc.get("featureCompatibilityVersion"):
+            return self._error(72, "InvalidOptions", "simulator: only getParameter featureCompatibilityVersion")
+        major, minor = self.rs.feature_compatibility()
+        fcv = {"version": f"{major}.{minor}", **({"targetVersion": self.rs.fcv_target} if self.rs.fcv_target else {})}
+        return {"ok": 1, "featureCompatibilityVersion": fcv}
+
+    def _cmd_setfeaturecompatibilityversion(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        doc = request.doc
+        binary = self.rs.release(host)
+        if binary >= (7, 0) and doc.get("confirm") is not True:
+            return self._error(7369100, "Location7369100", (
+                "Once you have upgraded to this featureCompatibilityVersion, you will not be able to downgrade the "
+                "featureCompatibilityVersion and binary version without support assistance. Please re-run this "
+                "command with 'confirm: true' to acknowledge this and continue with the FCV change."))
+        if binary < (7, 0) and "confirm" in doc:
+            return self._error(40415, "Location40415",
+                               "BSON field 'setFeatureCompatibilityVersion.confirm' is an unknown field.")
+        wanted = str(doc["setFeatureCompatibilityVersion"])
+        accepted = [f"{v[0]}.{v[1]}" for v in (binary, LAST_LTS.get(binary)) if v]
+        if wanted not in accepted:
+            return self._error(2, "BadValue", f"Invalid command argument. Expected {' or '.join(map(repr, accepted))}, "
+                                              f"found {wanted!r}")
+        target = tuple(int(x) for x in wanted.split("."))
+        if target > self.rs.feature_compatibility() and self.rs.config is not None:
+            behind = sorted(m["host"] for m in self.rs.config["members"] if self.rs.release(m["host"]) < target)
+            if behind:
+                self.rs.violations.append(f"featureCompatibilityVersion {wanted} while {', '.join(behind)} run older "
+                                          "binaries")
+                return self._error(2, "BadValue", f"simulator: {', '.join(behind)} run binaries older than {wanted}")
+        self.rs.fcv, self.rs.fcv_target = wanted, ""
+        self.rs.fcv_changes.append((wanted, doc.get("confirm") is True))
+        return {"ok": 1}
 
     # --- users
 

@@ -41,6 +41,18 @@ def cel(expression: str, **data: Any) -> Any:
     ('normalizedImage("mongo:7.0")', "docker.io/library/mongo:7.0"),
     ('normalizedImage("percona/x:1")', "docker.io/percona/x:1"),
     ('normalizedImage("harbor.example.com/x/mongo")', "harbor.example.com/x/mongo"),
+    ('imageTag("mongo:7.0.14-jammy")', "7.0.14-jammy"),
+    ('imageTag("localhost:5000/mongo")', ""),
+    ('imageTag("harbor.example.com:443/library/mongo:8.0@sha256:' + "a" * 64 + '")', "8.0"),
+    ('imageTag("mongo@sha256:' + "a" * 64 + '")', ""),
+    ('imageTag("not an image")', ""),
+    ('versionMajorMinor("7.0.14-jammy")', "7.0"),
+    ('versionMajorMinor("8.0")', "8.0"),
+    ('versionMajorMinor("10.12.1")', "10.12"),
+    ('versionMajorMinor("8")', ""),
+    ('versionMajorMinor("latest")', ""),
+    ('versionMajorMinor("7.05")', ""),
+    ('versionMajorMinor(imageTag("docker.io/library/mongo:6.0.19"))', "6.0"),
     ('["100m", "250m", "1"].quantitySum()', "1350m"),
     ('["1Gi", "512Mi"].quantitySum()', "1536Mi"),
     ("[].quantitySum()", "0"),
@@ -81,3 +93,9 @@ def test_format_quantity_round_trips(value: Fraction, binary: bool) -> None:
     else:  # rounded away from zero to a whole nanounit, as Kubernetes does
         assert abs(parsed) > abs(value)
         assert abs(parsed - value) < Fraction(1, 10**9)
+
+
+@given(st.integers(0, 9999), st.integers(0, 9999), st.integers(0, 99),
+       st.sampled_from(["", "-jammy", "-rc1", "-ubi8"]))
+def test_version_major_minor_reads_any_release_tag(major: int, minor: int, patch: int, suffix: str) -> None:
+    assert cel(f'versionMajorMinor(imageTag("mongo:{major}.{minor}.{patch}{suffix}"))') == f"{major}.{minor}"

@@ -63,7 +63,7 @@ def test_a_setting_takes_exactly_what_its_declaration_allows(name: str, value: A
 def test_defaults_apply_when_no_overlay_sets_them() -> None:
     assert pack_settings.values("mongodb", MONGODB.settings, Overlay()) == {
         "terminationGracePeriodSeconds": 600, "podAntiAffinity": "preferred", "startupSeconds": 7200,
-        "reconcilerImage": ""}
+        "reconcilerImage": "", "featureCompatibilityVersion": ""}
 
 
 @pytest.mark.parametrize(("given", "message"), [
@@ -153,10 +153,11 @@ def test_explain_shows_the_settings_in_effect() -> None:
         args = ["explain", "--specs", str(spec), "--clusters", str(CLUSTERS), "--overlay", str(overlay.parent)]
         text = run(args)
         assert text.exit_code == 0, text.stderr
-        assert 'settings: podAntiAffinity="required", reconcilerImage="", startupSeconds=7200, ' \
-            'terminationGracePeriodSeconds=600' in text.stdout
+        assert 'settings: featureCompatibilityVersion="", podAntiAffinity="required", reconcilerImage="", ' \
+            'startupSeconds=7200, terminationGracePeriodSeconds=600' in text.stdout
         data = json.loads(run([*args, "-o", "json"]).stdout)
-        assert data["instances"][0]["settings"] == {"podAntiAffinity": "required", "reconcilerImage": "",
+        assert data["instances"][0]["settings"] == {"featureCompatibilityVersion": "",
+                                                    "podAntiAffinity": "required", "reconcilerImage": "",
                                                     "startupSeconds": 7200, "terminationGracePeriodSeconds": 600}
 
 

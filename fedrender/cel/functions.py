@@ -22,11 +22,17 @@ used it and the result allows, so templates can use them directly:
 ``normalizedImage(s)``                     string: the image as container runtimes read it
                                            (``mongo:7.0`` -> ``docker.io/library/mongo:7.0``), so that a
                                            registry mirror (Karmada's imageOverrider) keeps ``library/``
+``imageTag(s)``                            string: the tag of an image reference (``mongo:7.0.14@sha256:…``
+                                           -> ``7.0.14``), "" when it has none (digest only, or no tag)
+``versionMajorMinor(s)``                   string: ``major.minor`` a version string starts with
+                                           (``7.0.14-jammy`` -> ``7.0``), "" when it starts with none
+                                           (``latest``, ``8``: a floating tag names no release)
 =========================================  ==============================================================
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
@@ -124,7 +130,28 @@ def declarations() -> list[cel.FunctionDecl]:
         _decl("max", ("list_int_max", i, [li], True, _minmax(max))),
         _decl("isSorted", ("list_is_sorted", b, [T.List(T.DYN)], True, lambda xs: list(xs) == sorted(xs))),
         _decl("normalizedImage", ("normalized_image_string", s, [s], False, names.normalized_image)),
+        _decl("imageTag", ("image_tag_string", s, [s], False, image_tag)),
+        _decl("versionMajorMinor", ("version_major_minor_string", s, [s], False, version_major_minor)),
     ]
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference as distribution/reference splits it (``[registry[:port]/]path[:tag][@digest]``;
+    a ``:`` followed by a ``/`` belongs to a registry port): "" when there is none or ``image`` is no reference."""
+    if names.image_reference(image):
+        return ""
+    return names.split_image(image)[1]
+
+
+_MAJOR_MINOR = re.compile(r"(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})(?![0-9])")
+
+
+def version_major_minor(version: str) -> str:
+    """``major.minor`` at the start of ``version`` (``7.0``, ``7.0.14``, ``7.0.14-jammy``, ``8.0-rc1``), "" when it
+    starts with no such pair (``latest``, ``8``, ``jammy``): a release is named by both numbers (MongoDB manual,
+    "MongoDB Versioning": the release series is ``X.Y``)."""
+    found = _MAJOR_MINOR.match(version)
+    return f"{int(found[1])}.{int(found[2])}" if found else ""
 
 
 def _is_quantity(text: str) -> bool:

@@ -142,7 +142,8 @@ _ESTIMATES = {"resourceModels": "models", "resourceSummary": "summary"}
 
 def _explain_text(inst: InstanceResult) -> str:
     """A table per instance (cluster, eligible, fits, the estimate that gave them, score, members before -> after,
-    reason), members, moves, vote changes, settings, the observed state and what waits for it, warnings."""
+    reason), members, moves, vote changes, settings, the observed state, the release and featureCompatibilityVersion
+    rendered, what the observed state allowed and what waits for it, warnings."""
     leaving = Counter(m.cluster for m in inst.members if m.id in inst.leaving and not m.arbiterOnly)
     staying = sum(inst.placement.values()) - sum(leaving.values())
     lines = [f"{inst.namespace}/{inst.name} ({inst.pack}): {staying} members"
@@ -168,6 +169,10 @@ def _explain_text(inst: InstanceResult) -> str:
     if inst.observed_text:
         lines.append(f"  observed: {inst.observed_text}" + ("; the roster says initialized" if inst.initialized
                                                              else ""))
+    if inst.version or inst.feature_compatibility_version:
+        lines.append(f"  version: {inst.version or 'unknown'}, featureCompatibilityVersion "
+                     f"{inst.feature_compatibility_version or 'not asked for'}")
+    lines += [f"  allowed: {a}" for a in inst.allowed]
     lines += [f"  waiting: {w}" for w in inst.waiting]
     lines += [f"  storage: {s}" for s in inst.storage]
     lines += [f"  rollout: {inst.rollout}"] if inst.rollout else []

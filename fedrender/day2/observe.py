@@ -62,6 +62,10 @@ class Observation:
     members: tuple[MemberReport, ...] = field(default_factory=tuple)
     leaving: frozenset[int] = frozenset()
     """``_id``s the observed spec marks ``leaving`` (the roster the reconcilers acted on)."""
+    feature_compatibility_version: str = ""
+    """The primary's featureCompatibilityVersion (``status.featureCompatibilityVersion``), "" unknown."""
+    fcv_target: str = ""
+    """``status.fcvTargetVersion``: non-empty while an FCV change is half-done."""
 
     def summary(self) -> dict[str, Any]:
         """``observed`` of ``explain -o json``."""
@@ -69,7 +73,10 @@ class Observation:
                 "observedGeneration": self.observed_generation, "usable": self.usable, "reason": self.reason,
                 "initialized": self.initialized, "configVersion": self.config_version, "phase": self.phase,
                 "members": [{"id": m.id, "host": m.host, "stateStr": m.state, "health": m.health, "votes": m.votes}
-                            for m in self.members]}
+                            for m in self.members],
+                **({"featureCompatibilityVersion": self.feature_compatibility_version}
+                   if self.feature_compatibility_version else {}),
+                **({"fcvTargetVersion": self.fcv_target} if self.fcv_target else {})}
 
     def text(self) -> str:
         """One line for text ``explain``."""
@@ -82,6 +89,9 @@ class Observation:
             parts.append("not initialized")
         if self.phase:
             parts.append(f"phase {self.phase}")
+        if self.feature_compatibility_version:
+            target = f" (moving to {self.fcv_target})" if self.fcv_target else ""
+            parts.append(f"featureCompatibilityVersion {self.feature_compatibility_version}{target}")
         if self.members:
             parts.append("members " + ", ".join(f"{m.id} {m.state or 'UNKNOWN'}" for m in self.members))
         return "; ".join(parts)
@@ -100,7 +110,9 @@ def observe(key: str, observed: ObservedReplicaSet | None, previous: InstanceSta
                        status.configVersion if status else 0, status.phase if status else "", members)
     reason = _unusable(observed, previous)
     leaving = frozenset(m.id for m in observed.spec.members if m.leaving)
-    return replace(base, usable=not reason, reason=reason, leaving=leaving)
+    return replace(base, usable=not reason, reason=reason, leaving=leaving,
+                   feature_compatibility_version=status.featureCompatibilityVersion if status else "",
+                   fcv_target=status.fcvTargetVersion if status else "")
 
 
 def _unusable(observed: ObservedReplicaSet, previous: InstanceState | None) -> str:

@@ -77,6 +77,10 @@ class ObservedSpec(Strict):
     members: list[RosterMember] = Field(min_length=1, max_length=50)
     users: dict[Literal["root", "clusterAdmin", "clusterMonitor"], SecretRef]
     storage: StorageSpec | None = None
+    version: str = ""
+    """The release (major.minor) the rendered image runs, "" unknown."""
+    featureCompatibilityVersion: str = ""
+    """The featureCompatibilityVersion the reconciler is asked to set, "" for none."""
 
 
 class StatusMember(Tolerant):
@@ -88,6 +92,8 @@ class StatusMember(Tolerant):
     stateStr: str = ""
     health: int = 0
     votes: int | None = None
+    version: str = ""
+    """The member's binary (``buildInfo.version``, e.g. "7.0.14"), reported by its own cluster; "" unknown."""
 
 
 class StatusCondition(Tolerant):
@@ -109,6 +115,12 @@ class ObservedStatus(Tolerant):
     conditions: list[StatusCondition] = Field(default_factory=list)
     updatedMembers: int | None = None
     """Members that run the current pod template, summed over the clusters (None: no reconciler reported it)."""
+    featureCompatibilityVersion: str = ""
+    """``getParameter featureCompatibilityVersion``'s ``version`` on the primary, from the cluster that reaches it;
+    "" unknown."""
+    fcvTargetVersion: str = ""
+    """Its ``targetVersion``: non-empty while an FCV change is half-done (MongoDB manual,
+    setFeatureCompatibilityVersion, "Get FeatureCompatibilityVersion")."""
 
 
 class ObservedReplicaSet(Strict):

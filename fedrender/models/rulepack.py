@@ -278,13 +278,55 @@ class Reference(Strict):
     name: CEL = Field(description="string; an empty name means no reference")
 
 
+class RequestedVersion(Strict):
+    """Where a person asks for the feature compatibility version: an overlay setting of the pack (one per
+    environment; its ``default`` applies when none sets it) overridden per instance by an annotation of the input
+    object (a metadata annotation leaves the input's own schema unchanged). "" asks for nothing."""
+
+    setting: str = Field(pattern=r"^[a-z][A-Za-z0-9]*$", description="a string setting of this pack")
+    annotation: str = Field(default="", pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$|^$",
+                            description="an annotation of the input object that overrides it per instance")
+
+
 class Lifecycle(Strict):
-    """What a pack's middleware supports over the life of a running instance (issue 14, day-2 operations)."""
+    """What a pack's middleware supports over the life of a running instance (issue 14, day-2 operations);
+    every part optional.
+
+    ``claimGrowth``: a larger storage size grows the PersistentVolumeClaims (:mod:`fedrender.pipeline.workloads`).
+    How the middleware's own version moves (all or none of): ``versionPolicy`` names the rules that judge a change
+    (``mongodb``: :mod:`fedrender.day2.versions`); ``version`` (CEL string, instance stage) is the release the
+    members' image runs, "" when unknown (a digest-only image); ``image`` names the variable holding that image,
+    which a held upgrade renders as the previous render had it; ``featureCompatibilityVersion`` says where a person
+    asks for one."""
 
     claimGrowth: bool = Field(default=False, description=(
         "a larger storage size in the spec grows each member's PersistentVolumeClaim (the pack's reconciler "
         "patches them) while the StatefulSet's volumeClaimTemplates keep the size they were created with; "
         "without it a size change of a running StatefulSet is refused like any immutable field"))
+    versionPolicy: Literal["mongodb"] | None = Field(default=None, description=(
+        "the rules that judge a version change; none: the pack has no version rules"))
+    version: CEL | None = Field(default=None, description=(
+        "string: the release (major.minor) the image runs, '' when unknown"))
+    image: str = Field(default="", pattern=r"^([a-z][A-Za-z0-9]*)?$",
+                       description="the variable that holds the members' image")
+    imageField: str = Field(default="", description="where the input sets the image (for error messages)")
+    featureCompatibilityVersion: RequestedVersion | None = None
+
+    @model_validator(mode="after")
+    def _version_rules_together(self) -> Lifecycle:
+        given = {"versionPolicy": self.versionPolicy is not None, "version": self.version is not None,
+                 "image": bool(self.image)}
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(k for k, v in given.items() if not v)
+            raise ValueError(f"versionPolicy, version and image go together: {missing} missing")
+        if self.featureCompatibilityVersion is not None and self.versionPolicy is None:
+            raise ValueError("featureCompatibilityVersion needs versionPolicy, version and image")
+        return self
+
+    @property
+    def versions(self) -> bool:
+        """Whether the pack declares version rules."""
+        return self.versionPolicy is not None
 
 
 class PackSpec(Strict):
@@ -304,7 +346,8 @@ class PackSpec(Strict):
     templates: list[Template] = Field(min_length=1)
     platform: list[PlatformTemplate] = Field(default_factory=list)
     platformChecks: list[PlatformCheck] = Field(default_factory=list)
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description=(
+        "what the middleware supports over a running instance's life: storage growth, version rules"))
 
 
 class RulePack(Strict):

@@ -21,7 +21,9 @@ from fedrender.models.source import format_path, load_text
 
 SCHEMA_VERSION: Final = 2
 """Written by this fedrender. Version 1 (before ``initialized`` and ``leaving``) is still read: its instances are
-not known to be initialised and none of its members is leaving (the defaults)."""
+not known to be initialised and none of its members is leaving (the defaults). ``version``, ``image`` and
+``featureCompatibilityVersion`` are optional in version 2: a state without them records no version, and the next
+render's version is recorded without a check."""
 READ_VERSIONS: Final = (1, 2)
 PATH = ".fedrender/state.json"
 
@@ -113,6 +115,13 @@ class InstanceState(Strict):
     workloads: dict[str, WorkloadState] = Field(default_factory=dict, description=(
         "\"StatefulSet/<name>\" -> what each member cluster holds of it that the API server will not let "
         "change (a later render that changes it is refused) and its claim sizes"))
+    version: str = Field(default="", pattern=r"^([0-9]+[.][0-9]+)?$", description=(
+        "the release (major.minor) the rendered image runs, '' when unknown (a digest-only image, or a state "
+        "from before versions were recorded): the next render judges a version change against it"))
+    image: str = Field(default="", description=(
+        "the members' image as rendered (the pack's lifecycle.image variable): what a held upgrade keeps"))
+    featureCompatibilityVersion: str = Field(default="", pattern=r"^([0-9]+[.][0-9]+)?$", description=(
+        "the featureCompatibilityVersion the render asked the reconciler for, '' for none"))
 
     @model_validator(mode="after")
     def _consistent(self) -> InstanceState:

@@ -321,7 +321,9 @@ def _instance_objects(item: Planned, diagnostics: Diagnostics, reported: set[tup
                 for o in range(_ordinals(item))]
     usable = len(placement.usable.get(CLUSTER, placement.eligible))  # eligibleCount: those that may hold members
     data = evaluate.placed_data(pack, inst, members, placement.counts, previous, usable,
-                                placement.init_cluster, ordinals, result.initialized)
+                                placement.init_cluster, ordinals, result.initialized,
+                                {"version": result.version,
+                                 "featureCompatibilityVersion": result.feature_compatibility_version})
     problems = evaluate.checks(pack, inst, data) + majority_warnings(item, members)
     diagnostics.extend(problems)
     result.warnings.extend(d.message for d in problems if d.severity == "warning")
@@ -534,6 +536,9 @@ def _state(packs: Sequence[Pack], inputs: dict[str, str], results: Sequence[Inst
             nodePorts={str(o): p for o, p in sorted(r.node_ports.items())},
             initialized=r.initialized,
             workloads=dict(sorted(r.workloads.items())),
+            version=r.version,
+            image=r.image,
+            featureCompatibilityVersion=r.feature_compatibility_version,
         ) for r in results},
         files=list(files),
     )

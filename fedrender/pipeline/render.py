@@ -24,7 +24,7 @@ from fedrender.models.overlay import Overlay
 from fedrender.models.state import PATH as STATE_FILE
 from fedrender.models.state import READ_VERSIONS, InstanceState, State, duplicate_key, state_location
 from fedrender.models.views import MetadataView
-from fedrender.pipeline import compose
+from fedrender.pipeline import compose, lifecycle
 from fedrender.pipeline.load import (
     SpecInput,
     digest,
@@ -168,6 +168,11 @@ def render(inputs: Inputs, previous: State | None = None,
                 item.result.observed = observation.summary()
                 item.result.observed_text = observation.text()
                 item.result.initialized = observe.initialized(before, observation)
+            try:
+                lifecycle.apply(item, observation, overlay, diagnostics)
+            except EvalError as exc:
+                diagnostics.add(evaluate.failure(exc, ready.spec.doc))
+                continue
             planned.append(item)
     diagnostics.raise_if_errors()
     planned.sort(key=lambda p: (p.result.namespace, p.result.name))

@@ -235,6 +235,12 @@ class InstanceResult:
     """The pod templates' hash rendered into the roster (``fedrender.composer.templatehash``)."""
     rollout: str = ""
     """A rolling update this render starts, or the observed one's progress (``fedrender.day2.rollout``)."""
+    version: str = ""
+    """The release rendered (the pack's ``lifecycle``; the previous one while an upgrade waits), "" unknown."""
+    image: str = ""
+    """The members' image rendered (the pack's ``lifecycle.image`` variable)."""
+    feature_compatibility_version: str = ""
+    """The featureCompatibilityVersion asked of the reconciler, "" for none (``fedrender.day2.versions``)."""
 
     def explain(self) -> dict[str, Any]:
         return {
@@ -259,6 +265,9 @@ class InstanceResult:
             **({"leaving": sorted(self.leaving)} if self.leaving else {}),
             **({"storage": list(self.storage)} if self.storage else {}),
             **({"rollout": self.rollout} if self.rollout else {}),
+            **({"version": self.version} if self.version else {}),
+            **({"featureCompatibilityVersion": self.feature_compatibility_version}
+               if self.feature_compatibility_version else {}),
         }
 
 

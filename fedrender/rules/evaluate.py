@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf.message import Message
@@ -94,6 +94,27 @@ def instance(pack: Pack, doc: SourceDoc, spec: Mapping[str, Any], meta: Metadata
     values = {name: program.eval(base, inst.subject) for name, program in pack.variables}
     return Instance(inst.doc, inst.namespace, inst.name, inst.spec, inst.metadata, overlay, settings,
                     pack.types.message(pack.variables_type, values))
+
+
+def with_variables(pack: Pack, inst: Instance, values: Mapping[str, Any]) -> Instance:
+    """``inst`` with the variables named in ``values`` set to them, the others evaluated again (variables read
+    only ``spec``, ``metadata``, ``overlay`` and ``settings``): a held upgrade renders the previous image."""
+    base = {"spec": inst.spec, "metadata": inst.metadata, "overlay": inst.overlay, "settings": inst.settings}
+    computed = {name: values[name] if name in values else program.eval(base, inst.subject)
+                for name, program in pack.variables}
+    return replace(inst, variables=pack.types.message(pack.variables_type, computed))
+
+
+def variable(inst: Instance, name: str) -> Any:
+    """The value of ``variables.<name>`` for ``inst``."""
+    return getattr(inst.variables, name)
+
+
+def lifecycle_version(pack: Pack, inst: Instance) -> str:
+    """The release the instance's image runs (the pack's ``lifecycle.version``), "" without a lifecycle."""
+    if pack.lifecycle is None:
+        return ""
+    return str(pack.lifecycle.version.eval(inst.data(), inst.subject))
 
 
 def _type(pack: Pack, name: str) -> str:
@@ -253,14 +274,17 @@ def roles(pack: Pack, inst: Instance, slots: Sequence[tuple[int, str, int, str, 
 
 def placed_data(pack: Pack, inst: Instance, members: Sequence[MemberView], placement: Mapping[str, int],
                 previous: Mapping[str, int], eligible: int, init_cluster: str,
-                ordinals: Sequence[OrdinalView], initialized: bool = False) -> dict[str, Any]:
+                ordinals: Sequence[OrdinalView], initialized: bool = False,
+                lifecycle: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The placed-stage variables (checks, templates, overrides). ``initialized``: an observed state showed the
-    replica set initiated, now or in an earlier render (``fedrender.day2.observe.initialized``)."""
+    replica set initiated, now or in an earlier render (``fedrender.day2.observe.initialized``). ``lifecycle``:
+    the release rendered and the featureCompatibilityVersion asked for (``fedrender.day2.versions``)."""
     member_type, ordinal_type = _type(pack, "Member"), _type(pack, "Ordinal")
     return inst.data(members=[pack.types.message(member_type, m.model_dump()) for m in members],
                      placement=dict(placement), previous=dict(previous), eligibleCount=eligible,
                      initCluster=init_cluster, ordinals=[pack.types.message(ordinal_type, o.model_dump())
-                                                         for o in ordinals], initialized=initialized)
+                                                         for o in ordinals], initialized=initialized,
+                     lifecycle={"version": "", "featureCompatibilityVersion": "", **(lifecycle or {})})
 
 
 def checks(pack: Pack, inst: Instance, data: Mapping[str, Any]) -> list[Diagnostic]:

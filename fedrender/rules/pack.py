@@ -8,7 +8,7 @@ cluster    instance + ``cluster``                                  (filters, sco
 capacity   instance + ``memberCount``, ``groupCount``              (groupCaps, arbiter)
 member     instance + ``member``, ``memberCount``, ``placement``, ``initCluster``   (roles)
 placed     instance + ``members``, ``placement``, ``previous``, ``eligibleCount``, ``initCluster``,
-           ``ordinals``, ``initialized`` (checks)
+           ``ordinals``, ``initialized``, ``lifecycle`` (checks)
 template   placed + ``ordinal`` (forEach templates)                (templates)
 override   placed + ``cluster``                                    (override rules)
 ========== ==================================================================================
@@ -93,6 +93,19 @@ class TemplateSpec:
     include_when: Program
 
 
+@dataclass(frozen=True)
+class CompiledLifecycle:
+    """A pack's ``lifecycle`` block, compiled (:class:`fedrender.models.rulepack.Lifecycle`)."""
+
+    policy: str
+    version: Program
+    image: str
+    image_field: str
+    fcv_setting: str = ""
+    fcv_annotation: str = ""
+    location: Location | None = None
+
+
 @dataclass
 class Pack:
     """A compiled rule pack, ready to evaluate."""
@@ -139,6 +152,8 @@ class Pack:
     source: Location | None = None  # where pack.yaml declares the input kind
     claim_growth: Location | None = None
     """Where pack.yaml sets ``lifecycle.claimGrowth: true``; None when it does not (storage size is immutable)."""
+    lifecycle: CompiledLifecycle | None = None
+    """``lifecycle``: how the middleware's version moves; None when the pack declares none."""
 
 
 class _Compiler:
@@ -209,7 +224,7 @@ def _environments(types: TypeRegistry, spec_type: str, variables: str, settings:
     instance = {**base, "variables": variables}
     placed = {**instance, "members": f"list({member})", "placement": "map(string, int)",
               "previous": "map(string, int)", "eligibleCount": "int", "initCluster": "string",
-              "ordinals": f"list({ordinal})", "initialized": "bool"}
+              "ordinals": f"list({ordinal})", "initialized": "bool", "lifecycle": "map(string, string)"}
     stages = {
         "variables": base,
         "instance": instance,
@@ -352,6 +367,29 @@ def object_problems(doc: SourceDoc) -> list[Diagnostic]:
     return problems
 
 
+def _lifecycle(c: _Compiler, spec: Any) -> CompiledLifecycle:
+    """Compile ``lifecycle``: its ``version`` at the instance stage (a string), and check that ``image`` names a
+    string variable and ``featureCompatibilityVersion.setting`` a string setting of the pack."""
+    life, at = spec.lifecycle, ("spec", "lifecycle")
+    version = c.program("instance", (*at, "version"), life.version, "lifecycle.version", "string")
+    types = {v.name: v.type.replace(" ", "") for v in spec.variables}
+    if types.get(life.image) != "string":
+        got = f"it is of type {types[life.image]}" if life.image in types else "there is none"
+        c.diagnostics.append(Diagnostic(f"lifecycle.image must name a string variable of the pack ({got})",
+                                        c.doc.location((*at, "image")), "lifecycle.image"))
+    fcv = life.featureCompatibilityVersion
+    if fcv is not None:
+        setting = next((s for s in spec.settings if s.name == fcv.setting), None)
+        if setting is None or setting.type != "string":
+            got = f"it is a {setting.type} setting" if setting else "there is none"
+            c.diagnostics.append(Diagnostic(
+                f"lifecycle.featureCompatibilityVersion.setting must name a string setting of the pack ({got})",
+                c.doc.location((*at, "featureCompatibilityVersion", "setting")),
+                "lifecycle.featureCompatibilityVersion.setting"))
+    return CompiledLifecycle(life.versionPolicy, version, life.image, life.imageField,
+                             fcv.setting if fcv else "", fcv.annotation if fcv else "", c.doc.location(at))
+
+
 def load_pack(directory: Path) -> Pack:
     """Load and compile ``directory/pack.yaml`` and its templates; InputError lists every problem found."""
     pack_file = directory / PACK_FILE
@@ -453,6 +491,8 @@ def load_pack(directory: Path) -> Pack:
             pack.platform.append((pt.target, template))
     for i, pc in enumerate(spec.platformChecks):
         pack.platform_checks.append(c.rule("platform", (*base, "platformChecks", i), pc, "bool"))
+    if spec.lifecycle.versions:
+        pack.lifecycle = _lifecycle(c, spec)
     if c.diagnostics:
         raise InputError(sorted(c.diagnostics, key=Diagnostic.sort_key))
     pack.digest = digest.hexdigest()
