@@ -258,10 +258,17 @@ def test_two_clusters_racing_for_the_slot_restart_one_member() -> None:
 def test_a_reconciler_restarted_mid_rollout_resumes_from_the_claim() -> None:
     with rolling() as world:
         world.new_template()
-        world.run(until=3600, done=lambda: "restart" in world.mongo.rs.rollout)
+        holder = "b"  # its reconciler takes the slot, then dies before it deletes the pod
+        users, _ = world.reconcilers[holder].kube.credentials(world.obj(holder))
+        for _ in range(5):
+            seen = world.reconcilers[holder].observe("team/db", world.obj(holder), users)
+            action = next_action(*seen)
+            world.reconcilers[holder].adapters["team/db"].act(*seen, action)
+            if isinstance(action, ClaimRestart):
+                break
         claim = dict(world.mongo.rs.rollout["restart"])
-        assert world.mongo.rs.restarts == []  # claimed, not restarted yet: the reconciler dies here
-        holder = claim["cluster"]
+        assert claim["cluster"] == holder
+        assert world.mongo.rs.restarts == []
         old = world.reconcilers[holder]
         world.reconcilers[holder] = Reconciler(old.settings, old.kube, sleep=world.clock.sleep,
                                                clock=lambda: world.clock.now)
