@@ -251,6 +251,8 @@ class MongoAdapter:
         be read: then no rolling-restart step is taken."""
         versions: dict[str, str] = {}
         for host in sorted(self.known_local):
+            if observed.states.get(host, "") in ("", "(not reachable/healthy)"):
+                continue  # down (a restart under way): asking would only wait for the timeout
             try:
                 with self.client(host, anonymous=True) as client:
                     versions[host] = str(client.admin.command("buildInfo").get("version", ""))

@@ -64,8 +64,8 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
         phase = "Initializing" if isinstance(action, Initiate) else "Pending"
         reason = error_reason or phase
     elif not observed.primary or lost or stuck or restart_stuck:
-        phase, reason = "Degraded", ("NoPrimary" if not observed.primary else "MemberUnreachable" if lost
-                                     else "MemberStuck" if stuck else "RestartStuck")
+        phase, reason = "Degraded", ("NoPrimary" if not observed.primary else "RestartStuck" if restart_stuck
+                                     else "MemberUnreachable" if lost else "MemberStuck")
     elif syncing:
         phase, reason = "Syncing", "InitialSync"
     elif rolling and not error:

@@ -99,13 +99,19 @@ def member_pod(name: str, uid: str, revision: str) -> dict[str, Any]:
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-def make_rollout(size: int, arbiter: bool) -> Rollout:
+def adapter(cluster: str, clock: Clock) -> MongoAdapter:
+    """A reconciler's MongoDB adapter; a short timeout, since a member under restart hangs up."""
+    return MongoAdapter("db", {}, cluster, timeout_ms=300, attempts=2, sleep=clock.sleep)
+
+
+def make_rollout(size: int, arbiter: bool, stuck_seconds: float) -> Rollout:
     """``size`` data members round-robin over a, b, c (over a, b with an arbiter, which goes to c), converged on
     template hash h1."""
     mongo = Simulator("db")
     clock = Clock()
     mongo.rs.clock = lambda: clock.now
-    mongo.rs.initial_sync_seconds = 3
+    mongo.rs.initial_sync_seconds = 1  # a restarted member is down 1 s, then STARTUP2 for 1 s
+    mongo.rs.restart_seconds = 1
     homes = "ab" if arbiter else "abc"
     hosts = [mongo.add_host(("root", PASSWORDS["root"])) for _ in range(size)]
     members: list[dict[str, Any]] = [
@@ -135,9 +141,9 @@ def make_rollout(size: int, arbiter: bool) -> Rollout:
             pods[(c, name)] = m["host"]
         for user, password in PASSWORDS.items():
             api.secrets[("team", f"db-{user.lower()}")] = secret(f"db-{user.lower()}", user, password)
-        reconcilers[c] = Reconciler(Settings(c, stuck_seconds=300), kube(api, c), sleep=clock.sleep,
+        reconcilers[c] = Reconciler(Settings(c, stuck_seconds=stuck_seconds), kube(api, c), sleep=clock.sleep,
                                     clock=lambda: clock.now)
-        reconcilers[c].adapters["team/db"] = MongoAdapter("db", {}, c, attempts=2, sleep=clock.sleep)
+        reconcilers[c].adapters["team/db"] = adapter(c, clock)
     world = Rollout(mongo, apis, reconcilers, clock, hosts, pods)
     for c, api in apis.items():
         api.on_pod_recreated = lambda _ns, pod, c=c: mongo.restart(pods[(c, pod["metadata"]["name"])], NEW_VERSION)
@@ -149,8 +155,8 @@ def make_rollout(size: int, arbiter: bool) -> Rollout:
 
 
 @contextmanager
-def rolling(size: int = 5, arbiter: bool = False) -> Iterator[Rollout]:
-    world = make_rollout(size, arbiter)
+def rolling(size: int = 5, arbiter: bool = False, stuck_seconds: float = 300) -> Iterator[Rollout]:
+    world = make_rollout(size, arbiter, stuck_seconds)
     try:
         yield world
     finally:
@@ -159,51 +165,51 @@ def rolling(size: int = 5, arbiter: bool = False) -> Iterator[Rollout]:
             api.stop()
 
 
-VARIANTS = pytest.mark.parametrize(("size", "arbiter"), [(5, False), (4, True)],
-                                   ids=["5 members over 3 clusters", "4 data members and an arbiter"])
-
-
-@VARIANTS
-def test_rolling_restart_keeps_at_most_one_member_down(size: int, arbiter: bool) -> None:
+@pytest.fixture(scope="module", params=[(5, False), (4, True)],
+                ids=["5 members over 3 clusters", "4 data members and an arbiter"])
+def rolled(request: pytest.FixtureRequest) -> Iterator[Rollout]:
+    """One rolling restart of a new pod template, run to the end (shared by the tests that read it)."""
+    size, arbiter = request.param
     with rolling(size, arbiter) as world:
         world.new_template()
         world.run(until=3600)
-        assert world.finished(), {c: world.status(c).get("conditions") for c in world.apis}
-        assert world.mongo.rs.violations == []  # two down at once, a lagging or unhealthy member, the primary
-        assert sorted(world.mongo.rs.restarts) == sorted(world.hosts)  # every member once
-        for c in world.apis:
-            status = world.status(c)
-            local = [m for m in status["members"] if m.get("cluster") == c]
-            assert local and all(m["updated"] and m["version"] == NEW_VERSION for m in local), local
-            assert status["updatedMembers"] == len(local)
-            assert status["observedGeneration"] == 2
-            updated = next(x for x in status["conditions"] if x["type"] == "MembersUpdated")
-            assert (updated["status"], updated["message"]) == (
-                "True", f"{len(world.hosts)} of {len(world.hosts)} members run the current pod template")
-        phases = [s.get("phase") for api in world.apis.values() for _, _, o in api.history if (s := o.get("status"))]
-        assert "Degraded" not in phases  # the member under restart is neither lost nor stuck
-        reasons = {c["reason"] for api in world.apis.values() for _, _, o in api.history
-                   for c in (o.get("status") or {}).get("conditions", []) if c["type"] == "Ready"}
-        assert "RollingUpdate" in reasons
+        yield world
 
 
-@VARIANTS
-def test_the_primary_restarts_last_after_a_step_down(size: int, arbiter: bool) -> None:
-    with rolling(size, arbiter) as world:
-        primary = world.initial_primary
-        world.new_template()
-        world.run(until=3600)
-        assert world.finished()
-        assert world.mongo.rs.restarts[-1] == primary
-        assert world.mongo.rs.step_downs == [primary]
-        assert world.mongo.rs.violations == []
-        clusters = [next(c for (c, _), h in world.pods.items() if h == host) for host in world.mongo.rs.restarts]
-        for cluster in "abc":  # within a cluster, the highest ordinal first (the primary aside)
-            names = [n for (c, n), h in world.pods.items() if c == cluster and h != primary]
-            order = [n for host in world.mongo.rs.restarts for (c, n), h in world.pods.items()
-                     if h == host and c == cluster and h != primary]
-            assert order == sorted(names, key=lambda n: (n.startswith("db-arbiter"), -int(n.rsplit("-", 1)[1])))
-        assert len(clusters) == len(world.hosts)
+def test_rolling_restart_keeps_at_most_one_member_down(rolled: Rollout) -> None:
+    world = rolled
+    assert world.finished(), {c: world.status(c).get("conditions") for c in world.apis}
+    assert world.mongo.rs.violations == []  # two down at once, a lagging or unhealthy member, the primary
+    assert sorted(world.mongo.rs.restarts) == sorted(world.hosts)  # every member once
+    for c in world.apis:
+        status = world.status(c)
+        local = [m for m in status["members"] if m.get("cluster") == c]
+        assert local and all(m["updated"] and m["version"] == NEW_VERSION for m in local), local
+        assert status["updatedMembers"] == len(local)
+        assert status["observedGeneration"] == 2
+        updated = next(x for x in status["conditions"] if x["type"] == "MembersUpdated")
+        assert (updated["status"], updated["message"]) == (
+            "True", f"{len(world.hosts)} of {len(world.hosts)} members run the current pod template")
+    history = [s for api in world.apis.values() for _, _, o in api.history if (s := o.get("status"))]
+    assert "Degraded" not in [s["phase"] for s in history]  # the member under restart is neither lost nor stuck
+    messages = [c["message"] for s in history for c in s["conditions"] if c["type"] == "MembersUpdated"]
+    assert any("; restarting " in m for m in messages)
+    reasons = {c["reason"] for s in history for c in s["conditions"] if c["type"] == "Ready"}
+    assert "RollingUpdate" in reasons
+
+
+def test_the_primary_restarts_last_after_a_step_down(rolled: Rollout) -> None:
+    world = rolled
+    primary = world.initial_primary
+    assert world.finished()
+    assert world.mongo.rs.restarts[-1] == primary
+    assert world.mongo.rs.step_downs == [primary]
+    assert world.mongo.rs.violations == []
+    for cluster in "abc":  # within a cluster, the highest ordinal first (the primary aside)
+        names = [n for (c, n), h in world.pods.items() if c == cluster and h != primary]
+        order = [n for host in world.mongo.rs.restarts for (c, n), h in world.pods.items()
+                 if h == host and c == cluster and h != primary]
+        assert order == sorted(names, key=lambda n: (n.startswith("db-arbiter"), -int(n.rsplit("-", 1)[1])))
 
 
 def test_no_restart_while_a_member_is_behind() -> None:
@@ -211,7 +217,7 @@ def test_no_restart_while_a_member_is_behind() -> None:
         behind = next(h for h in world.hosts if h != world.initial_primary)
         world.mongo.rs.lag[behind] = 30
         world.new_template()
-        world.run(until=world.clock.now + 300, done=lambda: False)
+        world.run(until=world.clock.now + 60, done=lambda: False)
         assert world.mongo.rs.restarts == []
         assert "restart" not in world.mongo.rs.rollout
         ready = {c: next(x for x in world.status(c)["conditions"] if x["type"] == "Ready") for c in world.apis}
@@ -272,8 +278,7 @@ def test_a_reconciler_restarted_mid_rollout_resumes_from_the_claim() -> None:
         old = world.reconcilers[holder]
         world.reconcilers[holder] = Reconciler(old.settings, old.kube, sleep=world.clock.sleep,
                                                clock=lambda: world.clock.now)
-        world.reconcilers[holder].adapters["team/db"] = MongoAdapter("db", {}, holder, attempts=2,
-                                                                     sleep=world.clock.sleep)
+        world.reconcilers[holder].adapters["team/db"] = adapter(holder, world.clock)
         world.run(until=world.clock.now + 3600)
         assert world.finished()
         assert world.mongo.rs.restarts[0] == claim["host"]  # it went on with the member it had claimed
@@ -281,10 +286,13 @@ def test_a_reconciler_restarted_mid_rollout_resumes_from_the_claim() -> None:
 
 
 def test_a_stuck_restart_is_degraded_and_blocks_the_rest() -> None:
-    with rolling() as world:
+    with rolling(stuck_seconds=30) as world:
         world.mongo.rs.stuck = set(world.hosts)  # whichever member restarts first never comes back
         world.new_template()
-        world.run(until=world.clock.now + 900, done=lambda: False)
+        world.run(until=world.clock.now + 20, done=lambda: False)
+        phases = {c: world.status(c)["phase"] for c in world.apis}
+        assert set(phases.values()) == {"Reconfiguring"}, phases  # not Degraded before --stuck-seconds
+        world.run(until=world.clock.now + 40, done=lambda: False)
         assert len(world.mongo.rs.restarts) == 1
         host = world.mongo.rs.restarts[0]
         assert world.mongo.rs.rollout["restart"]["host"] == host  # never released while the member is down
