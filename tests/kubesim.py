@@ -265,9 +265,9 @@ class KubeSim:
                 revision = owner.get("status", {}).get("updateRevision", "")
                 recreated["metadata"].setdefault("labels", {})["controller-revision-hash"] = revision
             pods.append(recreated)
-        self.reply(h, 200, found)
-        if self.on_pod_recreated is not None:
+        if self.on_pod_recreated is not None:  # before the reply: the test sees the restart once DELETE returns
             self.on_pod_recreated(namespace, recreated)
+        self.reply(h, 200, found)
 
     def owner(self, namespace: str, pod: str) -> dict[str, Any] | None:
         """The StatefulSet a pod ``<sts>-<ordinal>`` belongs to (the longest matching name)."""
