@@ -619,8 +619,8 @@ class Simulator:
         if "insert" in doc:
             for index, new in enumerate(doc["documents"]):
                 if new["_id"] in docs:
-                    return {"ok": 1, "n": index, "writeErrors": [{"index": index, "code": 11000, "errmsg":
-                            f"E11000 duplicate key error collection: fedrender.rollout dup key: {{ _id: {new['_id']!r} }}"}]}
+                    message = f"E11000 duplicate key error collection: fedrender.rollout dup key: {new['_id']!r}"
+                    return {"ok": 1, "n": index, "writeErrors": [{"index": index, "code": 11000, "errmsg": message}]}
                 docs[new["_id"]] = dict(new)
             return {"ok": 1, "n": len(doc["documents"])}
         if "delete" in doc:

@@ -16,7 +16,7 @@ from reconciler.decide import Member
 from tests.kubesim import KubeSim
 from tests.mongosim import Simulator
 from tests.test_reconciler_kube import kube, mrs
-from tests.test_reconciler_wire import ROOT, USERS, members, reconcile
+from tests.test_reconciler_wire import ROOT, members, reconcile
 from tests.test_rollout_wire import member_pod, statefulset
 
 

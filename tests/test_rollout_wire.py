@@ -184,7 +184,8 @@ def test_rolling_restart_keeps_at_most_one_member_down(rolled: Rollout) -> None:
     for c in world.apis:
         status = world.status(c)
         local = [m for m in status["members"] if m.get("cluster") == c]
-        assert local and all(m["updated"] and m["version"] == NEW_VERSION for m in local), local
+        assert local
+        assert all(m["updated"] and m["version"] == NEW_VERSION for m in local), local
         assert status["updatedMembers"] == len(local)
         assert status["observedGeneration"] == 2
         updated = next(x for x in status["conditions"] if x["type"] == "MembersUpdated")
