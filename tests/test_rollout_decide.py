@@ -28,6 +28,7 @@ from reconciler.decide import (
     next_action,
 )
 from reconciler.rollout import local_rows
+from reconciler.status import build_status
 
 CLUSTERS = "abcab"
 MEMBERS = tuple(Member(i, f"{c}:{i}", 1, 2.0 if i == 0 else 1.0, cluster=c) for i, c in enumerate(CLUSTERS))
@@ -201,3 +202,42 @@ def test_without_a_template_hash_the_membership_decides_alone() -> None:
 def test_a_claim_whose_member_left_the_configuration_is_released() -> None:
     roster, observed = world("c", claim=Claim("d:9", "d", "r2"))
     assert isinstance(decide(roster, observed), ReleaseRestart)
+
+
+# --- the status a cluster reports (pure)
+
+
+def test_observed_generation_only_once_the_template_is_delivered_and_observed() -> None:
+    roster, observed = world("b", updated={"b:1": True})
+    status = build_status(7, roster, observed, Noop("x"), "t")
+    assert status["observedGeneration"] == 7
+    assert (status["updateRevision"], status["updatedMembers"]) == ("r2", 1)
+    local = {m["host"]: (m["cluster"], m["revision"], m["updated"], m["version"]) for m in status["members"]
+             if "cluster" in m}
+    assert local == {"b:1": ("b", "r2", True, "7.0.14"), "b:4": ("b", "r1", False, "7.0.14")}
+    updated = next(c for c in status["conditions"] if c["type"] == "MembersUpdated")
+    assert (updated["status"], updated["message"]) == ("False", "1 of 5 members run the current pod template")
+    assert (status["phase"], next(c for c in status["conditions"] if c["type"] == "Ready")["reason"]) == (
+        "Reconfiguring", "RollingUpdate")
+    for workload in (Workload("db", "h1", "r2", True), Workload("db", "h2", "r2", False)):
+        pending = replace(observed, rollout=replace(observed.rollout, workloads=(workload,)))
+        assert "observedGeneration" not in build_status(7, roster, pending, Noop("x"), "t")
+
+
+def test_the_member_under_restart_is_neither_lost_nor_syncing_until_its_deadline() -> None:
+    roster, observed = world("b", states={"b:4": "(not reachable/healthy)"}, claim=Claim("b:4", "b", "r2"))
+    status = build_status(7, roster, observed, Noop("waiting"), "t")
+    updated = next(c for c in status["conditions"] if c["type"] == "MembersUpdated")
+    assert updated["message"] == "0 of 5 members run the current pod template; restarting b:4"
+    assert status["phase"] == "Reconfiguring"
+    stuck = build_status(7, roster, observed, Noop("waiting"), "t", restart_stuck="b:4")
+    ready = next(c for c in stuck["conditions"] if c["type"] == "Ready")
+    assert (stuck["phase"], ready["reason"]) == ("Degraded", "RestartStuck")
+    assert ready["message"].startswith("the restart of b:4 is stuck: it is (not reachable/healthy)")
+
+
+def test_every_member_updated_is_ready() -> None:
+    roster, observed = world("c", updated=dict.fromkeys(HOSTS, True))
+    status = build_status(7, roster, observed, Noop("in sync"), "t")
+    assert status["phase"] == "Ready"
+    assert next(c for c in status["conditions"] if c["type"] == "MembersUpdated")["status"] == "True"
