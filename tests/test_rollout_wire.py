@@ -6,9 +6,9 @@ simulated clock."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,20 +19,17 @@ from reconciler.mongo import MongoAdapter, Temporary
 from tests.kubesim import KubeSim
 from tests.mongosim import Simulator
 from tests.test_reconciler_kube import kube, mrs, secret
-from tests.test_reconciler_status import PASSWORDS, Clock
+from tests.test_reconciler_status import PASSWORDS, Clock, World
 
 KEY = ("team", "db")
 NEW_VERSION = "7.0.15"
 
 
 @dataclass
-class Rollout:
-    mongo: Simulator
-    apis: dict[str, KubeSim]
-    reconcilers: dict[str, Reconciler]
-    clock: Clock
-    hosts: list[str]
-    pods: dict[tuple[str, str], str]  # (cluster, pod name) -> host
+class RollingWorld(World):
+    """The status tests' World, with StatefulSets and the pods' hosts."""
+
+    pods: dict[tuple[str, str], str] = field(default_factory=dict)  # (cluster, pod name) -> host
     initial_primary: str = ""
 
     def obj(self, cluster: str) -> dict[str, Any]:
@@ -41,16 +38,16 @@ class Rollout:
     def status(self, cluster: str) -> dict[str, Any]:
         return dict(self.obj(cluster).get("status") or {})
 
-    def run(self, until: float, done: Any = None) -> float:
+    def run(self, until: float = 600.0, done: Callable[[], bool] | None = None) -> float:
         """Each cluster's reconciler when it is due, until ``done()`` (default: every cluster Ready, every pod
         updated and no restart slot held) or ``until`` simulated seconds have passed; returns the time."""
-        done = done or self.finished
+        finished = done or self.finished
         due = dict.fromkeys(self.reconcilers, self.clock.now)
         while self.clock.now < until:
             cluster = min(due, key=lambda c: (due[c], c))
             self.clock.now = max(self.clock.now, due[cluster])
             due[cluster] = self.clock.now + self.reconcilers[cluster].reconcile_safely(self.obj(cluster))
-            if done():
+            if finished():
                 return self.clock.now
         return self.clock.now
 
@@ -104,7 +101,7 @@ def adapter(cluster: str, clock: Clock) -> MongoAdapter:
     return MongoAdapter("db", {}, cluster, timeout_ms=300, attempts=2, sleep=clock.sleep)
 
 
-def make_rollout(size: int, arbiter: bool, stuck_seconds: float) -> Rollout:
+def make_rollout(size: int, arbiter: bool, stuck_seconds: float) -> RollingWorld:
     """``size`` data members round-robin over a, b, c (over a, b with an arbiter, which goes to c), converged on
     template hash h1."""
     mongo = Simulator("db")
@@ -144,7 +141,7 @@ def make_rollout(size: int, arbiter: bool, stuck_seconds: float) -> Rollout:
         reconcilers[c] = Reconciler(Settings(c, stuck_seconds=stuck_seconds), kube(api, c), sleep=clock.sleep,
                                     clock=lambda: clock.now)
         reconcilers[c].adapters["team/db"] = adapter(c, clock)
-    world = Rollout(mongo, apis, reconcilers, clock, hosts, pods)
+    world = RollingWorld(mongo, apis, reconcilers, clock, hosts, pods)
     for c, api in apis.items():
         api.on_pod_recreated = lambda _ns, pod, c=c: mongo.restart(pods[(c, pod["metadata"]["name"])], NEW_VERSION)
     world.run(until=600)
@@ -155,7 +152,7 @@ def make_rollout(size: int, arbiter: bool, stuck_seconds: float) -> Rollout:
 
 
 @contextmanager
-def rolling(size: int = 5, arbiter: bool = False, stuck_seconds: float = 300) -> Iterator[Rollout]:
+def rolling(size: int = 5, arbiter: bool = False, stuck_seconds: float = 300) -> Iterator[RollingWorld]:
     world = make_rollout(size, arbiter, stuck_seconds)
     try:
         yield world
@@ -167,7 +164,7 @@ def rolling(size: int = 5, arbiter: bool = False, stuck_seconds: float = 300) ->
 
 @pytest.fixture(scope="module", params=[(5, False), (4, True)],
                 ids=["5 members over 3 clusters", "4 data members and an arbiter"])
-def rolled(request: pytest.FixtureRequest) -> Iterator[Rollout]:
+def rolled(request: pytest.FixtureRequest) -> Iterator[RollingWorld]:
     """One rolling restart of a new pod template, run to the end (shared by the tests that read it)."""
     size, arbiter = request.param
     with rolling(size, arbiter) as world:
@@ -176,7 +173,7 @@ def rolled(request: pytest.FixtureRequest) -> Iterator[Rollout]:
         yield world
 
 
-def test_rolling_restart_keeps_at_most_one_member_down(rolled: Rollout) -> None:
+def test_rolling_restart_keeps_at_most_one_member_down(rolled: RollingWorld) -> None:
     world = rolled
     assert world.finished(), {c: world.status(c).get("conditions") for c in world.apis}
     assert world.mongo.rs.violations == []  # two down at once, a lagging or unhealthy member, the primary
@@ -199,7 +196,7 @@ def test_rolling_restart_keeps_at_most_one_member_down(rolled: Rollout) -> None:
     assert "RollingUpdate" in reasons
 
 
-def test_the_primary_restarts_last_after_a_step_down(rolled: Rollout) -> None:
+def test_the_primary_restarts_last_after_a_step_down(rolled: RollingWorld) -> None:
     world = rolled
     primary = world.initial_primary
     assert world.finished()
