@@ -67,6 +67,12 @@ class Roster:
     """``spec.version``: the release (major.minor) the rendered image runs, "" unknown."""
     fcv: str = ""
     """``spec.featureCompatibilityVersion``: what the primary's reconciler sets once it may, "" for none."""
+    template_hash: str = ""
+    """``spec.templateHash``: the pod templates the renderer published ("" from a renderer without rollouts)."""
+    max_lag_seconds: int = 10
+    """``spec.rolloutMaxLagSeconds``: no restart while a data member is further behind the primary."""
+    statefulset: str = ""
+    """``spec.statefulSetName`` (the data StatefulSet; the arbiter's is ``<name>-arbiter``); "" = ``name``."""
 
     def local(self) -> list[Member]:
         return [m for m in self.members if m.cluster == self.this_cluster]
@@ -100,6 +106,74 @@ class Observed:
     """Its ``targetVersion``: non-empty while a featureCompatibilityVersion change is half-done."""
     binaries: Mapping[str, str] = field(default_factory=dict)
     """host -> ``buildInfo.version`` of each member that answered (every member when the primary is local)."""
+    rollout: Rollout = field(default_factory=lambda: Rollout())
+    """This cluster's StatefulSets and pods and the ``fedrender.rollout`` documents (rolling restarts)."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A local StatefulSet (``<sts>`` or ``<sts>-arbiter``), as apps/v1 reports it."""
+
+    name: str
+    template_hash: str = ""
+    """``metadata.annotations["fedrender.io/template-hash"]``."""
+    update_revision: str = ""
+    """``status.updateRevision``: the ControllerRevision new pods are created from."""
+    observed: bool = False
+    """``status.observedGeneration == metadata.generation``: the controller has seen the current spec."""
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A local member's pod: its ``controller-revision-hash`` label against its own StatefulSet's revision."""
+
+    name: str
+    uid: str
+    revision: str
+    update_revision: str
+    ordinal: int = 0
+    """The pod's StatefulSet ordinal (restarts go highest first); -1 for the arbiter's pod."""
+
+    @property
+    def updated(self) -> bool:
+        return bool(self.revision) and self.revision == self.update_revision
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``fedrender.rollout`` ``{_id: "restart", host, cluster, toRevision}``: the set's single restart slot."""
+
+    host: str
+    cluster: str
+    to_revision: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """``fedrender.rollout`` ``{_id: <host>, cluster, revision, updated, templateHash, version}``: what the
+    member's own cluster reported, read by the other clusters (the primary restarts only after every other
+    member is updated)."""
+
+    host: str
+    cluster: str
+    revision: str = ""
+    updated: bool = False
+    template_hash: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What the rolling restart decides on. ``read`` is False when nothing was read (no template hash)."""
+
+    read: bool = False
+    workloads: tuple[Workload, ...] = ()
+    pods: Mapping[str, Pod] = field(default_factory=dict)
+    """Local members' pods by host."""
+    claim: Claim | None = None
+    rows: Mapping[str, Row] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """``buildInfo.version`` of each local member that answered."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +226,30 @@ class UpdateUser(Action):
     user: str
 
 
+@dataclass(frozen=True)
+class RecordMembers(Action):
+    rows: tuple[Row, ...]  # this cluster's rows for ``fedrender.rollout``, upserted on the primary
+
+
+@dataclass(frozen=True)
+class ClaimRestart(Action):
+    claim: Claim
+
+
+@dataclass(frozen=True)
+class RestartMember(Action):
+    """Delete the member's pod (uid precondition); its StatefulSet recreates it at ``updateRevision``."""
+
+    host: str
+    pod: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class ReleaseRestart(Action):
+    claim: Claim
+
+
 def next_action(roster: Roster, observed: Observed) -> Action:
     """The next single step towards the roster, or Noop with why there is none."""
     if observed.auth_failed:
@@ -161,6 +259,11 @@ def next_action(roster: Roster, observed: Observed) -> Action:
     primary = next((m for m in observed.config if m.host == observed.primary), None)
     if primary is None:
         return Noop("no primary: waiting for an election")
+    return rollout.after(roster, observed, _as_primary(roster, observed, primary))  # issue 14: rolling restart
+
+
+def _as_primary(roster: Roster, observed: Observed, primary: Member) -> Action:
+    """What the reconciler that runs the primary in its own cluster does; Noop (with why) in the others."""
     if _cluster_of(primary, roster) != roster.this_cluster:
         return Noop(f"the primary {primary.host} is in another cluster; its reconciler acts")
     if not observed.default_write_concern:
@@ -305,4 +408,5 @@ def implicit_write_concern_majority(config: Sequence[Member]) -> bool:
     return not (arbiters > 0 and data_voting <= voting // 2 + 1)
 
 
-from reconciler import versions  # noqa: E402  (it builds on this module's Action, Roster and Observed)
+# Imported last: both build on this module's Action, Roster and Observed, and next_action calls them.
+from reconciler import rollout, versions  # noqa: E402

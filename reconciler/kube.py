@@ -1,4 +1,7 @@
-"""The Kubernetes adapter: MongoReplicaSets, pods, Secrets, status patches, Events and the leader Lease."""
+"""The Kubernetes adapter: MongoReplicaSets, pods, Secrets, status patches, Events and the leader Lease; for
+rolling restarts the local StatefulSets (apps/v1), the pods' revisions, and pod deletion with a uid
+precondition (the StatefulSet controller recreates a deleted pod at ``status.updateRevision``:
+kubernetes ``pkg/controller/statefulset/stateful_set_control.go``, OnDelete strategy)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from reconciler import storage
-from reconciler.decide import Member, Roster
+from reconciler.decide import Member, Pod, Roster, Workload
 from reconciler.mongo import Credentials
 
 log = logging.getLogger("fedrender.reconciler.kube")
 
 GROUP, VERSION, PLURAL = "fedrender.io", "v1alpha1", "mongoreplicasets"
+TEMPLATE_HASH = "fedrender.io/template-hash"  # the renderer's annotation on each StatefulSet (spec.templateHash)
+REVISION_LABEL = "controller-revision-hash"  # apps/v1 StatefulSet pods: the ControllerRevision they run
 
 
 class Gone(Exception):
@@ -39,6 +44,7 @@ class Kube:
     def __post_init__(self) -> None:
         self.objects = client.CustomObjectsApi(self.api)
         self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
         self.leases = client.CoordinationV1Api(self.api)
 
     # --- MongoReplicaSets
@@ -106,6 +112,56 @@ class Kube:
             if pod in ready:
                 hosts.add(m["host"])
         return frozenset(hosts)
+
+    def statefulsets(self, obj: Mapping[str, Any]) -> tuple[Workload, ...]:
+        """The instance's local StatefulSets ``<statefulSetName>`` and ``<statefulSetName>-arbiter`` that exist
+        here: the template-hash annotation, ``status.updateRevision`` and whether the controller observed the
+        current generation (``status.observedGeneration == metadata.generation``)."""
+        base, namespace = obj["spec"]["statefulSetName"], obj["metadata"]["namespace"]
+        found = []
+        for name in (base, f"{base}-arbiter"):
+            try:
+                sts = self.apps.read_namespaced_stateful_set(name, namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            annotations = sts.metadata.annotations or {}
+            status = sts.status
+            found.append(Workload(name, str(annotations.get(TEMPLATE_HASH, "")),
+                                  str(getattr(status, "update_revision", None) or ""),
+                                  status is not None and status.observed_generation is not None
+                                  and status.observed_generation == sts.metadata.generation))
+        return tuple(found)
+
+    def pods(self, obj: Mapping[str, Any], workloads: tuple[Workload, ...]) -> dict[str, Pod]:
+        """This cluster's members' pods by host: uid, ``controller-revision-hash`` and their StatefulSet's
+        ``updateRevision`` (pod ``<statefulSetName>-<ordinal>``, or ``<statefulSetName>-arbiter-0``)."""
+        spec, namespace = obj["spec"], obj["metadata"]["namespace"]
+        base = spec["statefulSetName"]
+        revisions = {w.name: w.update_revision for w in workloads}
+        listed = self.core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={base}")
+        by_name = {p.metadata.name: p for p in listed.items}
+        out: dict[str, Pod] = {}
+        for m in spec["members"]:
+            if m["cluster"] != self.cluster:
+                continue
+            arbiter = bool(m.get("arbiterOnly"))
+            name = f"{base}-arbiter-0" if arbiter else f"{base}-{m['ordinal']}"
+            found = by_name.get(name)
+            if found is None or found.metadata.deletion_timestamp is not None:
+                continue  # not there, or on its way out: nothing to judge or restart yet
+            out[m["host"]] = Pod(name, str(found.metadata.uid or ""),
+                                 str((found.metadata.labels or {}).get(REVISION_LABEL, "")),
+                                 revisions.get(f"{base}-arbiter" if arbiter else base, ""),
+                                 -1 if arbiter else int(m["ordinal"]))
+        return out
+
+    def delete_pod(self, obj: Mapping[str, Any], name: str, uid: str) -> None:
+        """Delete pod ``name`` only if it is still the one with ``uid`` (a recreated pod is never deleted by a
+        stale decision: the API server answers 409 Conflict)."""
+        self.core.delete_namespaced_pod(name, obj["metadata"]["namespace"],
+                                        body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid)))
 
     def credentials(self, obj: Mapping[str, Any]) -> tuple[dict[str, Credentials], builtins.list[str]]:
         """The users' credentials from their Secrets (keys ``username`` and ``password``, both required), and
@@ -240,4 +296,5 @@ def roster(obj: Mapping[str, Any], cluster: str) -> Roster:
     return Roster(spec["replicaSetName"], members, spec["initCluster"], cluster,
                   tuple(u for u in ("root", "clusterAdmin", "clusterMonitor") if u in (spec.get("users") or {})),
                   bool(spec.get("initialized", False)), str(spec.get("version") or ""),
-                  str(spec.get("featureCompatibilityVersion") or ""))
+                  str(spec.get("featureCompatibilityVersion") or ""), str(spec.get("templateHash") or ""),
+                  int(spec.get("rolloutMaxLagSeconds", 10)), str(spec.get("statefulSetName") or ""))

@@ -16,15 +16,16 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import click
 from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
 from reconciler import storage
-from reconciler.decide import Action, Noop, Observed, Roster, next_action
+from reconciler.decide import Action, Noop, Observed, RestartMember, Rollout, Roster, next_action
 from reconciler.kube import Gone, Kube, now, roster
 from reconciler.mongo import MongoAdapter, Temporary
 from reconciler.status import build_status
@@ -67,6 +68,8 @@ class Reconciler:
     clock: Callable[[], float] = time.monotonic
     reported: dict[str, dict[str, Any]] = field(default_factory=dict)
     troubled: dict[tuple[str, str], float] = field(default_factory=dict)
+    restarting: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Per object: the claimed host whose restart is under way and since when (this reconciler's clock)."""
 
     def reconcile(self, obj: Mapping[str, Any]) -> str:
         """Act on one MongoReplicaSet until there is nothing to do now; write its status once; return the phase."""
@@ -89,6 +92,7 @@ class Reconciler:
         status = build_status(int(meta.get("generation", 0)), step.roster, step.observed, step.action, now(),
                               error=step.error, error_reason=step.reason, problems=problems,
                               stuck=self._stuck(key, step.observed),
+                              restart_stuck=self._restart_stuck(key, step.observed),
                               previous=previous.get("conditions", []), storage=storage.report(step.storage))
         if step.observed.auth_failed and _ready_reason(previous) != "AuthenticationFailed":
             self.kube.event(obj, "AuthenticationFailed", step.observed.auth_failed, warning=True)
@@ -98,13 +102,25 @@ class Reconciler:
         log.info("%s: %s (%s)", key, status["phase"], step.error or step.action.reason)
         return str(status["phase"])
 
-    def _step(self, key: str, obj: Mapping[str, Any], users: Mapping[str, Any]) -> Pass:
+    def observe(self, key: str, obj: Mapping[str, Any], users: Mapping[str, Any]) -> tuple[Roster, Observed]:
+        """The roster and what this cluster sees of the set (and, with a template hash, of the rollout)."""
         mine = roster(obj, self.settings.cluster)
         adapter = self.adapters.setdefault(key, MongoAdapter(mine.name, {}, self.settings.cluster))
         adapter.users = users
-        if "root" not in users:  # nothing can be read or done without root; the status names the Secret
-            return Pass(mine, Observed(), Noop("waiting for usable root credentials (see UsersReady)"))
         observed = adapter.observe(mine, self.kube.ready_hosts(obj))
+        if mine.template_hash:  # a rollout is judged against the rendered templates
+            workloads = self.kube.statefulsets(obj)
+            found = adapter.read_rollout(observed) if observed.primary else Rollout()
+            observed = replace(observed, rollout=replace(found, workloads=workloads,
+                                                         pods=self.kube.pods(obj, workloads)))
+        return mine, observed
+
+    def _step(self, key: str, obj: Mapping[str, Any], users: Mapping[str, Any]) -> Pass:
+        if "root" not in users:  # nothing can be read or done without root; the status names the Secret
+            return Pass(roster(obj, self.settings.cluster), Observed(),
+                        Noop("waiting for usable root credentials (see UsersReady)"))
+        mine, observed = self.observe(key, obj, users)
+        adapter = self.adapters[key]
         action = next_action(mine, observed)
         seen = self.kube.observe_storage(obj, mine)
         if isinstance(action, Noop) and isinstance(grow := storage.next_action(seen), storage.ResizeClaim):
@@ -112,18 +128,30 @@ class Reconciler:
         if isinstance(action, Noop):
             return Pass(mine, observed, action, storage=seen)
         try:
-            if isinstance(action, storage.ResizeClaim):
+            if isinstance(action, storage.ResizeClaim):  # Kubernetes actions; the rest go to MongoDB
                 self.kube.resize_claim(obj, action)
+            elif isinstance(action, RestartMember):
+                self.kube.delete_pod(obj, action.pod, action.uid)
             else:
                 adapter.act(mine, observed, action)
+        except ApiException as exc:
+            if exc.status not in (404, 409) or not isinstance(action, RestartMember):
+                return self._failed(obj, mine, observed, action, f"HTTP {exc.status} {exc.reason}", seen)
+            # the pod was already deleted or recreated since it was observed: observe again
+            return Pass(mine, observed, action, f"pod {action.pod} changed since it was observed (HTTP {exc.status})",
+                        "PodChanged", 1.0, seen)
         except Temporary as exc:
             return Pass(mine, observed, action, str(exc), exc.reason, exc.retry_after, seen)
         except Exception as exc:  # the loop goes on; the status and an Event say what failed
-            error = f"{type(action).__name__} failed: {str(exc).splitlines()[0][:300]}"
-            self.kube.event(obj, "ActionFailed", error, warning=True)
-            return Pass(mine, observed, action, error, "ActionFailed", 60.0, seen)
+            return self._failed(obj, mine, observed, action, str(exc), seen)
         self.kube.event(obj, type(action).__name__, action.reason)
         return Pass(mine, observed, action, storage=seen)
+
+    def _failed(self, obj: Mapping[str, Any], mine: Roster, observed: Observed, action: Action, why: str,
+                seen: storage.Seen) -> Pass:
+        error = f"{type(action).__name__} failed: {(why.splitlines() or [''])[0][:300]}"
+        self.kube.event(obj, "ActionFailed", error, warning=True)
+        return Pass(mine, observed, action, error, "ActionFailed", 60.0, seen)
 
     def _stuck(self, key: str, observed: Observed) -> frozenset[str]:
         """Members in ROLLBACK or RECOVERING for longer than ``stuck_seconds``."""
@@ -133,6 +161,18 @@ class Reconciler:
             del self.troubled[(k, host)]
         since = {h: self.troubled.setdefault((key, h), moment) for h in troubled}
         return frozenset(h for h, t in since.items() if moment - t > self.settings.stuck_seconds)
+
+    def _restart_stuck(self, key: str, observed: Observed) -> str:
+        """The host of the restart slot when its restart has lasted longer than ``stuck_seconds`` (the claim is
+        kept: a person looks), else ""."""
+        claim = observed.rollout.claim
+        if claim is None:
+            self.restarting.pop(key, None)
+            return ""
+        host, since = self.restarting.get(key, ("", 0.0))
+        if host != claim.host:
+            host, since = self.restarting[key] = (claim.host, self.clock())
+        return host if self.clock() - since > self.settings.stuck_seconds else ""
 
     def reconcile_safely(self, obj: Mapping[str, Any]) -> float:
         """Reconcile one object and return when to look again (seconds); a failure there (a bad Secret, a
@@ -210,7 +250,8 @@ def _version() -> str:
 @click.option("--settle-seconds", envvar="FEDRENDER_SETTLE_SECONDS", show_envvar=True, default=2.0,
               type=click.FloatRange(min=0.1), help="Look again this soon at a MongoReplicaSet that is not Ready.")
 @click.option("--stuck-seconds", envvar="FEDRENDER_STUCK_SECONDS", show_envvar=True, default=300.0,
-              type=click.FloatRange(min=1), help="A member in ROLLBACK or RECOVERING this long makes it Degraded.")
+              type=click.FloatRange(min=1),
+              help="A member in ROLLBACK or RECOVERING, or a member's restart, this long makes it Degraded.")
 @click.option("--identity", envvar="POD_NAME", show_envvar=True, default="fedrender-reconciler",
               help="Holder identity of the leader Lease (the Downward API's pod name).")
 @click.option("--lease-namespace", envvar="POD_NAMESPACE", show_envvar=True, default="fedrender-system",

@@ -14,6 +14,7 @@ hides them from ``repr``.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,13 +29,19 @@ from reconciler.decide import (
     Action,
     AddMember,
     ChangeVotes,
+    Claim,
+    ClaimRestart,
     CreateUser,
     Initiate,
     Member,
     Noop,
     Observed,
+    RecordMembers,
+    ReleaseRestart,
     RemoveMember,
+    Rollout,
     Roster,
+    Row,
     SetDefaultWriteConcern,
     StepDown,
     UpdateUser,
@@ -56,6 +63,10 @@ ROLES = {"root": [{"role": "root", "db": "admin"}],
          "clusterAdmin": [{"role": "clusterAdmin", "db": "admin"}],
          "clusterMonitor": [{"role": "clusterMonitor", "db": "admin"}, {"role": "read", "db": "local"}]}
 CLAIMS = "fedrender_init"  # local.fedrender_init on each data member: who initiates the set
+ROLLOUT_DB, ROLLOUT = "fedrender", "rollout"  # fedrender.rollout, replicated: the restart slot and member rows
+RESTART = "restart"  # the _id of the single restart slot
+EXCEEDED_TIME_LIMIT = 262  # replSetStepDown: no electable secondary caught up
+MAJORITY = {"w": "majority"}
 
 
 @dataclass(frozen=True)
@@ -258,6 +269,33 @@ class MongoAdapter:
             return exc.code != AUTHENTICATION_FAILED
         return True
 
+    def read_rollout(self, observed: Observed) -> Rollout:
+        """The ``fedrender.rollout`` documents, read on the primary, and ``buildInfo.version`` of each
+        reachable local member (``buildInfo`` needs no login). ``read`` is False when the primary could not
+        be read: then no rolling-restart step is taken."""
+        versions: dict[str, str] = {}
+        for host in sorted(self.known_local):
+            if observed.states.get(host, "") in ("", "(not reachable/healthy)"):
+                continue  # down (a restart under way): asking would only wait for the timeout
+            try:
+                with self.client(host, anonymous=True) as client:
+                    versions[host] = str(client.admin.command("buildInfo").get("version", ""))
+            except (ConnectionFailure, OperationFailure) as exc:
+                log.info("cannot read buildInfo of %s: %s", host, _short(exc))
+        try:
+            with self.client(observed.primary) as client:
+                docs = client[ROLLOUT_DB].command("find", ROLLOUT, filter={})["cursor"]["firstBatch"]
+        except (ConnectionFailure, OperationFailure) as exc:
+            log.info("cannot read %s.%s on %s: %s", ROLLOUT_DB, ROLLOUT, observed.primary, _short(exc))
+            return Rollout(versions=versions)
+        claim = next((Claim(str(d.get("host", "")), str(d.get("cluster", "")), str(d.get("toRevision", "")))
+                      for d in docs if d["_id"] == RESTART), None)
+        rows = {str(d["_id"]): Row(str(d["_id"]), str(d.get("cluster", "")), str(d.get("revision", "")),
+                                   bool(d.get("updated", False)), str(d.get("templateHash", "")),
+                                   str(d.get("version", "")))
+                for d in docs if d["_id"] != RESTART}
+        return Rollout(read=True, claim=claim, rows=rows, versions=versions)
+
     # --- acting
 
     def act(self, roster: Roster, observed: Observed, action: Action) -> None:
@@ -273,6 +311,9 @@ class MongoAdapter:
                                 "NotWritablePrimary") from None
             if exc.code == AUTHENTICATION_FAILED:
                 raise Temporary("root cannot log in (code 18)", 30.0, "AuthenticationFailed") from None
+            if exc.code == EXCEEDED_TIME_LIMIT and isinstance(action, StepDown):
+                raise Temporary(f"{action.host} did not step down: no electable secondary caught up (262)", 5.0,
+                                "StepDownRefused") from None
             raise
         except ConnectionFailure as exc:  # a hang-up, a restart: what happened is observed next time
             raise Temporary(f"{type(action).__name__}: {_short(exc)}; observing again", 1.0) from None
@@ -305,6 +346,8 @@ class MongoAdapter:
                 client.admin.command("setFeatureCompatibilityVersion", action.version, **extra,
                                      writeConcern={"w": "majority"})
             log.info("set featureCompatibilityVersion %s on %s", action.version, observed.primary)
+        elif isinstance(action, (RecordMembers, ClaimRestart, ReleaseRestart)):
+            self._rollout(observed.primary, action)
         else:  # pragma: no cover - every action is handled above
             raise TypeError(action)
 
@@ -340,6 +383,33 @@ class MongoAdapter:
             if owner != self.cluster:
                 raise Temporary(f"cluster {owner} claimed the initiation of {self.set_name} on {host}: "
                                 "not initiating", 30.0, "InitiatedElsewhere")
+
+    def _rollout(self, primary: str, action: RecordMembers | ClaimRestart | ReleaseRestart) -> None:
+        """Write ``fedrender.rollout`` on the primary with ``w: "majority"`` (a write the next primary keeps).
+        The restart slot is taken by insert: 11000 (duplicate key) means another cluster holds it."""
+        with self.client(primary) as client:
+            db = client[ROLLOUT_DB]
+            if isinstance(action, RecordMembers):
+                updates = [{"q": {"_id": r.host}, "upsert": True,
+                            "u": {"_id": r.host, "cluster": r.cluster, "revision": r.revision, "updated": r.updated,
+                                  "templateHash": r.template_hash, "version": r.version}}
+                           for r in action.rows]
+                reply = db.command("update", ROLLOUT, updates=updates, writeConcern=MAJORITY)
+            elif isinstance(action, ClaimRestart):
+                claim = action.claim
+                reply = db.command("insert", ROLLOUT, writeConcern=MAJORITY, documents=[
+                    {"_id": RESTART, "host": claim.host, "cluster": claim.cluster, "toRevision": claim.to_revision,
+                     "claimedAt": dt.datetime.now(dt.UTC)}])
+            else:
+                claim = action.claim
+                reply = db.command("delete", ROLLOUT, writeConcern=MAJORITY, deletes=[
+                    {"q": {"_id": RESTART, "host": claim.host, "cluster": claim.cluster}, "limit": 1}])
+        errors = reply.get("writeErrors") or []
+        if errors and errors[0].get("code") == DUPLICATE_KEY:
+            raise Temporary("another cluster took the restart slot first; observing again", 0.0, "RestartSlotHeld")
+        if errors or reply.get("writeConcernError"):
+            problem = (errors[0] if errors else reply["writeConcernError"]).get("errmsg", "")
+            raise Temporary(f"{type(action).__name__}: {problem}", 5.0, "RolloutWriteFailed")
 
     def _user(self, primary: str, action: CreateUser | UpdateUser) -> None:
         credentials = self.users.get(action.user)

@@ -63,6 +63,10 @@ def feature_compatibility(roster: Roster, observed: Observed, action: Action) ->
         return Noop(f"a featureCompatibilityVersion change from {observed.fcv} to {observed.fcv_target} is half-done "
                     f"and the roster asks for {roster.fcv}: not interfering (finish it with "
                     f"setFeatureCompatibilityVersion {observed.fcv_target}, or change the roster)")
+    claim = observed.rollout.claim
+    if claim is not None:  # a member restarts (reconciler/rollout.py): one change to the set at a time
+        return Noop(f"waiting for the restart of {claim.host} to finish before featureCompatibilityVersion "
+                    f"{roster.fcv}")
     unhealthy = sorted(m.host for m in observed.config if observed.states.get(m.host) not in HEALTHY)
     if unhealthy:
         return Noop(f"waiting for {', '.join(unhealthy)} to be healthy before featureCompatibilityVersion "

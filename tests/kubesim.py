@@ -1,16 +1,24 @@
 """A small Kubernetes API emulator over HTTP, for the reconciler's real kubernetes-client code.
 
 Serves MongoReplicaSets (list, watch with resourceVersion, status subresource merge patches), pods,
-Secrets, Events, Leases, PersistentVolumeClaims (get, merge patch) and StorageClasses (get). A watch streams
-JSON lines; ``close_watch_after`` ends streams early to test
+Secrets, Events, Leases, PersistentVolumeClaims (get, merge patch) and StorageClasses (get); for rolling
+restarts, GET of apps/v1 StatefulSets and DELETE of pods with a uid precondition, as the API server does it: a
+precondition that does not match the pod's uid is 409 Conflict ("Precondition failed: UID in precondition: ...,
+UID in object meta: ...", staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go), a missing pod 404. A deleted
+pod is recreated at once by its StatefulSet's controller with a new uid at the StatefulSet's
+``status.updateRevision`` (the ``controller-revision-hash`` label; pkg/controller/statefulset), and
+``on_pod_recreated`` (a harness hook) restarts the simulated mongod. A watch streams JSON lines;
+``close_watch_after`` ends streams early to test
 reconnects, and a resourceVersion older than ``oldest`` gets HTTP 410.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -28,6 +36,7 @@ BOUND_SPEC = ("spec is immutable after creation except resources.requests and vo
 NO_RESIZE = ("only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must "
              "support resize")
 """admission plugin PersistentVolumeClaimResize (plugin/pkg/admission/storage/persistentvolume/resize)."""
+STS = re.compile(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/statefulsets/(?P<name>[^/]+)$")
 LEASE = re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/(?P<ns>[^/]+)/leases(?:/(?P<name>[^/]+))?$")
 
 
@@ -52,6 +61,11 @@ class KubeSim:
         ``FileSystemResizePending``, then the new capacity (the external resizer, then the kubelet)."""
         self.claim_reads: dict[tuple[str, str], int] = {}
         self.claim_patches: list[tuple[str, str, str, Any]] = []
+        self.statefulsets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.deleted: list[str] = []  # names of the pods deleted, in order
+        self.on_pod_recreated: Callable[[str, dict[str, Any]], None] | None = None
+        """Called (namespace, new pod) after a deleted pod is recreated: the harness restarts its mongod."""
+        self.uids = itertools.count(1)
         self.mrs_refusal: int | None = None
         """An HTTP status for every MongoReplicaSet request: 404 as when the CRD is not installed, 403 as when
         RBAC refuses it."""
@@ -73,6 +87,9 @@ class KubeSim:
 
             def do_PATCH(self) -> None:
                 sim.patch(self)
+
+            def do_DELETE(self) -> None:
+                sim.delete(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -155,6 +172,12 @@ class KubeSim:
                 self.status(h, 404, "NotFound")
             else:
                 self.reply(h, 200, found)
+        elif m := STS.match(url.path):
+            sts = self.statefulsets.get((m.group("ns"), m.group("name")))
+            if sts is None:
+                self.status(h, 404, "NotFound")
+            else:
+                self.reply(h, 200, sts)
         elif m := LEASE.match(url.path):
             lease = self.leases.get((m.group("ns"), m.group("name") or ""))
             if lease is None:
@@ -319,6 +342,44 @@ class KubeSim:
             self.leases[key] = body
             self.reply(h, 200, body)
 
+    def delete(self, h: BaseHTTPRequestHandler) -> None:
+        """DELETE a pod, honouring ``preconditions.uid``; its StatefulSet recreates it at ``updateRevision``."""
+        m = CORE.match(urlparse(h.path).path)
+        if not m or m.group("kind") != "pods" or not m.group("name"):
+            self.status(h, 405, "MethodNotAllowed")
+            return
+        namespace, name = m.group("ns"), m.group("name")
+        wanted = (self.body(h).get("preconditions") or {}).get("uid")
+        with self.lock:
+            pods = self.pods.get(namespace, [])
+            found = next((p for p in pods if p["metadata"]["name"] == name), None)
+            if found is None:
+                self.status(h, 404, "NotFound")
+                return
+            uid = found["metadata"].get("uid", "")
+            if wanted is not None and wanted != uid:
+                self.reply(h, 409, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 409,
+                                    "reason": "Conflict", "message": f"Operation cannot be fulfilled on pods "
+                                    f"\"{name}\": Precondition failed: UID in precondition: {wanted}, UID in "
+                                    f"object meta: {uid}"})
+                return
+            self.deleted.append(name)
+            pods.remove(found)
+            recreated = json.loads(json.dumps(found))
+            recreated["metadata"]["uid"] = f"{name}-{next(self.uids)}"
+            owner = self.owner(namespace, name)
+            if owner is not None:
+                revision = owner.get("status", {}).get("updateRevision", "")
+                recreated["metadata"].setdefault("labels", {})["controller-revision-hash"] = revision
+            pods.append(recreated)
+        if self.on_pod_recreated is not None:  # before the reply: the test sees the restart once DELETE returns
+            self.on_pod_recreated(namespace, recreated)
+        self.reply(h, 200, found)
+
+    def owner(self, namespace: str, pod: str) -> dict[str, Any] | None:
+        """The StatefulSet a pod ``<sts>-<ordinal>`` belongs to (the longest matching name)."""
+        names = [n for (ns, n) in self.statefulsets if ns == namespace and pod.rsplit("-", 1)[0] == n]
+        return self.statefulsets[(namespace, names[0])] if names else None
 
 def _merge(target: Any, patch: Any) -> Any:
     """JSON merge patch (RFC 7386): ``null`` removes a key, mappings merge, anything else replaces."""

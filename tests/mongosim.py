@@ -21,6 +21,19 @@ manual and server (``replSetInitiate``, ``replSetReconfig``, ``setDefaultRWConce
   (``commit_lag`` replies in a row), and, while no cluster-wide default write concern is set, a reconfig
   that changes the implicit default write concern is refused (103, as MongoDB 5.0+).
 * createUser, updateUser, setDefaultRWConcern and replSetStepDown only on the primary (10107).
+* replSetStepDown (src/mongo/db/repl/replset_commands.cpp ``CmdReplSetStepDown``, jstests/replsets/stepdown*.js;
+  ``replication_coordinator_impl.cpp`` "No electable secondaries caught up"): ``stepDownSecs`` (0 means 60) must be
+  longer than ``secondaryCatchUpPeriodSecs`` (default 10), else 2 BadValue (the server refuses only shorter;
+  equal is refused here too); 262 ExceededTimeLimit unless another member is electable and caught up (lag 0);
+  ``force: true`` is a recorded violation (and refused); the old primary is not electable for ``stepDownSecs``
+  of the simulated clock. It replies ``{ok: 1}`` (4.2+ no longer closes every connection on step-down;
+  ``step_down_hangs_up`` restores the old behaviour).
+* Rolling restarts (:meth:`Simulator.restart`, a pod deleted and recreated): the member is down, then STARTUP2,
+  then SECONDARY, with a new ``buildInfo`` version. Recorded violations: restarting the primary without a step-down,
+  a second member down or restarting at once, a restart while any member lags more than ``max_lag`` seconds or is
+  not healthy.
+* ``fedrender.rollout`` (replicated): insert, find, update and delete only on the primary (10107 elsewhere);
+  11000 on a duplicate ``_id``; a write without ``writeConcern: {w: "majority"}`` is a recorded violation.
 * Elections: a primary taken down is replaced by an electable member when a majority of voters is up.
 * Writes to the ``local`` database are accepted on any member, initiated or not (as mongod does); the
   reconciler's initiation claims use them.
@@ -63,6 +76,7 @@ PRIMARY_ONLY = {"createuser", "updateuser", "setdefaultrwconcern", "replsetrecon
 LAST_LTS = {(5, 0): (4, 4), (6, 0): (5, 0), (7, 0): (6, 0), (8, 0): (7, 0)}
 """The release before each (``GenericFCV::kLastLTS``): the lowest FCV a binary accepts, and the FCV a binary of
 the next release starts on."""
+ROLLOUT = ("fedrender", "rollout")
 
 
 @dataclass
@@ -122,6 +136,16 @@ class ReplicaSet:
     fcv_target: str = ""  # non-empty while a change is half-done (getParameter's targetVersion)
     fcv_changes: list[tuple[str, bool]] = field(default_factory=list)  # (version, confirm) of every accepted one
     lost_replies: int = 0  # this many applied reconfigs lose their reply: the primary hangs up after applying
+    restarting: dict[str, float] = field(default_factory=dict)  # host -> status reads (or clock time) still down
+    restart_reads: int = 2
+    restart_seconds: float = 5.0
+    stuck: set[str] = field(default_factory=set)  # hosts that never come back from a restart
+    restarts: list[str] = field(default_factory=list)  # every restarted host, in order
+    frozen: dict[str, float] = field(default_factory=dict)  # host -> clock time it may be elected again
+    max_lag: int = 10  # a restart while a member is further behind is a violation
+    step_down_hangs_up: bool = False
+    step_downs: list[str] = field(default_factory=list)
+    rollout: dict[str, dict[str, Any]] = field(default_factory=dict)  # fedrender.rollout by _id (replicated)
     violations: list[str] = field(default_factory=list)
     reconfigs: list[dict[str, Any]] = field(default_factory=list)
     initiates: list[str] = field(default_factory=list)
@@ -226,6 +250,66 @@ class Simulator:
                 self.rs.violations.append(f"the pod of {host} was removed while the configuration lists it")
         self.take_down(host)
 
+    def restart(self, host: str, version: str = "") -> None:
+        """The member's pod was deleted and recreated (a rolling restart): its mongod goes down, comes back
+        STARTUP2 after ``restart_reads`` status reads (or ``restart_seconds`` of the clock), then SECONDARY,
+        with ``buildInfo`` reporting ``version``. Restarting the primary (no step-down first), a second member
+        while one is down or restarting, or any member while one lags or is not healthy is a violation."""
+        with self.lock:
+            self.rs.restarts.append(host)
+            if host == self.rs.primary:
+                self.rs.violations.append(f"restarted the primary {host} without stepping it down first")
+            config = self.rs.config or {"members": []}
+            for m in config["members"]:
+                other = m["host"]
+                if other in self.rs.down and other != host:
+                    self.rs.violations.append(f"restarted {host} while {other} is down: two members down at once")
+                elif other in self.rs.syncing:
+                    self.rs.violations.append(f"restarted {host} while {other} is not healthy (STARTUP2)")
+                elif not m.get("arbiterOnly") and self.rs.lag.get(other, 0) > self.rs.max_lag:
+                    self.rs.violations.append(f"restarted {host} while {other} is {self.rs.lag[other]} s behind")
+            if version:  # its image changed: the binary starts only on data of its FCV (see start_binary)
+                major, minor = (int(x) for x in version.split(".")[:2])
+                fcv = self.rs.feature_compatibility()
+                if not self.rs.nodes[host].arbiter and fcv not in ((major, minor), LAST_LTS.get((major, minor))):
+                    self.rs.violations.append(f"{major}.{minor} binary cannot start on FCV {fcv[0]}.{fcv[1]} data "
+                                              f"({host})")
+                    self.rs.stuck.add(host)
+                self.rs.binaries[host] = version
+            self.rs.restarting[host] = (self.rs.clock() + self.rs.restart_seconds if self.rs.clock
+                                        else self.rs.restart_reads)
+        self.take_down(host)
+
+    def _tick_restarts(self) -> None:
+        """Restarted members whose time is up come back in STARTUP2 (then SECONDARY, as a new member does)."""
+        for host in list(self.rs.restarting):
+            if host in self.rs.stuck:
+                continue
+            if self._countdown(self.rs.restarting, host):
+                self.rs.down.discard(host)
+                if not self.rs.nodes[host].arbiter:
+                    self.rs.syncing[host] = (self.rs.clock() + self.rs.initial_sync_seconds if self.rs.clock
+                                             else self.rs.initial_sync_reads)
+                if not self.rs.primary:
+                    self.elect()
+
+    def _countdown(self, table: dict[str, float], host: str) -> bool:
+        """Whether ``host``'s entry in ``table`` ran out (each call counts one read down, or the clock runs);
+        an entry that ran out is removed."""
+        left = table[host]
+        if self.rs.clock is not None:
+            done = self.rs.clock() >= left
+        else:
+            table[host] = left - 1
+            done = left <= 0
+        if done:
+            del table[host]
+        return done
+
+    def _now(self) -> float:
+        """The simulated clock; without one time stands still (a frozen member stays frozen)."""
+        return self.rs.clock() if self.rs.clock is not None else 0.0
+
     def elect(self) -> str:
         """Elect the electable, reachable member with the highest priority when a majority of voters is up."""
         config = self.rs.config
@@ -236,7 +320,8 @@ class Simulator:
             self.rs.primary = ""
             return ""
         electable = [m for m in config["members"] if m["host"] not in self.rs.down and m.get("votes", 1) > 0
-                     and m.get("priority", 1) > 0 and not m.get("arbiterOnly") and not self._syncing(m["host"])]
+                     and m.get("priority", 1) > 0 and not m.get("arbiterOnly") and not self._syncing(m["host"])
+                     and self.rs.frozen.get(m["host"], float("-inf")) <= self._now()]
         if electable:
             self.rs.primary = max(electable, key=lambda m: (m.get("priority", 1), -m["_id"]))["host"]
         return self.rs.primary
@@ -367,6 +452,7 @@ class Simulator:
     def _cmd_replsetgetstatus(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
         if not self._in_config(host) or self.rs.config is None:
             return self._error(94, "NotYetInitialized", "no replset config has been received")
+        self._tick_restarts()
         members = []
         for m in self.rs.config["members"]:
             up = m["host"] not in self.rs.down
@@ -455,27 +541,33 @@ class Simulator:
 
     def _syncing(self, host: str) -> bool:
         """Whether ``host`` is still in initial sync (each status read counts down, or the clock runs)."""
-        left = self.rs.syncing.get(host)
-        if left is None:
-            return False
-        if self.rs.clock is not None:
-            done = self.rs.clock() >= left
-        else:
-            self.rs.syncing[host] = left - 1
-            done = left <= 0
-        if done:
-            del self.rs.syncing[host]
-        return not done
+        return host in self.rs.syncing and not self._countdown(self.rs.syncing, host)
 
     def _cmd_replsetstepdown(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any] | None:
         assert self.rs.config is not None
+        doc = request.doc
+        if doc.get("force"):
+            self.rs.violations.append(f"replSetStepDown with force on {host}")
+            return self._error(2, "BadValue", "simulator: force is never allowed here")
+        seconds = int(doc["replSetStepDown"]) or 60
+        catch_up = int(doc.get("secondaryCatchUpPeriodSecs", 10))
+        if seconds <= catch_up:
+            return self._error(2, "BadValue", "stepdown period must be longer than secondaryCatchUpPeriodSecs")
         electable = [m for m in self.rs.config["members"] if m["host"] != host and m.get("votes", 1) > 0
-                     and m.get("priority", 1) > 0 and m["host"] not in self.rs.down and not m.get("arbiterOnly")]
+                     and m.get("priority", 1) > 0 and m["host"] not in self.rs.down and not m.get("arbiterOnly")
+                     and m["host"] not in self.rs.syncing and self.rs.lag.get(m["host"], 0) == 0
+                     and self.rs.frozen.get(m["host"], float("-inf")) <= self._now()]
         if not electable:
-            return self._error(262, "ExceededTimeLimit", "no electable secondaries caught up")
-        self.rs.primary = min(electable, key=lambda m: m["_id"])["host"]
-        request.hangup()  # a primary closes its connections when it steps down
-        return None
+            return self._error(262, "ExceededTimeLimit", "No electable secondaries caught up as of now. Please use "
+                               "the replSetStepDown command with the argument {force: true} to force node to step "
+                               "down.")
+        self.rs.frozen[host] = self._now() + seconds
+        self.rs.step_downs.append(host)
+        self.rs.primary = max(electable, key=lambda m: (m.get("priority", 1), -m["_id"]))["host"]
+        if self.rs.step_down_hangs_up:
+            request.hangup()  # before 4.2 a primary closed every connection as it stepped down
+            return None
+        return {"ok": 1}
 
     def _cmd_setdefaultrwconcern(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
         concern = request.doc.get("defaultWriteConcern")
@@ -563,6 +655,8 @@ class Simulator:
     # --- the local database (writable on every member, initiated or not)
 
     def _cmd_insert(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if (request.doc.get("$db"), request.doc["insert"]) == ROLLOUT:
+            return self._rollout(host, request.doc)
         if request.doc.get("$db") != "local" or request.doc["insert"] != "fedrender_init":
             return self._error(59, "CommandNotFound", "simulator: only local.fedrender_init takes inserts")
         local = self.rs.nodes[host].local
@@ -574,8 +668,72 @@ class Simulator:
         return {"ok": 1, "n": len(request.doc["documents"])}
 
     def _cmd_find(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if (request.doc.get("$db"), request.doc["find"]) == ROLLOUT:
+            return self._rollout(host, request.doc)
         if request.doc.get("$db") != "local" or request.doc["find"] != "fedrender_init":
             return self._error(59, "CommandNotFound", "simulator: only local.fedrender_init is readable")
         wanted = (request.doc.get("filter") or {}).get("_id")
         docs = [d for k, d in sorted(self.rs.nodes[host].local.items()) if wanted is None or k == wanted]
         return {"ok": 1, "cursor": {"id": 0, "ns": "local.fedrender_init", "firstBatch": docs}}
+
+    # --- fedrender.rollout: a replicated collection, read and written on the primary only
+
+    def _cmd_update(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if (request.doc.get("$db"), request.doc["update"]) != ROLLOUT:
+            return self._error(59, "CommandNotFound", "simulator: only fedrender.rollout takes updates")
+        return self._rollout(host, request.doc)
+
+    def _cmd_delete(self, host: str, request: Any, conn: tuple[str, int]) -> dict[str, Any]:
+        if (request.doc.get("$db"), request.doc["delete"]) != ROLLOUT:
+            return self._error(59, "CommandNotFound", "simulator: only fedrender.rollout takes deletes")
+        return self._rollout(host, request.doc)
+
+    def _rollout(self, host: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """find/insert/update/delete on fedrender.rollout: equality filters, replacement or ``$set`` updates."""
+        if host != self.rs.primary:
+            return self._error(10107, "NotWritablePrimary", "not primary")
+        docs = self.rs.rollout
+        if "find" not in doc and (doc.get("writeConcern") or {}).get("w") != "majority":
+            self.rs.violations.append(f"a fedrender.rollout write without w: majority: {sorted(doc)}")
+
+        def match(d: dict[str, Any], q: dict[str, Any]) -> bool:
+            return all(d.get(k) == v for k, v in q.items())
+
+        if "find" in doc:
+            found = [d for _, d in sorted(docs.items()) if match(d, doc.get("filter") or {})]
+            return {"ok": 1, "cursor": {"id": 0, "ns": "fedrender.rollout", "firstBatch": found}}
+        if "insert" in doc:
+            for index, new in enumerate(doc["documents"]):
+                if new["_id"] in docs:
+                    message = f"E11000 duplicate key error collection: fedrender.rollout dup key: {new['_id']!r}"
+                    return {"ok": 1, "n": index, "writeErrors": [{"index": index, "code": 11000, "errmsg": message}]}
+                docs[new["_id"]] = dict(new)
+            return {"ok": 1, "n": len(doc["documents"])}
+        if "delete" in doc:
+            n = 0
+            for spec in doc["deletes"]:
+                for key in [k for k, d in sorted(docs.items()) if match(d, spec["q"])][:spec.get("limit") or None]:
+                    del docs[key]
+                    n += 1
+            return {"ok": 1, "n": n}
+        n, upserted = 0, []
+        for index, spec in enumerate(doc["updates"]):
+            change = spec["u"]
+            if any(k.startswith("$") and k != "$set" for k in change):
+                return self._error(2, "BadValue", "simulator: only a replacement or $set")
+            hits = [k for k, d in sorted(docs.items()) if match(d, spec["q"])]
+            if hits:
+                for key in hits[:1]:
+                    docs[key] = ({**docs[key], **change["$set"]} if "$set" in change else {"_id": key, **change})
+                n += 1
+                continue
+            if not spec.get("upsert"):
+                continue
+            new = {**spec["q"], **(change.get("$set", {}) if "$set" in change else change)}
+            if new["_id"] in docs:
+                return {"ok": 1, "n": n, "writeErrors": [{"index": index, "code": 11000,
+                                                         "errmsg": "E11000 duplicate key error"}]}
+            docs[new["_id"]] = new
+            upserted.append({"index": index, "_id": new["_id"]})
+            n += 1
+        return {"ok": 1, "n": n, "nModified": n - len(upserted), **({"upserted": upserted} if upserted else {})}

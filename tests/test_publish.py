@@ -95,7 +95,7 @@ def test_a_scale_change_commits_exactly_the_changed_files(remote: Path, tmp_path
         base + "statefulset-orders.yaml", base + "propagationpolicy-orders.yaml",
         base + "mongoreplicaset-orders.yaml", base + "service-orders-1.yaml",
         base + "propagationpolicy-orders-member-1.yaml",
-        base + "role-fedrender-reconciler-orders.yaml",  # the data claims of the new ordinal it may grow
+        base + "role-fedrender-reconciler-orders.yaml",  # the new ordinal's pods (restarts) and data claims (growth)
     }
     assert git(work, "log", "-1", "--format=%s") == "fedrender: 1 scaled"
     assert "- scale shop/orders 3 -> 5" in git(work, "log", "-1", "--format=%B")

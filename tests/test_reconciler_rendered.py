@@ -45,12 +45,17 @@ def test_no_secret_access_without_resource_names(rendered: Path) -> None:
     for mrs in instances:
         meta = mrs["metadata"]
         role = roles[(meta["namespace"], f"fedrender-reconciler-{meta['name']}")]
-        names = {n for rule in role["rules"] if rule["resources"] == ["secrets"] for n in rule["resourceNames"]}
-        assert names == {u["secretName"] for u in mrs["spec"]["users"].values()}  # exactly what it reads
-        claims = {n for rule in role["rules"] if rule["resources"] == ["persistentvolumeclaims"]
-                  for n in rule["resourceNames"]}  # exactly the data claims of its pods (reconciler/storage.py)
-        ordinals = {m["ordinal"] for m in mrs["spec"]["members"] if not m.get("arbiterOnly")}
-        assert claims == {f"data-{mrs['spec']['statefulSetName']}-{o}" for o in ordinals}
+        names = {(r, v): set(rule["resourceNames"]) for rule in role["rules"] for r in rule["resources"]
+                 for v in rule["verbs"]}
+        sts = mrs["spec"]["statefulSetName"]
+        data = [m for m in mrs["spec"]["members"] if not m.get("arbiterOnly")]
+        arbiter = any(m.get("arbiterOnly") for m in mrs["spec"]["members"])
+        claims = {f"data-{sts}-{m['ordinal']}" for m in data}  # exactly the data claims of its pods (storage.py)
+        assert names == {  # exactly what it reads, and exactly the pods it may restart (rolling restarts)
+            ("secrets", "get"): {u["secretName"] for u in mrs["spec"]["users"].values()},
+            ("statefulsets", "get"): {sts} | ({f"{sts}-arbiter"} if arbiter else set()),
+            ("pods", "delete"): {f"{sts}-{m['ordinal']}" for m in data} | ({f"{sts}-arbiter-0"} if arbiter else set()),
+            ("persistentvolumeclaims", "get"): claims, ("persistentvolumeclaims", "patch"): claims}
 
 
 def test_the_check_is_not_vacuous() -> None:

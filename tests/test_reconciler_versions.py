@@ -92,3 +92,22 @@ def test_the_restart_gate_never_lets_a_binary_meet_data_it_cannot_start_on(versi
     allowed = restart_blocker(Roster("db", MEMBERS, "a", "a", version=version), seen(("7.0.1",) * 3, fcv)) == ""
     previous = {"5.0": "4.4", "6.0": "5.0", "7.0": "6.0", "8.0": "7.0"}[version]
     assert allowed == (fcv in (version, previous))
+
+
+def test_no_feature_compatibility_change_while_a_member_restarts() -> None:
+    """The restart slot held (a rolling restart, reconciler/rollout.py): the FCV waits, one change at a time."""
+    from dataclasses import replace
+
+    from reconciler.decide import IN_SYNC, Claim, Member, Noop, Observed, Rollout, Roster
+
+    hosts = ["a:1", "b:1", "c:1"]
+    roster = Roster("db", tuple(Member(i, h, cluster=h[0]) for i, h in enumerate(hosts)), "a", "a", fcv="8.0")
+    seen = Observed(config=roster.members, config_version=3, primary="a:1",
+                    states={"a:1": "PRIMARY", "b:1": "SECONDARY", "c:1": "SECONDARY"}, fcv="7.0",
+                    binaries=dict.fromkeys(hosts, "8.0.4"))
+    idle = feature_compatibility(roster, seen, Noop(IN_SYNC))
+    assert isinstance(idle, SetFeatureCompatibilityVersion)
+    held = replace(seen, rollout=Rollout(read=True, claim=Claim("b:1", "b", "rev2")))
+    waiting = feature_compatibility(roster, held, Noop(IN_SYNC))
+    assert isinstance(waiting, Noop)
+    assert "restart of b:1" in waiting.reason
