@@ -212,7 +212,7 @@ def test_explain_says_when_a_render_starts_a_rollout_and_how_far_the_observed_on
     world.spec = {"imageSetting": {"image": "mongo:8.0.4"}}
     started = world.render(5)  # the snapshot holds the previous roster, with the old hash
     new = world.mrs["spec"]["templateHash"]
-    assert started.instances[0].rollout.startswith(f"the pod template changes (templateHash {before} -> {new}): ")
+    assert started.instances[0].rollout.startswith(f"the pod templates change (templateHash {before} -> {new}; ")
     assert started.instances[0].explain()["rollout"] == started.instances[0].rollout
     out = tmp_path / "out"
     (out / STATE_FILE).parent.mkdir(parents=True)
@@ -254,4 +254,4 @@ def test_explain_says_nothing_of_a_roster_rendered_before_the_hash_or_of_a_finis
     assert rollout(observed_roster("0123456789abcdef", 2, leaving=2), "0123456789abcdef").startswith(
         "rolling out: 2 of 3 members run the current pod template")
     assert rollout(observed_roster("fedcba9876543210", 5), "0123456789abcdef").startswith(
-        "the pod template changes (templateHash fedcba9876543210 -> 0123456789abcdef)")
+        "the pod templates change (templateHash fedcba9876543210 -> 0123456789abcdef;")

@@ -9,8 +9,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fedrender.models.state import PATH as STATE_FILE
+from fedrender.models.state import State
+from fedrender.pipeline.render import Inputs, render
 from tests.day2world import World
-from tests.topology import cluster_doc
+from tests.observed import observed, snapshot
+from tests.topology import cluster_doc, write_inputs
 
 CLUSTERS = [cluster_doc("a", "eu"), cluster_doc("b", "us"), cluster_doc("c", "ap")]
 
@@ -167,3 +171,25 @@ def test_no_render_removes_the_pod_of_a_member_in_the_observed_config(
     world.render(counts[-1])
     assert world.configured_without_pod() == []
     assert len(world.members()) == counts[-1] + (arbiter and counts[-1] % 2 == 0)
+
+
+def test_an_older_observation_of_the_same_hosts_never_lets_voting_members_go(tmp_path: Path) -> None:
+    """5 -> 1 (members 1-4 leaving), observed out; 1 -> 5 takes them back (they vote again); then a render with
+    the older snapshot (same _ids and hosts, but members 1-4 leaving) must not count it: the last render's roster
+    has them voting, so their pods stay (a stale snapshot file reused in CI, or a forged one)."""
+    world = converged(tmp_path, 5)
+    world.render(1)
+    world.reconcile()
+    assert sorted(world.config) == [0]
+    assert world.mrs is not None
+    old_snapshot = observed(world.mrs, world.generation, world.status(world.generation))
+    world.render(5)  # observed: 1-4 out; a scale-up takes them back (same _id, host, NodePort), voting again
+    world.reconcile()
+    assert len(world.config) == 5
+    args = write_inputs(tmp_path, CLUSTERS, 1)
+    stale = snapshot(Path(args[3]), tmp_path / "stale.yaml", old_snapshot)
+    result = render(Inputs([Path(args[1])], stale), world.state)
+    members = State.model_validate_json(result.files[STATE_FILE]).instances["team/db"].members
+    assert len(members) == 5  # every pod stays
+    assert result.instances[0].waiting
+    assert "not the last render's" in result.instances[0].waiting[0] or "differs" in result.instances[0].waiting[0]

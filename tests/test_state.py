@@ -54,8 +54,10 @@ def test_scale_down_prunes_the_member_service_once_its_member_is_observed_out(tm
     specs = _specs(tmp_path / "s.yaml", _scaled(3))
     result = _render(specs, out)
     assert result.exit_code == 0, result.stderr
-    # Phase 1: the dropped members leave the configuration first; their pods and Services stay.
+    # Phase 1: the dropped members leave the configuration first; their pods and Services stay, and render says
+    # so (a step held back is never silent: a CI log shows it, not only explain).
     assert (base / "service-orders-1.yaml").exists()
+    assert "shop/orders: waiting: members " in result.stderr
     mrs = rendered_mrs(out, "shop", "orders")
     leaving = [m for m in mrs["spec"]["members"] if m.get("leaving")]
     assert len(leaving) == 2

@@ -74,6 +74,8 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
         for change in inst.vote_changes:
             click.echo(f"{inst.namespace}/{inst.name}: votes: member {change.id} {change.before} -> {change.after}: "
                        f"{change.reason}", err=True)
+        for held in inst.waiting:  # a step held back until the observed state allows it: never silent
+            click.echo(f"{inst.namespace}/{inst.name}: waiting: {held}", err=True)
     try:
         with deferred_signals() as guard:
             report = write_tree(out, result.files, guard=guard)

@@ -132,7 +132,35 @@ def _unusable(observed: ObservedReplicaSet, previous: InstanceState | None) -> s
     if held != rendered:
         return (f"its roster ({_roster(held)}) is not the last render's ({_roster(rendered)}): the last render is "
                 "not synced to the Karmada control plane yet")
+    # The same hosts are not enough: an older roster (before a scale-up took leaving members back, or before the
+    # set was initiated) must not count as the last render's, or its status would let go of members that vote.
+    differs = _roster_differences(observed, previous)
+    if differs:
+        return (f"its roster differs from the last render's ({'; '.join(differs)}): it is an older MongoReplicaSet "
+                "than the last render's, not synced to the Karmada control plane yet")
     return ""
+
+
+def _roster_differences(observed: ObservedReplicaSet, previous: InstanceState) -> list[str]:
+    """What the observed roster says otherwise than the last render wrote (votes, priority, arbiter, leaving of
+    each member; ``initialized``; the version and featureCompatibilityVersion asked for)."""
+    rendered = {m.id: m for m in previous.members}
+    out = []
+    for member in sorted(observed.spec.members, key=lambda m: m.id):
+        mine = rendered[member.id]
+        for key, theirs, ours in (("votes", member.votes, mine.votes), ("priority", member.priority,
+                                  float(mine.priority)), ("arbiterOnly", member.arbiterOnly, mine.arbiterOnly),
+                                  ("leaving", member.leaving, mine.leaving)):
+            if theirs != ours:
+                out.append(f"member {member.id} {key} {theirs} where the last render wrote {ours}")
+    if observed.spec.initialized != previous.initialized:
+        out.append(f"initialized {observed.spec.initialized} where the last render wrote {previous.initialized}")
+    for name, asked, wrote in (("version", observed.spec.version, previous.version),
+                               ("featureCompatibilityVersion", observed.spec.featureCompatibilityVersion,
+                                previous.featureCompatibilityVersion)):
+        if wrote and asked != wrote:  # a state from before versions were recorded knows none
+            out.append(f"{name} {asked!r} where the last render wrote {wrote!r}")
+    return out
 
 
 def _roster(members: dict[int, str]) -> str:

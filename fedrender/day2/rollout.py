@@ -21,10 +21,11 @@ def rollout(observed: ObservedReplicaSet | None, template_hash: str) -> str:
         return ""
     before = observed.spec.templateHash
     if before != template_hash:
-        return (f"the pod template changes (templateHash {before} -> {template_hash}): once it is synced, the "
-                "reconcilers restart the members one at a time across the clusters, secondaries first and the "
-                "primary last after a step-down, each only while every member is healthy and caught up; the "
-                "MongoReplicaSet stays Progressing until every member runs it")
+        return (f"the pod templates change (templateHash {before} -> {template_hash}; also when a cluster with "
+                "its own override starts or stops receiving members): once it is synced, the reconcilers restart "
+                "the members whose pods no longer run their StatefulSet's current revision, one at a time across "
+                "the clusters, secondaries first and the primary last after a step-down, each only while every "
+                "member is healthy and caught up; the MongoReplicaSet stays Progressing until every member runs it")
     status = observed.status
     staying = sum(1 for m in observed.spec.members if not m.leaving)
     if status is None or status.updatedMembers is None or status.updatedMembers >= staying:
