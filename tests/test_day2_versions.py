@@ -256,6 +256,14 @@ def test_a_rapid_release_is_refused_an_old_one_renders_unchecked(tmp_path: Path)
     assert any("cannot check the change from MongoDB 3.6 to 4.4" in w for w in result.instances[0].warnings)
 
 
+@pytest.mark.parametrize("old", ["4.4", "7.0", "8.0"])
+def test_a_binary_older_than_the_release_train_is_refused_on_a_known_release(tmp_path: Path, old: str) -> None:
+    """8.0 -> 4.2 (or 3.6) is a binary downgrade past every supported path: refused, never rendered unchecked."""
+    world = VersionWorld(tmp_path)
+    world.render(f"mongo:{old}")
+    assert f"is older than 4.4: a 4.2 binary cannot start on the {old} set's data" in refused(world, "mongo:4.2")
+
+
 # --- the property: every accepted sequence is a documented path
 
 @dataclass

@@ -70,6 +70,7 @@ def test_scale_down_prunes_the_member_service_once_its_member_is_observed_out(tm
     assert not (base / "service-orders-1.yaml").exists()
     assert not (base / "propagationpolicy-orders-member-1.yaml").exists()
     assert "2 removed" in result.stderr
+    assert "shop/orders: allowed: members " in result.stderr
 
 
 def test_render_reports_failover_moves(tmp_path: Path) -> None:

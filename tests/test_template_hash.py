@@ -148,15 +148,16 @@ def test_the_exporter_image_is_part_of_the_hash() -> None:
 
 @given(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=6, unique=True),
        st.lists(st.sampled_from("abcdef"), min_size=1, max_size=6, unique=True))
-def test_which_clusters_receive_an_override_does_not_matter_only_what_it_does(left: list[str],
-                                                                              right: list[str]) -> None:
-    """An override of the pod template counts by the template it gives, whichever clusters receive it; an
-    override outside the pod template (labels) does not count at all."""
+def test_which_cluster_receives_which_template_counts(left: list[str], right: list[str]) -> None:
+    """An override of the pod template counts by the template each cluster receives: the same clusters with the
+    same template give the same hash (however the rules are written), a cluster moved to another variant (a
+    resource tier relabelled) changes it; an override outside the pod template (labels) does not count at all."""
     base = template_hash([statefulset()])
     assert template_hash([statefulset(), policy([(left, LABELS)])]) == base
     mirrored = template_hash([statefulset(), policy([(left, MIRROR)])])
     assert mirrored != base
-    assert template_hash([statefulset(), policy([(right, LABELS), (right, MIRROR)])]) == mirrored
+    assert template_hash([statefulset(), policy([(left, LABELS), (left, MIRROR)])]) == mirrored
+    assert (template_hash([statefulset(), policy([(right, MIRROR)])]) == mirrored) == (set(left) == set(right))
     other = copy.deepcopy(MIRROR)
     other["imageOverrider"][0]["value"] = "mirror2.example.com"
     assert template_hash([statefulset(), policy([(left, MIRROR), (right, other)])]) != mirrored

@@ -76,6 +76,8 @@ def render_command(specs: tuple[Path, ...], clusters: Path, rules: Path | None, 
                        f"{change.reason}", err=True)
         for held in inst.waiting:  # a step held back until the observed state allows it: never silent
             click.echo(f"{inst.namespace}/{inst.name}: waiting: {held}", err=True)
+        for step in inst.allowed:  # a step the observed state allowed (pods of members that left go)
+            click.echo(f"{inst.namespace}/{inst.name}: allowed: {step}", err=True)
     try:
         with deferred_signals() as guard:
             report = write_tree(out, result.files, guard=guard)

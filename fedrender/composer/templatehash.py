@@ -7,15 +7,18 @@ say nothing about whether a cluster has received the latest render yet. The temp
 whole instance, computed at render time, that changes whenever any member would run a different pod template:
 
 * every rendered ``apps/v1`` StatefulSet's ``spec.template``, by name, and
-* every pod template a member cluster receives after the OverridePolicies that select the StatefulSet are
-  applied to it (as Karmada applies them: policies by name, rules in order, each rule's overriders in
-  Karmada's order; :func:`fedrender.composer.apply.apply_overriders`), as a sorted set of the distinct ones.
+* for each member cluster an OverridePolicy names, the pod template it receives after the OverridePolicies that
+  select the StatefulSet are applied to it (as Karmada applies them: policies by name, rules in order, each
+  rule's overriders in Karmada's order; :func:`fedrender.composer.apply.apply_overriders`), when it differs
+  from the StatefulSet's own: which cluster receives which variant counts, so a cluster moved from one variant
+  to another (a resource tier relabelled) changes the hash and the roster's generation, and Argo CD waits for
+  the reconcilers to report on it.
 
-It deliberately leaves out ``replicas`` and which cluster receives which variant: a scale-up or scale-down (or
-a member moved between clusters that receive the same template) is a roster change, not a template change,
-and restarts nothing. Overriders that change the StatefulSet outside its pod template (the cluster-identity
-labels, a storage class in ``volumeClaimTemplates``) restart nothing either, and are left out for the same
-reason.
+It leaves out ``replicas``: a scale-up or scale-down is a roster change, not a template change, and restarts
+nothing (the hash changes only when a cluster whose copy differs starts or stops receiving the instance; then no
+pod runs an older revision of its own StatefulSet, and nothing restarts either). Overriders that change the
+StatefulSet outside its pod template (the cluster-identity labels, a storage class in ``volumeClaimTemplates``)
+restart nothing, and are left out for the same reason.
 
 Render writes the value to each StatefulSet's ``metadata.annotations["fedrender.io/template-hash"]`` and to the
 roster's ``spec.templateHash``; a reconciler judges its members against its local StatefulSet only when that
@@ -56,15 +59,17 @@ def _selects(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
 
 
 def _overridden(obj: dict[str, Any], policies: Sequence[Mapping[str, Any]]) -> set[str]:
-    """The canonical JSON of every pod template a cluster receives that differs from ``obj``'s own."""
+    """``<cluster>=<canonical JSON>`` of every pod template a cluster receives that differs from ``obj``'s own."""
     chosen = sorted((p for p in policies if _selects(p, obj)), key=lambda p: str(p["metadata"]["name"]))
     rules = [rule for policy in chosen for rule in policy["spec"].get("overrideRules", [])]
     clusters = {c for rule in rules for c in rule.get("targetCluster", {}).get("clusterNames", [])}
-    sequences = {tuple(i for i, rule in enumerate(rules) if c in rule["targetCluster"]["clusterNames"])
-                 for c in clusters}  # clusters that receive the same rules receive the same template
+    sequences: dict[tuple[int, ...], list[str]] = {}
+    for c in sorted(clusters):  # clusters that receive the same rules receive the same template
+        sequences.setdefault(tuple(i for i, rule in enumerate(rules) if c in rule["targetCluster"]["clusterNames"]),
+                             []).append(str(c))
     base = _pod_template(obj)
-    out = set()
-    for sequence in sorted(sequences):
+    out: set[str] = set()
+    for sequence, receivers in sorted(sequences.items()):
         current = obj
         try:
             for index in sequence:
@@ -73,7 +78,7 @@ def _overridden(obj: dict[str, Any], policies: Sequence[Mapping[str, Any]]) -> s
             continue  # compose reports it (Karmada would fail to apply the rule); no template to hash
         template = _pod_template(current)
         if template != base:
-            out.add(_canonical(template))
+            out.update(f"{cluster}={_canonical(template)}" for cluster in receivers)
     return out
 
 

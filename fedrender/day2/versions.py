@@ -155,6 +155,12 @@ def decide(request: Request, before: Before | None, seen: Seen) -> Decision:
         return Decision(wanted, request.image, request.fcv, problems=(Problem("image", (
             f"MongoDB {wanted} ({request.image}) is a rapid release, which fedrender does not support (it knows the "
             f"upgrade path of the long-term releases {', '.join(RELEASES)})")),))
+    if before is not None and old in RELEASES and wanted and later(RELEASES[0], wanted):
+        return Decision(wanted, request.image, request.fcv, problems=(Problem("image", (
+            f"MongoDB {wanted} ({request.image}) is older than {RELEASES[0]}: a {wanted} binary cannot start on the "
+            f"{old} set's data (manual, \"Downgrade\" pages: one release at a time, featureCompatibilityVersion "
+            f"first, and from 7.0 on only with MongoDB support); keep {with_tag(request.image, old)}, or restore a "
+            "backup into a new instance")),))
     if before is not None and old and wanted and wanted != old and not {old, wanted} <= set(RELEASES):
         warnings.append(f"fedrender cannot check the change from MongoDB {old} to {wanted}: it knows the upgrade "
                         f"path of {', '.join(RELEASES)} only; follow the MongoDB manual's upgrade pages release by "
