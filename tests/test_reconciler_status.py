@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -86,15 +86,22 @@ def make_world(size: int, arbiter: bool = False) -> World:
     return World(mongo, apis, reconcilers, clock, hosts)
 
 
+W = TypeVar("W", bound=World)
+
+
 @contextmanager
-def running(size: int, arbiter: bool = False) -> Iterator[World]:
-    world = make_world(size, arbiter)
+def stopping(world: W) -> Iterator[W]:
+    """``world``, its simulated servers stopped on the way out."""
     try:
         yield world
     finally:
         world.mongo.stop()
         for api in world.apis.values():
             api.stop()
+
+
+def running(size: int, arbiter: bool = False) -> AbstractContextManager[World]:
+    return stopping(make_world(size, arbiter))
 
 
 @pytest.fixture

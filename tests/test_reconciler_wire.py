@@ -66,7 +66,9 @@ def adapter(cluster: str, users: dict[str, Credentials] = USERS) -> MongoAdapter
 
 
 def reconcile(sim: Simulator, roster: Sequence[Member], clusters: Sequence[str], init: str, rounds: int = 60,
-              adapters: dict[str, MongoAdapter] | None = None) -> list[Action]:
+              adapters: dict[str, MongoAdapter] | None = None, template: Roster | None = None) -> list[Action]:
+    """Every cluster's reconciler observes, decides and acts until none has anything to do (``template``: the
+    roster's other fields, e.g. a version or featureCompatibilityVersion); the actions taken."""
     adapters = adapters if adapters is not None else {}
     for c in clusters:
         adapters.setdefault(c, adapter(c))
@@ -75,7 +77,8 @@ def reconcile(sim: Simulator, roster: Sequence[Member], clusters: Sequence[str],
         acted = False
         ready = frozenset(h for h in sim.servers if h not in sim.rs.down)  # every running pod is ready
         for cluster in clusters:
-            mine = Roster("db", tuple(roster), init, cluster)
+            mine = (replace(template, members=tuple(roster), init_cluster=init, this_cluster=cluster) if template
+                    else Roster("db", tuple(roster), init, cluster))
             observed = adapters[cluster].observe(mine, ready)
             action = next_action(mine, observed)
             if isinstance(action, Noop):

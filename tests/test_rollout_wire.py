@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from reconciler.mongo import MongoAdapter, Temporary
 from tests.kubesim import KubeSim
 from tests.mongosim import Simulator
 from tests.test_reconciler_kube import kube, mrs, secret
-from tests.test_reconciler_status import PASSWORDS, Clock, World
+from tests.test_reconciler_status import PASSWORDS, Clock, World, stopping
 
 KEY = ("team", "db")
 NEW_VERSION = "7.0.15"
@@ -151,15 +151,9 @@ def make_rollout(size: int, arbiter: bool, stuck_seconds: float) -> RollingWorld
     return world
 
 
-@contextmanager
-def rolling(size: int = 5, arbiter: bool = False, stuck_seconds: float = 300) -> Iterator[RollingWorld]:
-    world = make_rollout(size, arbiter, stuck_seconds)
-    try:
-        yield world
-    finally:
-        world.mongo.stop()
-        for api in world.apis.values():
-            api.stop()
+def rolling(size: int = 5, arbiter: bool = False, stuck_seconds: float = 300,
+            ) -> AbstractContextManager[RollingWorld]:
+    return stopping(make_rollout(size, arbiter, stuck_seconds))
 
 
 @pytest.fixture(scope="module", params=[(5, False), (4, True)],

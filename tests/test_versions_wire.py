@@ -3,7 +3,6 @@ whose binaries and FCV follow mongod's rules (tests/mongosim.py)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -12,10 +11,11 @@ from pymongo import MongoClient
 from pymongo.errors import NotPrimaryError, OperationFailure
 
 from reconciler.decide import Action, Member, Noop, Roster, next_action
-from reconciler.mongo import Credentials, MongoAdapter, Temporary
+from reconciler.mongo import Credentials, MongoAdapter
 from reconciler.status import build_status
 from reconciler.versions import SetFeatureCompatibilityVersion
 from tests.mongosim import Simulator
+from tests.test_reconciler_wire import reconcile
 
 USERS = {name: Credentials(name, f"{name}-pw") for name in ("root", "clusterAdmin", "clusterMonitor")}
 CLUSTERS = "abc"
@@ -43,26 +43,8 @@ def started(sim: Simulator, release: tuple[int, int]) -> Roster:
 
 def rounds(sim: Simulator, roster: Roster, limit: int = 40) -> list[Action]:
     """Every cluster's reconciler observes, decides and acts until none has anything to do."""
-    adapters = {c: MongoAdapter("db", USERS, c, timeout_ms=400, backoff=0.0, sleep=lambda _: None)
-                for c in CLUSTERS}
-    done: list[Action] = []
-    for _ in range(limit):
-        acted = False
-        ready = frozenset(h for h in sim.servers if h not in sim.rs.down)
-        for cluster in CLUSTERS:
-            mine = replace(roster, this_cluster=cluster)
-            observed = adapters[cluster].observe(mine, ready)
-            action = next_action(mine, observed)
-            if isinstance(action, Noop):
-                continue
-            with contextlib.suppress(Temporary):
-                adapters[cluster].act(mine, observed, action)
-            done.append(action)
-            acted = True
-        if not acted:
-            assert sim.rs.violations == []
-            return done
-    pytest.fail(f"no convergence after {limit} rounds: {done[-5:]}")
+    adapters = {c: MongoAdapter("db", USERS, c, timeout_ms=400, backoff=0.0, sleep=lambda _: None) for c in CLUSTERS}
+    return reconcile(sim, roster.members, CLUSTERS, roster.init_cluster, limit, adapters, template=roster)
 
 
 def fcv_actions(done: list[Action]) -> list[tuple[str, bool]]:
