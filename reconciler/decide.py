@@ -172,8 +172,6 @@ class Rollout:
     """Local members' pods by host."""
     claim: Claim | None = None
     rows: Mapping[str, Row] = field(default_factory=dict)
-    versions: Mapping[str, str] = field(default_factory=dict)
-    """``buildInfo.version`` of each local member that answered."""
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ class MongoAdapter:
                     return Observed(ready_pods=ready_pods, exists_on=member.host)
                 remote, self.root_in_use = found
                 self.known_local = {m.host for m in remote.config if m.cluster == roster.this_cluster}
-                return remote
+                return self._with_binaries(remote, roster)
         return Observed(ready_pods=ready_pods, unknown=frozenset(unknown))
 
     def _with_binaries(self, seen: Observed, roster: Roster) -> Observed:
@@ -270,31 +270,22 @@ class MongoAdapter:
         return True
 
     def read_rollout(self, observed: Observed) -> Rollout:
-        """The ``fedrender.rollout`` documents, read on the primary, and ``buildInfo.version`` of each
-        reachable local member (``buildInfo`` needs no login). ``read`` is False when the primary could not
-        be read: then no rolling-restart step is taken."""
-        versions: dict[str, str] = {}
-        for host in sorted(self.known_local):
-            if observed.states.get(host, "") in ("", "(not reachable/healthy)"):
-                continue  # down (a restart under way): asking would only wait for the timeout
-            try:
-                with self.client(host, anonymous=True) as client:
-                    versions[host] = str(client.admin.command("buildInfo").get("version", ""))
-            except (ConnectionFailure, OperationFailure) as exc:
-                log.info("cannot read buildInfo of %s: %s", host, _short(exc))
+        """The ``fedrender.rollout`` documents, read on the primary (the members' binaries are already in
+        ``observed.binaries``). ``read`` is False when the primary could not be read: then no rolling-restart step
+        is taken."""
         try:
             with self.client(observed.primary) as client:
                 docs = client[ROLLOUT_DB].command("find", ROLLOUT, filter={})["cursor"]["firstBatch"]
         except (ConnectionFailure, OperationFailure) as exc:
             log.info("cannot read %s.%s on %s: %s", ROLLOUT_DB, ROLLOUT, observed.primary, _short(exc))
-            return Rollout(versions=versions)
+            return Rollout()
         claim = next((Claim(str(d.get("host", "")), str(d.get("cluster", "")), str(d.get("toRevision", "")))
                       for d in docs if d["_id"] == RESTART), None)
         rows = {str(d["_id"]): Row(str(d["_id"]), str(d.get("cluster", "")), str(d.get("revision", "")),
                                    bool(d.get("updated", False)), str(d.get("templateHash", "")),
                                    str(d.get("version", "")))
                 for d in docs if d["_id"] != RESTART}
-        return Rollout(read=True, claim=claim, rows=rows, versions=versions)
+        return Rollout(read=True, claim=claim, rows=rows)
 
     # --- acting
 

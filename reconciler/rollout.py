@@ -176,7 +176,7 @@ def local_rows(roster: decide.Roster, observed: decide.Observed) -> tuple[decide
         if pod is None:
             continue
         old = view.rows.get(member.host)
-        version = view.versions.get(member.host) or (old.version if old else "")
+        version = observed.binaries.get(member.host) or (old.version if old else "")
         rows.append(decide.Row(member.host, roster.this_cluster, pod.revision, pod.updated, roster.template_hash,
                                version))
     return tuple(rows)

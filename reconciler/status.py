@@ -209,7 +209,7 @@ def _rollout_status(out: dict[str, Any], roster: Roster, observed: Observed, mem
         old = view.rows.get(host)
         row.update(cluster=roster.this_cluster, revision=pod.revision if pod else "",
                    updated=bool(pod and pod.updated),
-                   version=view.versions.get(host) or observed.binaries.get(host) or (old.version if old else ""))
+                   version=observed.binaries.get(host) or (old.version if old else ""))
     wanted = [m for m in observed.config if m.host in {r.host for r in roster.members if not r.leaving}]
     done = sum(rollout.updated(m, roster, observed) for m in wanted)
     message = f"{done} of {len(wanted)} members run the current pod template"

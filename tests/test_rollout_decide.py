@@ -54,11 +54,10 @@ def world(cluster: str, *, updated: dict[str, bool] | None = None, states: dict[
     local = pods(cluster, updated, members)
     observed = Observed(config=config, config_version=9, primary=primary if seen.get(primary) == "PRIMARY" else "",
                         states=seen, users=frozenset(USERS), default_write_concern="majority",
-                        lag_seconds=lags or {})
+                        lag_seconds=lags or {}, binaries=dict.fromkeys(local, "7.0.14"))
     rows = {m.host: Row(m.host, m.cluster, "r2" if updated.get(m.host) else "r1", bool(updated.get(m.host)), "h2",
                         "7.0.14") for m in members}
-    view = Rollout(True, (Workload("db", "h2", "r2", True),), local, claim, rows,
-                   dict.fromkeys(local, "7.0.14"))
+    view = Rollout(True, (Workload("db", "h2", "r2", True),), local, claim, rows)
     return roster, replace(observed, rollout=view)
 
 
