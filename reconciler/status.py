@@ -64,11 +64,8 @@ def build_status(generation: int, roster: Roster, observed: Observed, action: Ac
     invalid Secrets; ``stuck``: hosts in ROLLBACK/RECOVERING past the deadline; ``restart_stuck``: the host
     whose restart (the restart slot) lasts past the deadline, or ""; ``previous``: the conditions
     reported before (their transition times are kept)."""
-    desired = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in roster.members
-               if not m.leaving}  # in sync once the members the roster marks leaving are out of the config
-    actual = {(m.id, m.host, m.votes, m.priority, tuple(sorted(m.config_tags().items()))) for m in observed.config}
     initialized = bool(observed.config)
-    in_sync = initialized and desired == actual
+    in_sync = initialized and rollout.in_sync(roster, observed)  # the members marked leaving out of the config
     users_ready = initialized and set(roster.users) <= observed.users and not observed.stale_users and not problems
     claim = observed.rollout.claim
     restarting = claim.host if claim is not None and not restart_stuck else ""  # down on purpose, for now
